@@ -139,8 +139,8 @@ export async function ensureBinaries(log: (line: string) => void = (l) => proces
         else rej(new Error(`go build of the control plane failed (exit ${code}):\n${tail}`));
       });
     });
-    // go build names the etcd binary after the last path element of its package: "v3".
-    renameSync(join(staging, 'v3'), join(staging, 'etcd'));
+    // go build names the etcd binary after its package path without the major-version suffix: "server".
+    renameSync(join(staging, 'server'), join(staging, 'etcd'));
     rmSync(dir, { recursive: true, force: true });
     renameSync(staging, dir);
     log(`built in ${Math.round((Date.now() - started) / 1000)} s -> ${dir}`);
