@@ -274,8 +274,13 @@ export class ControlPlane {
     return join(this.dir, 'kubeconfig');
   }
 
+  /** Process ids of etcd and kube-apiserver (while running). */
+  pids(): number[] {
+    return [this.etcd?.pid, this.apiserver?.pid].filter((p): p is number => typeof p === 'number');
+  }
+
   private record(): void {
-    const pids = [this.etcd?.pid, this.apiserver?.pid].filter((p): p is number => typeof p === 'number');
+    const pids = this.pids();
     writeFileSync(this.recordFile, JSON.stringify({ owner: process.pid, pids, dir: this.dir } satisfies RunRecord));
   }
 
