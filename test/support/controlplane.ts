@@ -3,10 +3,11 @@
  * loopback. Nothing here is faked: the binaries come from test/controlplane/go.mod.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
+import { ensureGoBinaries, moduleHash, pidAlive, toolCacheRoot } from './gobuild.js';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,113 +40,30 @@ export function pinnedVersions(): { kubernetes: string; etcd: string } {
 }
 
 function cacheRoot(): string {
-  return process.env.HSM_CONTROLPLANE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hsm-operator', 'controlplane');
+  return process.env.HSM_CONTROLPLANE_CACHE ?? join(toolCacheRoot(), 'controlplane');
 }
 
 /** Where the binaries of this exact go.mod/go.sum live. */
 export function binaryDir(): string {
   const v = pinnedVersions();
-  const h = createHash('sha256')
-    .update(readFileSync(join(moduleDir, 'go.mod')))
-    .update(readFileSync(join(moduleDir, 'go.sum')))
-    .digest('hex')
-    .slice(0, 12);
-  return join(cacheRoot(), `kubernetes-${v.kubernetes}-etcd-${v.etcd}-${h}`);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** A cross-process lock: mkdir is atomic; a lock whose owner died is taken over. */
-async function withLock<T>(dir: string, what: string, fn: () => Promise<T>): Promise<T> {
-  const lock = `${dir}.lock`;
-  mkdirSync(dirname(lock), { recursive: true });
-  let announced = false;
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      writeFileSync(join(lock, 'pid'), String(process.pid));
-      break;
-    } catch {
-      let owner = NaN;
-      try {
-        owner = Number(readFileSync(join(lock, 'pid'), 'utf8'));
-      } catch {
-        /* being written */
-      }
-      const age = (() => {
-        try {
-          return Date.now() - statSync(lock).mtimeMs;
-        } catch {
-          return 0;
-        }
-      })();
-      if ((Number.isFinite(owner) && !pidAlive(owner)) || (!Number.isFinite(owner) && age > 10_000)) {
-        rmSync(lock, { recursive: true, force: true });
-        continue;
-      }
-      if (!announced) {
-        process.stderr.write(`[controlplane] waiting for another process (pid ${owner}) that is ${what}\n`);
-        announced = true;
-      }
-      await sleep(1000);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
+  return join(cacheRoot(), `kubernetes-${v.kubernetes}-etcd-${v.etcd}-${moduleHash(moduleDir)}`);
 }
 
 /** Builds kube-apiserver and etcd with `go build` unless the cache has them; prints progress while it builds. */
-export async function ensureBinaries(log: (line: string) => void = (l) => process.stderr.write(`[controlplane] ${l}\n`)): Promise<Binaries> {
-  const dir = binaryDir();
+export async function ensureBinaries(log?: (line: string) => void): Promise<Binaries> {
   const v = pinnedVersions();
-  const out: Binaries = { etcd: join(dir, 'etcd'), kubeApiserver: join(dir, 'kube-apiserver'), version: v.kubernetes };
-  const ready = () => existsSync(out.etcd) && existsSync(out.kubeApiserver);
-  if (ready()) return out;
-  return withLock(dir, 'building the control plane', async () => {
-    if (ready()) return out;
-    const staging = `${dir}.partial-${process.pid}`;
-    rmSync(staging, { recursive: true, force: true });
-    mkdirSync(staging, { recursive: true });
-    log(`building kube-apiserver ${v.kubernetes} and etcd ${v.etcd} from test/controlplane (first run only; a few minutes on 2 cores)`);
-    const started = Date.now();
-    await new Promise<void>((res, rej) => {
-      const child = spawn('go', ['build', '-v', '-o', staging + '/', 'k8s.io/kubernetes/cmd/kube-apiserver', 'go.etcd.io/etcd/server/v3'], {
-        cwd: moduleDir,
-        env: process.env,
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let packages = 0;
-      let tail = '';
-      const timer = setInterval(() => log(`still building: ${packages} packages compiled, ${Math.round((Date.now() - started) / 1000)} s`), 15_000);
-      child.stderr.on('data', (d: Buffer) => {
-        const s = d.toString();
-        packages += s.split('\n').filter((l) => l.trim() && !l.startsWith('go: ')).length;
-        tail = (tail + s).slice(-4000);
-      });
-      child.on('error', rej);
-      child.on('exit', (code) => {
-        clearInterval(timer);
-        if (code === 0) res();
-        else rej(new Error(`go build of the control plane failed (exit ${code}):\n${tail}`));
-      });
-    });
+  const bins = await ensureGoBinaries({
+    moduleDir,
+    cacheDir: binaryDir(),
+    what: `kube-apiserver ${v.kubernetes} and etcd ${v.etcd}`,
     // go build names the etcd binary after its package path without the major-version suffix: "server".
-    renameSync(join(staging, 'server'), join(staging, 'etcd'));
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(staging, dir);
-    log(`built in ${Math.round((Date.now() - started) / 1000)} s -> ${dir}`);
-    return out;
+    binaries: [
+      { pkg: 'k8s.io/kubernetes/cmd/kube-apiserver', built: 'kube-apiserver', name: 'kube-apiserver' },
+      { pkg: 'go.etcd.io/etcd/server/v3', built: 'server', name: 'etcd' },
+    ],
+    log,
   });
+  return { etcd: bins.etcd!, kubeApiserver: bins['kube-apiserver']!, version: v.kubernetes };
 }
 
 export async function freePort(): Promise<number> {

@@ -1,0 +1,28 @@
+/** Real command-line tools the tests run, built from test/tools/go.mod and cached like the control plane. */
+import { spawnSync } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureGoBinaries, moduleHash, toolCacheRoot } from './gobuild.js';
+
+const moduleDir = resolve(dirname(fileURLToPath(import.meta.url)), '../tools');
+
+/** Paths of `helm` and `kstatus`, building them on first use. */
+export async function ensureTools(): Promise<{ helm: string; kstatus: string }> {
+  const bins = await ensureGoBinaries({
+    moduleDir,
+    cacheDir: join(toolCacheRoot(), 'tools', `tools-${moduleHash(moduleDir)}`),
+    what: 'helm and kstatus',
+    binaries: [
+      { pkg: 'helm.sh/helm/v3/cmd/helm', built: 'helm', name: 'helm' },
+      { pkg: './kstatus', built: 'kstatus', name: 'kstatus' },
+    ],
+  });
+  return { helm: bins.helm!, kstatus: bins.kstatus! };
+}
+
+/** Runs a tool and returns its output; throws with stderr when it fails. */
+export function run(bin: string, args: string[], input?: string, env?: Record<string, string>): string {
+  const r = spawnSync(bin, args, { input, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed (${r.status}):\n${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
