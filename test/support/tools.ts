@@ -6,18 +6,19 @@ import { ensureGoBinaries, moduleHash, toolCacheRoot } from './gobuild.js';
 
 const moduleDir = resolve(dirname(fileURLToPath(import.meta.url)), '../tools');
 
-/** Paths of `helm` and `kstatus`, building them on first use. */
-export async function ensureTools(): Promise<{ helm: string; kstatus: string }> {
+/** Paths of `helm`, `kustomize` and `kstatus`, building them on first use. */
+export async function ensureTools(): Promise<{ helm: string; kustomize: string; kstatus: string }> {
   const bins = await ensureGoBinaries({
     moduleDir,
     cacheDir: join(toolCacheRoot(), 'tools', `tools-${moduleHash(moduleDir)}`),
-    what: 'helm and kstatus',
+    what: 'helm, kustomize and kstatus',
     binaries: [
       { pkg: 'helm.sh/helm/v3/cmd/helm', built: 'helm', name: 'helm' },
+      { pkg: 'sigs.k8s.io/kustomize/kustomize/v5', built: 'kustomize', name: 'kustomize' },
       { pkg: './kstatus', built: 'kstatus', name: 'kstatus' },
     ],
   });
-  return { helm: bins.helm!, kstatus: bins.kstatus! };
+  return { helm: bins.helm!, kustomize: bins.kustomize!, kstatus: bins.kstatus! };
 }
 
 /** Runs a tool and returns its output; throws with stderr when it fails. */

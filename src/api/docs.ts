@@ -1,0 +1,131 @@
+/** Renders docs/api.md from the same schemas and vocabulary the CRDs come from. */
+import { Annotations, FINALIZER, RECONCILE_MODES } from './annotations.js';
+import { CONDITIONS, COMMON_CONDITION_TYPES, READY_CHECKS, REASONS, SEVERITIES, type ConditionInfo, type ConditionKind } from './conditions.js';
+import { rootSchema, type JsonObject, type JsonValue, type KindDefinition } from './crd.js';
+import { API_VERSION, CATEGORY } from './group.js';
+
+function isObject(v: JsonValue | undefined): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+
+function typeOf(node: JsonObject): string {
+  if (node.type === 'array' && isObject(node.items)) return `[]${typeOf(node.items)}`;
+  if (node.type === 'object' && isObject(node.additionalProperties)) return `map[string]${typeOf(node.additionalProperties)}`;
+  return String(node.type);
+}
+
+function constraints(node: JsonObject): string {
+  const out: string[] = [];
+  if (Array.isArray(node.enum)) out.push(`one of ${node.enum.map((v) => `\`${String(v)}\``).join(', ')}`);
+  if (typeof node.pattern === 'string') out.push(node.pattern.length <= 60 ? `pattern \`${node.pattern}\`` : 'pattern (see CRD)');
+  if (typeof node.format === 'string') out.push(node.format);
+  const range = (lo: string, hi: string, unit: string) => {
+    const a = node[lo];
+    const b = node[hi];
+    if (a !== undefined && b !== undefined) out.push(`${unit} ${String(a)}..${String(b)}`);
+    else if (a !== undefined) out.push(`${unit} >= ${String(a)}`);
+    else if (b !== undefined) out.push(`${unit} <= ${String(b)}`);
+  };
+  range('minimum', 'maximum', 'value');
+  range('minLength', 'maxLength', 'length');
+  range('minItems', 'maxItems', 'items');
+  range('minProperties', 'maxProperties', 'entries');
+  if (node['x-kubernetes-list-type'] === 'set') out.push('no duplicates');
+  const rules = node['x-kubernetes-validations'];
+  if (Array.isArray(rules)) {
+    for (const r of rules) if (isObject(r) && typeof r.message === 'string') out.push(`rule: ${r.message}`);
+  }
+  return out.join('; ');
+}
+
+function rows(node: JsonObject, path: string, required: boolean, out: string[]): void {
+  const def = node.default === undefined ? '' : `\`${JSON.stringify(node.default)}\``;
+  if (path) {
+    out.push(`| \`${path}\` | ${typeOf(node)} | ${required ? 'yes' : ''} | ${def} | ${cell(constraints(node))} | ${cell(String(node.description ?? ''))} |`);
+  }
+  const children = isObject(node.properties) ? node.properties : isObject(node.items) && isObject(node.items.properties) ? node.items.properties : undefined;
+  if (!children) return;
+  const parent = isObject(node.properties) ? node : (node.items as JsonObject);
+  const req = Array.isArray(parent.required) ? parent.required : [];
+  const prefix = isObject(node.properties) ? path : `${path}[]`;
+  for (const [name, sub] of Object.entries(children)) {
+    if (isObject(sub)) rows(sub, prefix ? `${prefix}.${name}` : name, req.includes(name), out);
+  }
+}
+
+function fieldTable(node: JsonObject, name: string): string[] {
+  const out = ['| Field | Type | Required | Default | Validation | Description |', '| --- | --- | --- | --- | --- | --- |'];
+  rows(node, name, false, out);
+  return out;
+}
+
+function kindSection(def: KindDefinition): string[] {
+  const root = rootSchema(def);
+  const props = root.properties as JsonObject;
+  const out: string[] = [`## ${def.kind}`, '', def.description, ''];
+  out.push(`\`apiVersion: ${API_VERSION}\`, plural \`${def.plural}\`, short names ${def.shortNames.map((s) => `\`${s}\``).join(', ')}, category \`${CATEGORY}\`, namespaced, status subresource.`, '');
+  if (def.rootRules.length) {
+    out.push('Object-level rules:', '');
+    for (const r of def.rootRules) out.push(`- ${r.message ?? r.rule}`);
+    out.push('');
+  }
+  out.push('### spec', '', ...fieldTable(props.spec as JsonObject, 'spec'), '');
+  out.push('### status', '', ...fieldTable(props.status as JsonObject, 'status'), '');
+  out.push('### kubectl get columns', '', def.printerColumns.map((c) => `${c.name.toUpperCase()}${c.priority ? ' (-o wide)' : ''}`).join(', '), '');
+  const conds = CONDITIONS[def.kind as ConditionKind] as Record<string, ConditionInfo> | undefined;
+  if (conds) {
+    out.push('### Conditions', '', '| Type | Normal | Meaning | Reasons |', '| --- | --- | --- | --- |');
+    for (const [type, info] of Object.entries(conds)) out.push(`| ${type} | ${info.normal} | ${cell(info.meaning)} | ${info.reasons.join(', ')} |`);
+    out.push(`| ${COMMON_CONDITION_TYPES.join(', ')} | | Roll-up and kstatus conditions, see below. | |`, '');
+    const order = READY_CHECKS[def.kind as ConditionKind].map((c) => c.type).join(' → ');
+    out.push(`Ready roll-up order: ${order}.`, '');
+  }
+  return out;
+}
+
+export function renderApiDocs(kinds: readonly KindDefinition[]): string {
+  const out: string[] = [
+    '# API reference',
+    '',
+    '<!-- Generated by `npm run generate` from src/api/. Do not edit by hand. -->',
+    '',
+    `Group \`${API_VERSION.split('/')[0]}\`, version \`${API_VERSION.split('/')[1]}\`. Every field below is also shown by \`kubectl explain\`.`,
+    '',
+  ];
+  for (const def of kinds) out.push(...kindSection(def));
+  out.push(
+    '## Ready, Reconciling, Stalled',
+    '',
+    'Ready rolls up the checks of its kind in order: the first condition not in its normal status sets Ready\'s reason and message',
+    '(a check never reported yet makes Ready Unknown with reason Pending). Each reason has a severity; it sets the kstatus pair:',
+    '',
+    '| Severity | Ready | Reconciling | Stalled |',
+    '| --- | --- | --- | --- |',
+    '| ready | True | False | False |',
+    '| progressing | False/Unknown | True | False |',
+    '| retrying | False/Unknown | True | False |',
+    '| needsHuman | False | False | True |',
+    '',
+    '### Reasons',
+    '',
+    '| Reason | Severity | Meaning |',
+    '| --- | --- | --- |',
+  );
+  for (const sev of SEVERITIES) {
+    for (const [reason, info] of Object.entries(REASONS)) if (info.severity === sev) out.push(`| ${reason} | ${info.severity} | ${cell(info.meaning)} |`);
+  }
+  out.push('', '## Annotations', '', '| Annotation | Meaning |', '| --- | --- |');
+  const meanings: Record<string, string> = {
+    [Annotations.reconcile]: `${RECONCILE_MODES.join(' \\| ')}: manage (default) acts; observe only reports and never writes to Azure or the device; paused does nothing.`,
+    [Annotations.resyncNow]: 'Trigger: re-read Azure and the device now. Honoured once, then removed.',
+    [Annotations.repushNow]: 'Trigger (NtlsClientBinding): push the client configuration to every target again. Honoured once, then removed.',
+    [Annotations.recoverNow]: 'Trigger (HsmHaGroup): run hagroup recover now, also when the recovery circuit is open. Honoured once, then removed.',
+    [Annotations.confirmZeroize]: 'Second key for deletionPolicy Delete: must equal the ARM resource name exactly; only then does the operator zeroize the HSM.',
+    [Annotations.abandon]: '"true" lets an NtlsClientBinding or HsmHaGroup be deleted while its HSM is unreachable (device clean-up is skipped).',
+  };
+  for (const name of Object.values(Annotations)) out.push(`| \`${name}\` | ${meanings[name] ?? ''} |`);
+  out.push('', `Finalizer: \`${FINALIZER}\`.`, '');
+  return out.join('\n');
+}
