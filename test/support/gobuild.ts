@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,13 +14,22 @@ export function toolCacheRoot(): string {
   return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'hsm-operator');
 }
 
-/** A short hash of a module's go.mod and go.sum: a new pin means a new cache entry. */
+/** A short hash of a module's go.mod, go.sum and Go sources: a new pin or a changed tool means a new cache entry. */
 export function moduleHash(moduleDir: string): string {
-  return createHash('sha256')
-    .update(readFileSync(join(moduleDir, 'go.mod')))
-    .update(readFileSync(join(moduleDir, 'go.sum')))
-    .digest('hex')
-    .slice(0, 12);
+  const h = createHash('sha256');
+  const files = ['go.mod', 'go.sum', ...goSources(moduleDir, '')];
+  for (const f of files) h.update(f).update(readFileSync(join(moduleDir, f)));
+  return h.digest('hex').slice(0, 12);
+}
+
+function goSources(root: string, rel: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(join(root, rel), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...goSources(root, p));
+    else if (e.name.endsWith('.go')) out.push(p);
+  }
+  return out;
 }
 
 export function pidAlive(pid: number): boolean {

@@ -5,7 +5,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+
+	kjson "k8s.io/apimachinery/pkg/util/json"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -18,8 +21,13 @@ type result struct {
 }
 
 func main() {
+	// k8s.io/apimachinery's json turns integral numbers into int64, as unstructured accessors expect.
 	var objs []map[string]interface{}
-	if err := json.NewDecoder(os.Stdin).Decode(&objs); err != nil {
+	data, err := io.ReadAll(os.Stdin)
+	if err == nil {
+		err = kjson.Unmarshal(data, &objs)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "kstatus: reading a JSON array of objects from stdin:", err)
 		os.Exit(2)
 	}
