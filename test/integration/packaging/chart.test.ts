@@ -1,0 +1,292 @@
+/**
+ * The Helm chart and the kustomize config, rendered by the real helm and kustomize: lint is clean, values are
+ * validated by the schema, the pod is hardened, RBAC is exactly src/rbac.ts, optional parts appear only when
+ * asked for (and tolerate missing files), and kustomize renders the same operator as the chart.
+ */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { clusterRules, namespaceRules } from '../../../src/rbac.js';
+import { ensureTools } from '../../support/tools.js';
+import { chartDir, find, helmLint, helmNotes, helmTemplate, kinds, kustomizeBuild, type Manifest } from './render.js';
+
+const CLIENT_ID = '6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+const TENANT_ID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4e';
+
+interface Container {
+  name: string;
+  image: string;
+  args: string[];
+  env: { name: string; value?: string }[];
+  ports: { name: string; containerPort: number }[];
+  livenessProbe: { httpGet: { path: string; port: string } };
+  readinessProbe: { httpGet: { path: string; port: string } };
+  securityContext: Record<string, unknown>;
+  resources: Record<string, unknown>;
+  volumeMounts: { mountPath: string }[];
+}
+interface PodSpec {
+  serviceAccountName: string;
+  securityContext: Record<string, unknown>;
+  containers: Container[];
+  volumes: { name: string; emptyDir?: object }[];
+}
+interface Deployment extends Manifest {
+  spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+}
+const deployment = (ms: Manifest[]) => find(ms, 'Deployment') as Deployment;
+const pod = (ms: Manifest[]) => deployment(ms).spec.template.spec;
+const container = (ms: Manifest[]) => pod(ms).containers[0]!;
+
+beforeAll(async () => {
+  await ensureTools();
+});
+
+describe('helm chart', () => {
+  let defaults: Manifest[];
+  beforeAll(async () => {
+    defaults = await helmTemplate({ set: [`azure.workloadIdentity.clientId=${CLIENT_ID}`] });
+  });
+
+  it('lints clean with default values and with every option on', async () => {
+    const out = await helmLint();
+    expect(out).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+    expect(out).not.toMatch(/\[(WARNING|ERROR)\]/);
+    const all = await helmLint({
+      set: [
+        `azure.workloadIdentity.clientId=${CLIENT_ID}`,
+        'metrics.serviceMonitor.enabled=true',
+        'metrics.prometheusRule.enabled=true',
+        'metrics.grafanaDashboard.enabled=true',
+        'argocd.healthCheckHint=true',
+        'watchNamespaces={team-a,team-b}',
+      ],
+    });
+    expect(all).not.toMatch(/\[(WARNING|ERROR)\]/);
+  });
+
+  it('renders the operator: ServiceAccount, RBAC, Deployment, metrics Service, disruption budget', () => {
+    expect(kinds(defaults)).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    for (const m of defaults.filter((x) => !x.kind.startsWith('Cluster'))) expect(m.metadata.namespace, m.kind).toBe('hsm-operator-system');
+  });
+
+  it('runs 2 replicas that elect a leader through a Lease in their own namespace', () => {
+    const d = deployment(defaults);
+    expect(d.spec.replicas).toBe(2);
+    const args = container(defaults).args;
+    expect(args[0]).toBe('run');
+    expect(args).toEqual(expect.arrayContaining(['--leader-elect', '--leader-election-namespace=$(POD_NAMESPACE)', '--leader-election-id=hsm-operator-leader']));
+    expect(container(defaults).env).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'POD_NAMESPACE' }), expect.objectContaining({ name: 'POD_NAME' })]));
+  });
+
+  it('refuses several replicas without leader election', async () => {
+    await expect(helmTemplate({ set: ['leaderElection.enabled=false'] })).rejects.toThrow(/needs leaderElection.enabled/);
+    const single = await helmTemplate({ set: ['leaderElection.enabled=false', 'replicaCount=1'] });
+    expect(container(single).args).toContain('--no-leader-elect');
+    expect(kinds(single)).not.toContain('Role');
+    expect(kinds(single)).not.toContain('PodDisruptionBudget');
+  });
+
+  it('wires Azure workload identity: ServiceAccount annotations and the pod label', async () => {
+    const sa = find(defaults, 'ServiceAccount');
+    expect(sa.metadata.annotations).toEqual({ 'azure.workload.identity/client-id': CLIENT_ID });
+    expect(deployment(defaults).spec.template.metadata.labels['azure.workload.identity/use']).toBe('true');
+    expect(pod(defaults).serviceAccountName).toBe(sa.metadata.name);
+
+    const withTenant = await helmTemplate({ set: [`azure.workloadIdentity.clientId=${CLIENT_ID}`, `azure.workloadIdentity.tenantId=${TENANT_ID}`, 'serviceAccount.annotations.team=hsm'] });
+    expect(find(withTenant, 'ServiceAccount').metadata.annotations).toEqual({
+      'azure.workload.identity/client-id': CLIENT_ID,
+      'azure.workload.identity/tenant-id': TENANT_ID,
+      team: 'hsm',
+    });
+
+    const off = await helmTemplate({ set: ['azure.workloadIdentity.enabled=false', `azure.workloadIdentity.clientId=${CLIENT_ID}`] });
+    expect(find(off, 'ServiceAccount').metadata.annotations).toBeUndefined();
+    expect(deployment(off).spec.template.metadata.labels['azure.workload.identity/use']).toBeUndefined();
+  });
+
+  it('warns in the notes when workload identity has no client ID', async () => {
+    expect(await helmNotes()).toMatch(/WARNING: azure.workloadIdentity.enabled is true but azure.workloadIdentity.clientId is empty/);
+    expect(await helmNotes({ set: [`azure.workloadIdentity.clientId=${CLIENT_ID}`] })).toContain('system:serviceaccount:hsm-operator-system:hsm-operator');
+  });
+
+  it('hardens the pod: non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp, /tmp only', () => {
+    expect(pod(defaults).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container(defaults).securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(container(defaults).volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
+    expect(pod(defaults).volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }]);
+    expect(container(defaults).resources).toMatchObject({ requests: { cpu: expect.any(String), memory: expect.any(String) }, limits: { memory: expect.any(String) } });
+  });
+
+  it('probes /healthz and /readyz on 8081 and serves metrics on 8080 through a Service', () => {
+    const c = container(defaults);
+    expect(c.ports).toEqual([
+      { name: 'metrics', containerPort: 8080, protocol: 'TCP' },
+      { name: 'health', containerPort: 8081, protocol: 'TCP' },
+    ]);
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+    expect(c.args).toEqual(expect.arrayContaining(['--metrics-bind-address=:8080', '--health-probe-bind-address=:8081']));
+    const svc = find(defaults, 'Service') as Manifest & { spec: { selector: Record<string, string>; ports: { port: number; targetPort: string }[] } };
+    expect(svc.spec.ports).toEqual([{ name: 'metrics', port: 8080, targetPort: 'metrics', protocol: 'TCP' }]);
+    expect(deployment(defaults).spec.template.metadata.labels).toMatchObject(svc.spec.selector);
+  });
+
+  it('grants exactly the rules of src/rbac.ts, the Lease only in the release namespace', () => {
+    expect((find(defaults, 'ClusterRole') as Manifest & { rules: unknown }).rules).toEqual(clusterRules());
+    const role = find(defaults, 'Role') as Manifest & { rules: unknown };
+    expect(role.rules).toEqual(namespaceRules());
+    expect(role.metadata.namespace).toBe('hsm-operator-system');
+    const sa = find(defaults, 'ServiceAccount').metadata.name;
+    for (const b of defaults.filter((m) => m.kind.endsWith('Binding')) as (Manifest & { subjects: unknown[]; roleRef: { kind: string; name: string } })[]) {
+      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: sa, namespace: 'hsm-operator-system' }]);
+      expect(find(defaults, b.roleRef.kind, b.roleRef.name)).toBeDefined();
+    }
+  });
+
+  it('binds the rules per namespace when watchNamespaces restricts the operator', async () => {
+    const ms = await helmTemplate({ set: ['watchNamespaces={team-a,team-b}'] });
+    expect(kinds(ms)).not.toContain('ClusterRoleBinding');
+    const bindings = ms.filter((m) => m.kind === 'RoleBinding' && (m as Manifest & { roleRef: { kind: string } }).roleRef.kind === 'ClusterRole');
+    expect(bindings.map((b) => b.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
+    expect(container(ms).args).toContain('--namespaces=team-a,team-b');
+  });
+
+  it('adds a ServiceMonitor only when asked for', async () => {
+    expect(kinds(defaults)).not.toContain('ServiceMonitor');
+    const ms = await helmTemplate({ set: ['metrics.serviceMonitor.enabled=true', 'metrics.serviceMonitor.labels.release=prom'] });
+    const sm = find(ms, 'ServiceMonitor') as Manifest & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] } };
+    expect(sm.metadata.labels?.release).toBe('prom');
+    expect(sm.spec.endpoints[0]?.port).toBe('metrics');
+    expect(find(ms, 'Service').metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+  });
+
+  it('validates values against values.schema.json', async () => {
+    await expect(helmTemplate({ set: ['replicaCount=0'] })).rejects.toThrow(/replicaCount/);
+    await expect(helmTemplate({ set: ['azure.workloadIdentity.clientId=not-a-guid'] })).rejects.toThrow(/clientId/);
+    await expect(helmTemplate({ set: ['logging.level=chatty'] })).rejects.toThrow(/level/);
+    await expect(helmTemplate({ values: 'replicas: 3\n' })).rejects.toThrow(/additional properties 'replicas' not allowed/);
+  });
+
+  it('ships the generated CRDs in crds/', async () => {
+    const ms = await helmTemplate({ includeCrds: true });
+    expect(ms.filter((m) => m.kind === 'CustomResourceDefinition').map((m) => m.metadata.name).sort()).toEqual([
+      'dedicatedhsms.dedicatedhsm.io',
+      'hsmhagroups.dedicatedhsm.io',
+      'ntlsclientbindings.dedicatedhsm.io',
+    ]);
+  });
+});
+
+describe('optional monitoring files', () => {
+  // Copies of the chart with other files/, to show the templates tolerate missing or different files.
+  let work: string;
+  const copy = (name: string, files: Record<string, string>) => {
+    const dir = join(work, name, 'hsm-operator');
+    cpSync(chartDir, dir, { recursive: true });
+    rmSync(join(dir, 'files'), { recursive: true, force: true });
+    if (Object.keys(files).length) mkdirSync(join(dir, 'files'));
+    for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, 'files', f), text);
+    return dir;
+  };
+  const on = ['metrics.prometheusRule.enabled=true', 'metrics.grafanaDashboard.enabled=true'];
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'hsm-chart-'));
+  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('renders nothing, and says so in the notes, when the chart has no rules or dashboards', async () => {
+    const chart = copy('bare', {});
+    const ms = await helmTemplate({ chart, set: on });
+    expect(kinds(ms)).not.toContain('PrometheusRule');
+    expect(ms.filter((m) => m.kind === 'ConfigMap')).toEqual([]);
+    const notes = await helmNotes({ chart, set: on });
+    expect(notes).toMatch(/ships no alert rules/);
+    expect(notes).toMatch(/ships no dashboard/);
+  });
+
+  it('renders the PrometheusRule and the dashboard ConfigMap from files/', async () => {
+    const rule = { alert: 'HsmNotReady', expr: 'hsm_operator_ready == 0', for: '15m', annotations: { summary: '{{ $labels.name }} is not ready' } };
+    const chart = copy('full', {
+      'prometheus-rules.yaml': `groups:\n  - name: hsm-operator\n    rules:\n      - alert: HsmNotReady\n        expr: hsm_operator_ready == 0\n        for: 15m\n        annotations:\n          summary: '{{ $labels.name }} is not ready'\n`,
+      'grafana-dashboard.json': '{"title": "HSM operator", "panels": []}\n',
+    });
+    const ms = await helmTemplate({ chart, set: [...on, 'metrics.grafanaDashboard.namespace=monitoring'] });
+    const pr = find(ms, 'PrometheusRule') as Manifest & { spec: { groups: { name: string; rules: unknown[] }[] } };
+    expect(pr.spec.groups).toEqual([{ name: 'hsm-operator', rules: [rule] }]);
+    const cm = find(ms, 'ConfigMap') as Manifest & { data: Record<string, string> };
+    expect(cm.metadata.namespace).toBe('monitoring');
+    expect(cm.metadata.labels?.grafana_dashboard).toBe('1');
+    expect(JSON.parse(cm.data['grafana-dashboard.json'] ?? '')).toEqual({ title: 'HSM operator', panels: [] });
+    // A whole PrometheusRule object in the file works too.
+    const chart2 = copy('object', { 'alert-rules.yaml': `apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nspec:\n  groups:\n    - name: g\n      rules: []\n` });
+    expect((find(await helmTemplate({ chart: chart2, set: on }), 'PrometheusRule') as Manifest & { spec: unknown }).spec).toEqual({ groups: [{ name: 'g', rules: [] }] });
+  });
+
+  it('renders the alert rules and the dashboard this chart ships', async () => {
+    const ms = await helmTemplate({ set: on });
+    const shipped = parse(readFileSync(join(chartDir, 'files/prometheus-rules.yaml'), 'utf8')) as { groups: unknown[] };
+    expect((find(ms, 'PrometheusRule') as Manifest & { spec: { groups: unknown[] } }).spec.groups).toEqual(shipped.groups);
+    const cm = find(ms, 'ConfigMap') as Manifest & { data: Record<string, string> };
+    expect(JSON.parse(cm.data['grafana-dashboard.json'] ?? '')).toEqual(JSON.parse(readFileSync(join(chartDir, 'files/grafana-dashboard.json'), 'utf8')));
+  });
+
+  it('points to the Argo CD health checks when asked for', async () => {
+    const notes = await helmNotes({ set: ['argocd.healthCheckHint=true'] });
+    expect(notes).toContain('resource.customizations.health.dedicatedhsm.io_DedicatedHsm');
+    expect(notes).toContain('files/argocd-health.yaml');
+    expect(existsSync(join(chartDir, 'files/argocd-health.yaml'))).toBe(true);
+    expect(await helmNotes()).not.toContain('resource.customizations');
+  });
+});
+
+describe('kustomize config', () => {
+  let kust: Manifest[];
+  let chart: Manifest[];
+  beforeAll(async () => {
+    kust = await kustomizeBuild('config/default');
+    chart = await helmTemplate({ includeCrds: true });
+  });
+
+  it('renders the namespace hsm-operator-system and puts every namespaced object in it', () => {
+    expect(find(kust, 'Namespace').metadata.name).toBe('hsm-operator-system');
+    const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
+    for (const m of kust.filter((x) => !clusterScoped.has(x.kind))) expect(m.metadata.namespace, `${m.kind}/${m.metadata.name}`).toBe('hsm-operator-system');
+    for (const b of kust.filter((m) => m.kind.endsWith('Binding')) as (Manifest & { subjects: { namespace: string }[] })[]) {
+      expect(b.subjects[0]?.namespace).toBe('hsm-operator-system');
+    }
+  });
+
+  it('renders the same objects as the chart for release hsm-operator', () => {
+    const ids = (ms: Manifest[]) => ms.filter((m) => m.kind !== 'Namespace').map((m) => `${m.kind}/${m.metadata.name}`).sort();
+    expect(ids(kust)).toEqual(ids(chart));
+  });
+
+  it('grants exactly the rules of src/rbac.ts', () => {
+    expect((find(kust, 'ClusterRole') as Manifest & { rules: unknown }).rules).toEqual(clusterRules());
+    expect((find(kust, 'Role') as Manifest & { rules: unknown }).rules).toEqual(namespaceRules());
+  });
+
+  it('runs the same pod as the chart', () => {
+    const strip = (d: Deployment) => ({ replicas: d.spec.replicas, selector: d.spec.selector, labels: d.spec.template.metadata.labels, spec: d.spec.template.spec });
+    const k = strip(deployment(kust));
+    const c = strip(deployment(chart));
+    expect(k.spec.containers[0]?.image).toBe('hsm-operator:0.1.0');
+    expect({ ...k, spec: { ...k.spec, containers: k.spec.containers.map((x) => ({ ...x, image: '' })) } }).toEqual({
+      ...c,
+      spec: { ...c.spec, containers: c.spec.containers.map((x) => ({ ...x, image: '' })) },
+    });
+  });
+
+  it('ships the same CRDs as the chart', () => {
+    const crds = (ms: Manifest[]) => ms.filter((m) => m.kind === 'CustomResourceDefinition').sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    expect(crds(kust).map((c) => ({ ...c, metadata: { ...c.metadata, labels: undefined } }))).toEqual(crds(chart).map((c) => ({ ...c, metadata: { ...c.metadata, labels: undefined } })));
+  });
+});
