@@ -1,0 +1,96 @@
+/**
+ * Typed facade over LunaCM on the client host that manages HA groups. The group (partition CO) password
+ * goes through the credential guard as role `hagroup-password`: a rejected password version is sent once.
+ */
+import type { DeviceFacadeOptions } from './appliance.js';
+import type { LunaCommand } from './command.js';
+import { AuthenticationRejectedError, LunaCommandError } from './errors.js';
+import type { SecretVersion } from './guard.js';
+import * as lunacm from './lunacm.js';
+import type { LunaCmOutcome } from './lunacm.js';
+import type { HaGroupList } from './parse/hagroup.js';
+import type { SshEndpoint, SshPool } from './ssh-pool.js';
+
+/** A password value and the Secret version it came from. */
+export interface GuardedPassword {
+  value: string;
+  secret: SecretVersion;
+}
+
+export class LunaCmHost {
+  readonly #pool: SshPool;
+  readonly #ep: SshEndpoint;
+  readonly #opts: DeviceFacadeOptions;
+
+  constructor(pool: SshPool, endpoint: SshEndpoint, opts: DeviceFacadeOptions = {}) {
+    this.#pool = pool;
+    this.#ep = { ...endpoint, role: endpoint.role ?? 'lunacm-ssh' };
+    this.#opts = opts;
+  }
+
+  get host(): string {
+    return this.#ep.host;
+  }
+
+  async run<T>(cmd: LunaCommand<T>): Promise<T> {
+    this.#opts.onCommand?.({ tool: cmd.tool, host: this.#ep.host, name: cmd.name, display: cmd.display, changesState: cmd.changesState });
+    const res = await this.#pool.exec(this.#ep, cmd.line, {
+      display: cmd.display,
+      retryOnDrop: !cmd.changesState,
+      ...(this.#opts.commandTimeoutMs !== undefined ? { timeoutMs: this.#opts.commandTimeoutMs } : {}),
+    });
+    return cmd.parse(res.stderr ? `${res.stdout}\n${res.stderr}` : res.stdout);
+  }
+
+  async listGroups(): Promise<HaGroupList> {
+    return this.run(lunacm.hagroupListGroups());
+  }
+
+  async createGroup(label: string, serial: string, password: GuardedPassword): Promise<LunaCmOutcome> {
+    return this.#withPassword(password, (pw) => lunacm.hagroupCreateGroup(label, serial, pw));
+  }
+
+  async addMember(group: string, serial: string, password: GuardedPassword): Promise<LunaCmOutcome> {
+    return this.#withPassword(password, (pw) => lunacm.hagroupAddMember(group, serial, pw));
+  }
+
+  async removeMember(group: string, serial: string): Promise<LunaCmOutcome> {
+    return this.run(lunacm.hagroupRemoveMember(group, serial));
+  }
+
+  async deleteGroup(label: string): Promise<LunaCmOutcome> {
+    return this.run(lunacm.hagroupDeleteGroup(label));
+  }
+
+  async recover(group: string): Promise<LunaCmOutcome> {
+    return this.run(lunacm.hagroupRecover(group));
+  }
+
+  /** `hagroup retry -count`: 0 disables auto recovery, -1 unlimited. */
+  async setAutoRecoveryRetries(count: number): Promise<LunaCmOutcome> {
+    return this.run(lunacm.hagroupRetry(count));
+  }
+
+  async setAutoRecoveryInterval(seconds: number): Promise<LunaCmOutcome> {
+    return this.run(lunacm.hagroupInterval(seconds));
+  }
+
+  async synchronize(group: string, enable: boolean): Promise<LunaCmOutcome> {
+    return this.run(lunacm.hagroupSynchronize(group, enable));
+  }
+
+  async #withPassword(password: GuardedPassword, build: (pw: string) => LunaCommand<LunaCmOutcome>): Promise<LunaCmOutcome> {
+    // Built first so an invalid argument is refused before the guard or the network sees anything.
+    const cmd = build(password.value);
+    return this.#pool.guard.attempt({ host: this.#ep.host, role: 'hagroup-password', secret: password.secret }, async () => {
+      try {
+        return await this.run(cmd);
+      } catch (e) {
+        if (e instanceof LunaCommandError && (e.kind === 'credential-rejected' || e.kind === 'locked')) {
+          throw new AuthenticationRejectedError(this.#ep.host, 'hagroup-password', password.secret.name, e.message);
+        }
+        throw e;
+      }
+    });
+  }
+}

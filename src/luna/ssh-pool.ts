@@ -1,0 +1,564 @@
+/**
+ * SSH sessions to appliances and LunaCM hosts: one connection per (host, port, user), commands multiplexed
+ * as exec channels with a per-host concurrency bound, keep-alive, reconnect with backoff, per-command
+ * timeouts that close the channel, and idle close.
+ *
+ * Host keys are pinned (invariant 5): a key other than the pinned one refuses the connection with
+ * HostKeyMismatchError and every later call to that host:port is refused without touching the network
+ * until the caller passes a different pin. Trust on first use happens only when the endpoint asks for it,
+ * and what was seen is reported through `onHostKey` / `observedHostKey()` so the caller can record it.
+ *
+ * Logins go through the credential guard (invariant 1): a rejected credential version is never sent again.
+ */
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { sshHostKeyFingerprint } from '../pki/index.js';
+import { validHost, validPort } from './args.js';
+import { AuthenticationRejectedError, HostKeyMismatchError, LunaError, SshCommandTimeoutError, SshConnectionError, SshConnectionLostError, SshPoolClosedError } from './errors.js';
+import { CredentialGuard, type GuardRole, type SecretVersion } from './guard.js';
+
+export interface SshCredential {
+  password?: string;
+  privateKey?: string | Buffer;
+  passphrase?: string;
+  /** The Secret version the values were read from: the guard's key. */
+  secret: SecretVersion;
+}
+
+/** A pinned `SHA256:...` fingerprint, or an explicit trust-on-first-use opt-in. */
+export type HostKeyPolicy = { pinned: string; trustOnFirstUse?: undefined } | { trustOnFirstUse: true; pinned?: undefined };
+
+export interface SshEndpoint {
+  host: string;
+  port?: number;
+  username: string;
+  credential: SshCredential;
+  hostKey: HostKeyPolicy;
+  role?: Extract<GuardRole, 'appliance-ssh' | 'lunacm-ssh'>;
+}
+
+export interface HostKeyEvent {
+  host: string;
+  port: number;
+  fingerprint: string;
+  outcome: 'verified' | 'trusted-on-first-use' | 'mismatch';
+  expected?: string;
+}
+
+export interface SshPoolOptions {
+  guard?: CredentialGuard;
+  /** Concurrent exec channels per connection; further commands queue in arrival order. */
+  maxChannelsPerHost?: number;
+  commandTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
+  /** Close a connection with no channel and no queued command after this long. */
+  idleCloseMs?: number;
+  /** Connection attempts per call for network failures, with exponential backoff between them. */
+  connectAttempts?: number;
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** How long a timed-out channel may take to confirm its close before the whole connection is dropped. */
+  closeGraceMs?: number;
+  onHostKey?: (event: HostKeyEvent) => void;
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  /** Written to the channel's stdin, which is then closed. */
+  stdin?: string | Buffer;
+  /** What to call the command in errors (defaults to the first word); never include secrets. */
+  display?: string;
+  /** Run again once on a new connection if the connection drops mid-command: only for read-only commands. */
+  retryOnDrop?: boolean;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number | undefined;
+  signal?: string;
+  hostKeyFingerprint: string;
+}
+
+export interface SshPoolCounters {
+  connectionAttempts: number;
+  connectionsOpened: number;
+  connectionsClosed: number;
+  commandsRun: number;
+  commandsFailed: number;
+  commandsTimedOut: number;
+  commandsDropped: number;
+  /** Calls refused because the host's key does not match its pin. */
+  refusedByHostKey: number;
+  openChannels: number;
+  maxOpenChannels: number;
+  queued: number;
+}
+
+const zeroCounters = (): SshPoolCounters => ({
+  connectionAttempts: 0,
+  connectionsOpened: 0,
+  connectionsClosed: 0,
+  commandsRun: 0,
+  commandsFailed: 0,
+  commandsTimedOut: 0,
+  commandsDropped: 0,
+  refusedByHostKey: 0,
+  openChannels: 0,
+  maxOpenChannels: 0,
+  queued: 0,
+});
+
+/** The channel a `withChannel` callback drives (scp, interactive dialogs). */
+export type SshChannel = ClientChannel;
+
+interface Live {
+  client: Client;
+  fingerprint: string;
+  lost: boolean;
+}
+
+class HostSession {
+  live: Live | undefined;
+  connecting: Promise<Live> | undefined;
+  active = 0;
+  readonly waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  idleTimer: NodeJS.Timeout | undefined;
+  readonly counters = zeroCounters();
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly username: string,
+  ) {}
+  get hostPort(): string {
+    return `${this.host}:${this.port}`;
+  }
+}
+
+/** Raised inside the pool when a channel could not be opened: the command never ran, so a retry is safe. */
+class ChannelOpenFailed extends Error {}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** `SHA256:<base64>` as OpenSSH prints it: surrounding blanks and base64 padding do not make a different pin. */
+export function normalizeHostKeyPin(pin: string): string {
+  return pin.trim().replace(/=+$/, '');
+}
+
+const pinOf = (ep: SshEndpoint): string | undefined => (ep.hostKey.pinned === undefined ? undefined : normalizeHostKeyPin(ep.hostKey.pinned));
+
+export class SshPool {
+  readonly guard: CredentialGuard;
+  readonly #opts: Required<Omit<SshPoolOptions, 'guard' | 'onHostKey'>> & Pick<SshPoolOptions, 'onHostKey'>;
+  readonly #sessions = new Map<string, HostSession>();
+  readonly #blocked = new Map<string, { expected: string; seen: string; at: Date }>();
+  readonly #firstSeen = new Map<string, string>();
+  readonly #counters = zeroCounters();
+  #closed = false;
+
+  constructor(opts: SshPoolOptions = {}) {
+    this.guard = opts.guard ?? new CredentialGuard();
+    this.#opts = {
+      maxChannelsPerHost: opts.maxChannelsPerHost ?? 4,
+      commandTimeoutMs: opts.commandTimeoutMs ?? 30_000,
+      connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+      keepaliveIntervalMs: opts.keepaliveIntervalMs ?? 5_000,
+      keepaliveCountMax: opts.keepaliveCountMax ?? 3,
+      idleCloseMs: opts.idleCloseMs ?? 10_000,
+      connectAttempts: opts.connectAttempts ?? 3,
+      backoffInitialMs: opts.backoffInitialMs ?? 200,
+      backoffMaxMs: opts.backoffMaxMs ?? 5_000,
+      closeGraceMs: opts.closeGraceMs ?? 2_000,
+      onHostKey: opts.onHostKey,
+    };
+  }
+
+  /** Pool-wide counters (a snapshot). */
+  counters(): SshPoolCounters {
+    return { ...this.#counters };
+  }
+
+  /** Counters of one (host, port, user) connection, or undefined if it was never used. */
+  hostCounters(host: string, port: number, username: string): SshPoolCounters | undefined {
+    const s = this.#sessions.get(`${host}:${port}:${username}`);
+    return s ? { ...s.counters } : undefined;
+  }
+
+  /** The fingerprint accepted on first use for host:port (trust-on-first-use endpoints only). */
+  observedHostKey(host: string, port = 22): string | undefined {
+    return this.#firstSeen.get(`${host}:${port}`);
+  }
+
+  /** Hosts refused because of a host-key mismatch, with expected and seen fingerprints. */
+  blockedHosts(): { host: string; port: number; expected: string; seen: string; at: Date }[] {
+    return [...this.#blocked].map(([hp, b]) => {
+      const i = hp.lastIndexOf(':');
+      return { host: hp.slice(0, i), port: Number(hp.slice(i + 1)), ...b };
+    });
+  }
+
+  /** Runs one command and collects its output. */
+  async exec(ep: SshEndpoint, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    return this.withChannel(
+      ep,
+      command,
+      (ch) =>
+        new Promise<Omit<ExecResult, 'hostKeyFingerprint'>>((resolve) => {
+          const out: Buffer[] = [];
+          const err: Buffer[] = [];
+          let exitCode: number | undefined;
+          let signal: string | undefined;
+          ch.on('data', (d: Buffer) => out.push(d));
+          ch.stderr.on('data', (d: Buffer) => err.push(d));
+          ch.on('exit', (code: number | null, sig?: string) => {
+            if (typeof code === 'number') exitCode = code;
+            if (sig) signal = sig;
+          });
+          ch.on('close', () =>
+            resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), exitCode, ...(signal ? { signal } : {}) }),
+          );
+          if (opts.stdin !== undefined) ch.end(opts.stdin);
+        }),
+      opts,
+    ).then(({ value, fingerprint }) => ({ ...value, hostKeyFingerprint: fingerprint }));
+  }
+
+  /**
+   * Opens an exec channel for `command` and hands it to `drive`, which resolves with its result. The slot is
+   * held until the channel has closed, so a timed-out command never leaks a channel.
+   */
+  async withChannel<T>(ep: SshEndpoint, command: string, drive: (ch: SshChannel) => Promise<T>, opts: ExecOptions = {}): Promise<{ value: T; fingerprint: string }> {
+    const host = validHost('SSH host', ep.host);
+    const port = validPort('SSH port', ep.port ?? 22);
+    const display = opts.display ?? command.split(/\s+/)[0] ?? 'command';
+    this.#assertOpen();
+    this.#checkBlocked(host, port, ep);
+    this.guard.check(this.#attemptOf(ep, host));
+    const session = this.#session(host, port, ep.username);
+    await this.#acquire(session);
+    // The slot is given back only once the last channel has closed.
+    let lastClose: Promise<void> | undefined;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const live = await this.#connected(session, ep);
+        const run = this.#run(session, live, command, display, drive, opts.timeoutMs ?? this.#opts.commandTimeoutMs);
+        lastClose = run.closed;
+        try {
+          return { value: await run.result, fingerprint: live.fingerprint };
+        } catch (e) {
+          const retry = e instanceof ChannelOpenFailed || (e instanceof SshConnectionLostError && opts.retryOnDrop === true);
+          if (e instanceof ChannelOpenFailed) void this.#end(live);
+          if (retry && attempt === 0) {
+            await run.closed;
+            continue;
+          }
+          if (e instanceof ChannelOpenFailed) throw new SshConnectionLostError(host, display);
+          throw e;
+        }
+      }
+    } catch (e) {
+      this.#count(session, 'commandsFailed');
+      throw e;
+    } finally {
+      if (lastClose) void lastClose.then(() => this.#release(session));
+      else this.#release(session);
+    }
+  }
+
+  /** Closes every connection and fails queued calls. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const ends: Promise<void>[] = [];
+    for (const s of this.#sessions.values()) {
+      clearTimeout(s.idleTimer);
+      for (const w of s.waiters.splice(0)) w.reject(new SshPoolClosedError());
+      if (s.live) ends.push(this.#end(s.live));
+    }
+    await Promise.all(ends);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SshPoolClosedError();
+  }
+
+  #attemptOf(ep: SshEndpoint, host: string): { host: string; role: GuardRole; secret: SecretVersion } {
+    return { host, role: ep.role ?? 'appliance-ssh', secret: ep.credential.secret };
+  }
+
+  /** Refuses traffic to a host whose key mismatched, until the caller's pin differs from the refused one. */
+  #checkBlocked(host: string, port: number, ep: SshEndpoint): void {
+    const hp = `${host}:${port}`;
+    const b = this.#blocked.get(hp);
+    if (!b) return;
+    const pin = pinOf(ep);
+    if (pin !== undefined && pin !== b.expected) {
+      this.#blocked.delete(hp);
+      this.#firstSeen.delete(hp);
+      return;
+    }
+    this.#counters.refusedByHostKey++;
+    throw new HostKeyMismatchError(host, port, b.expected, b.seen);
+  }
+
+  #session(host: string, port: number, username: string): HostSession {
+    const key = `${host}:${port}:${username}`;
+    let s = this.#sessions.get(key);
+    if (!s) {
+      s = new HostSession(host, port, username);
+      this.#sessions.set(key, s);
+    }
+    return s;
+  }
+
+  #count(s: HostSession, k: Exclude<keyof SshPoolCounters, 'openChannels' | 'maxOpenChannels' | 'queued'>): void {
+    s.counters[k]++;
+    this.#counters[k]++;
+  }
+
+  async #acquire(s: HostSession): Promise<void> {
+    clearTimeout(s.idleTimer);
+    s.idleTimer = undefined;
+    if (s.active < this.#opts.maxChannelsPerHost && s.waiters.length === 0) {
+      s.active++;
+      return;
+    }
+    s.counters.queued++;
+    this.#counters.queued++;
+    // The releasing call hands its slot over (active stays constant), so arrival order is kept.
+    await new Promise<void>((resolve, reject) => s.waiters.push({ resolve, reject }));
+  }
+
+  #release(s: HostSession): void {
+    const next = s.waiters.shift();
+    if (next) {
+      next.resolve();
+      return;
+    }
+    s.active--;
+    if (s.active === 0 && s.live && !this.#closed) {
+      s.idleTimer = setTimeout(() => {
+        if (s.active === 0 && s.live) void this.#end(s.live);
+      }, this.#opts.idleCloseMs);
+      s.idleTimer.unref();
+    }
+  }
+
+  async #connected(s: HostSession, ep: SshEndpoint): Promise<Live> {
+    this.#assertOpen();
+    this.#checkBlocked(s.host, s.port, ep);
+    const live = s.live;
+    if (live && !live.lost) {
+      // A pin changed by the caller must be proven on a fresh handshake.
+      const pin = pinOf(ep);
+      if (pin === undefined || pin === live.fingerprint) return live;
+      await this.#end(live);
+    }
+    s.connecting ??= this.#connectWithRetry(s, ep).finally(() => {
+      s.connecting = undefined;
+    });
+    return s.connecting;
+  }
+
+  async #connectWithRetry(s: HostSession, ep: SshEndpoint): Promise<Live> {
+    let delay = this.#opts.backoffInitialMs;
+    for (let attempt = 1; ; attempt++) {
+      this.#checkBlocked(s.host, s.port, ep);
+      try {
+        return await this.guard.attempt(this.#attemptOf(ep, s.host), () => this.#connectOnce(s, ep));
+      } catch (e) {
+        if (!(e instanceof SshConnectionError) || attempt >= this.#opts.connectAttempts || this.#closed) throw e;
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, this.#opts.backoffMaxMs);
+    }
+  }
+
+  #connectOnce(s: HostSession, ep: SshEndpoint): Promise<Live> {
+    const hp = s.hostPort;
+    const client = new Client();
+    let seen: string | undefined;
+    let mismatch: { expected: string; seen: string } | undefined;
+    this.#count(s, 'connectionAttempts');
+    const cred = ep.credential;
+    const cfg: ConnectConfig = {
+      host: s.host,
+      port: s.port,
+      username: s.username,
+      readyTimeout: this.#opts.connectTimeoutMs,
+      keepaliveInterval: this.#opts.keepaliveIntervalMs,
+      keepaliveCountMax: this.#opts.keepaliveCountMax,
+      // Exactly one method, no `none` probe: one login attempt per connection.
+      authHandler: cred.privateKey !== undefined ? ['publickey'] : ['password'],
+      ...(cred.privateKey !== undefined ? { privateKey: cred.privateKey, ...(cred.passphrase !== undefined ? { passphrase: cred.passphrase } : {}) } : { password: cred.password ?? '' }),
+      hostVerifier: (key: Buffer): boolean => {
+        const fp = sshHostKeyFingerprint(key);
+        seen = fp;
+        const expected = pinOf(ep) ?? this.#firstSeen.get(hp);
+        if (expected === undefined) {
+          this.#firstSeen.set(hp, fp);
+          this.#opts.onHostKey?.({ host: s.host, port: s.port, fingerprint: fp, outcome: 'trusted-on-first-use' });
+          return true;
+        }
+        if (fp === expected) {
+          this.#opts.onHostKey?.({ host: s.host, port: s.port, fingerprint: fp, outcome: 'verified' });
+          return true;
+        }
+        mismatch = { expected, seen: fp };
+        return false;
+      },
+    };
+    return new Promise<Live>((resolve, reject) => {
+      let ready = false;
+      let failed = false;
+      let live: Live | undefined;
+      /** A handshake fails once, whichever of `error` and `close` reports it first. */
+      const fail = (err: Error & { level?: string }): void => {
+        if (failed) return;
+        failed = true;
+        client.destroy();
+        if (mismatch) {
+          this.#blockHost(s, mismatch);
+          reject(new HostKeyMismatchError(s.host, s.port, mismatch.expected, mismatch.seen));
+        } else if (err.level === 'client-authentication') {
+          reject(new AuthenticationRejectedError(s.host, ep.role ?? 'appliance-ssh', cred.secret.name, `SSH login as ${s.username} was rejected`));
+        } else {
+          reject(new SshConnectionError(s.host, s.port, err.message));
+        }
+      };
+      client.on('error', (err: Error & { level?: string }) => {
+        if (!ready) return fail(err);
+        if (live) live.lost = true;
+      });
+      client.on('close', () => {
+        if (!ready) return fail(new Error('connection closed during handshake'));
+        if (live) live.lost = true;
+        if (s.live === live) s.live = undefined;
+        this.#count(s, 'connectionsClosed');
+      });
+      client.once('ready', () => {
+        ready = true;
+        // Small request/response exchanges: Nagle plus delayed ACKs would add tens of ms per command.
+        client.setNoDelay(true);
+        this.#count(s, 'connectionsOpened');
+        live = { client, fingerprint: seen ?? '', lost: false };
+        s.live = live;
+        resolve(live);
+      });
+      try {
+        client.connect(cfg);
+      } catch (e) {
+        reject(e instanceof LunaError ? e : new SshConnectionError(s.host, s.port, e instanceof Error ? e.message : 'invalid connection settings'));
+      }
+    });
+  }
+
+  #blockHost(s: HostSession, m: { expected: string; seen: string }): void {
+    if (!this.#blocked.has(s.hostPort)) {
+      this.#blocked.set(s.hostPort, { ...m, at: new Date() });
+      this.#opts.onHostKey?.({ host: s.host, port: s.port, fingerprint: m.seen, expected: m.expected, outcome: 'mismatch' });
+    }
+    // Every connection to that host, whatever the user, stops now.
+    for (const other of this.#sessions.values()) {
+      if (other.hostPort === s.hostPort && other.live) void this.#end(other.live);
+    }
+  }
+
+  #end(live: Live): Promise<void> {
+    return new Promise((resolve) => {
+      if (live.lost) return resolve();
+      live.lost = true;
+      const t = setTimeout(() => {
+        live.client.destroy();
+        resolve();
+      }, 1_000);
+      live.client.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      live.client.end();
+    });
+  }
+
+  #run<T>(s: HostSession, live: Live, command: string, display: string, drive: (ch: SshChannel) => Promise<T>, timeoutMs: number): { result: Promise<T>; closed: Promise<void> } {
+    let closedResolve!: () => void;
+    const closed = new Promise<void>((r) => (closedResolve = r));
+    const result = new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const settle = (e: Error | undefined, v?: T): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (e) reject(e);
+        else resolve(v as T);
+      };
+      const timer = setTimeout(() => {
+        this.#count(s, 'commandsTimedOut');
+        settle(new SshCommandTimeoutError(s.host, display, timeoutMs));
+        channel?.close();
+        // A peer that never confirms the close costs the connection, not a leaked slot.
+        const grace = setTimeout(() => live.client.destroy(), this.#opts.closeGraceMs);
+        void closed.then(() => clearTimeout(grace));
+      }, timeoutMs);
+      let channel: ClientChannel | undefined;
+      try {
+        live.client.exec(command, (err, ch) => {
+          if (err) {
+            closedResolve();
+            settle(new ChannelOpenFailed(err.message));
+            return;
+          }
+          channel = ch;
+          if (settled) {
+            // Timed out before the channel opened: close it at once.
+            ch.close();
+          }
+          this.#count(s, 'commandsRun');
+          s.counters.openChannels++;
+          this.#counters.openChannels++;
+          s.counters.maxOpenChannels = Math.max(s.counters.maxOpenChannels, s.counters.openChannels);
+          this.#counters.maxOpenChannels = Math.max(this.#counters.maxOpenChannels, this.#counters.openChannels);
+          let exited = false;
+          let isClosed = false;
+          let outcome: { ok: true; v: T } | { ok: false; e: Error } | undefined;
+          const decide = (): void => {
+            if (!isClosed) return;
+            if (live.lost && !exited) {
+              this.#count(s, 'commandsDropped');
+              settle(new SshConnectionLostError(s.host, display));
+            } else if (outcome) {
+              if (outcome.ok) settle(undefined, outcome.v);
+              else settle(outcome.e);
+            }
+          };
+          ch.on('exit', () => {
+            exited = true;
+          });
+          ch.on('error', () => undefined);
+          ch.on('close', () => {
+            isClosed = true;
+            s.counters.openChannels--;
+            this.#counters.openChannels--;
+            closedResolve();
+            decide();
+          });
+          drive(ch).then(
+            (v) => {
+              outcome = { ok: true, v };
+              decide();
+            },
+            (e: unknown) => {
+              outcome = { ok: false, e: e instanceof Error ? e : new Error(String(e)) };
+              if (!isClosed) ch.close();
+              decide();
+            },
+          );
+        });
+      } catch (e) {
+        closedResolve();
+        settle(new ChannelOpenFailed(e instanceof Error ? e.message : 'exec failed'));
+      }
+    });
+    return { result, closed };
+  }
+}

@@ -1,0 +1,113 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuthenticationRejectedError, CredentialGuard, CredentialRefusedError, SshPool, type GuardRecord } from '../../../src/luna/index.js';
+import { startApplianceSimulator, type ApplianceSimulator } from '../../../src/sandbox/luna/index.js';
+import { applianceEndpoint, expectSoUntouched, rejectionOf } from './support.js';
+
+const attempt = { host: 'hsm1', role: 'appliance-ssh' as const, secret: { uid: 'uid-1', resourceVersion: '7', name: 'ns/creds' } };
+const rejected = (): Promise<never> => Promise.reject(new AuthenticationRejectedError('hsm1', 'appliance-ssh', 'ns/creds', 'SSH login as tenantadmin was rejected'));
+
+describe('CredentialGuard', () => {
+  it('refuses a rejected credential version until the Secret changes', async () => {
+    const changes: GuardRecord[][] = [];
+    const guard = new CredentialGuard({ now: () => new Date('2025-01-02T03:04:05Z'), onChange: (r) => changes.push(r) });
+    let calls = 0;
+    const fn = (): Promise<never> => {
+      calls++;
+      return rejected();
+    };
+    expect(await rejectionOf(guard.attempt(attempt, fn))).toBeInstanceOf(AuthenticationRejectedError);
+    for (let i = 0; i < 3; i++) expect(await rejectionOf(guard.attempt(attempt, fn))).toBeInstanceOf(CredentialRefusedError);
+    expect(calls).toBe(1);
+    expect(guard.export()).toEqual([
+      { host: 'hsm1', role: 'appliance-ssh', secretUid: 'uid-1', secretResourceVersion: '7', rejectedAt: '2025-01-02T03:04:05.000Z', message: expect.stringContaining('rejected') as string, secretName: 'ns/creds' },
+    ]);
+    expect(changes).toHaveLength(1);
+
+    // A new version of the Secret gets exactly one new attempt; success clears the record.
+    expect(await guard.attempt({ ...attempt, secret: { ...attempt.secret, resourceVersion: '8' } }, () => Promise.resolve('ok'))).toBe('ok');
+    expect(guard.export()).toEqual([]);
+  });
+
+  it('a refusal names the Secret to fix and carries no credential', async () => {
+    const guard = new CredentialGuard();
+    await rejectionOf(guard.attempt(attempt, rejected));
+    const e = await rejectionOf(guard.attempt(attempt, () => Promise.resolve(1)));
+    expect(e).toBeInstanceOf(CredentialRefusedError);
+    expect((e as Error).message).toMatch(/Secret ns\/creds \(resourceVersion 7\).*update that Secret/);
+  });
+
+  it('concurrent attempts with one credential send it once', async () => {
+    const guard = new CredentialGuard();
+    let calls = 0;
+    const fn = async (): Promise<never> => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 20));
+      return rejected();
+    };
+    const errors = await Promise.all(Array.from({ length: 5 }, () => rejectionOf(guard.attempt(attempt, fn))));
+    expect(calls).toBe(1);
+    expect(errors.filter((e) => e instanceof CredentialRefusedError)).toHaveLength(4);
+  });
+
+  it('records survive a restart as plain JSON; malformed entries are dropped; other failures are not recorded', async () => {
+    const guard = new CredentialGuard();
+    await rejectionOf(guard.attempt(attempt, rejected));
+    await rejectionOf(guard.attempt({ ...attempt, host: 'hsm2' }, () => Promise.reject(new Error('network down'))));
+    const persisted: unknown = JSON.parse(JSON.stringify(guard.export()));
+    const restored = CredentialGuard.restore([...(persisted as unknown[]), { host: 'x', role: 'hsm-so' }, null, 'junk']);
+    expect(restored.export()).toEqual(guard.export());
+    expect(() => restored.check(attempt)).toThrow(CredentialRefusedError);
+    expect(() => restored.check({ ...attempt, host: 'hsm2' })).not.toThrow();
+    // A rejection of a different role (the SSH login under a LunaCM password) does not mark this credential.
+    const other = new CredentialGuard();
+    await rejectionOf(other.attempt({ ...attempt, role: 'hagroup-password' }, rejected));
+    expect(other.export()).toEqual([]);
+  });
+});
+
+describe('credential guard against the appliance simulator', () => {
+  let sim: ApplianceSimulator;
+  const pools: SshPool[] = [];
+  afterEach(async () => {
+    expectSoUntouched(sim);
+    for (const p of pools.splice(0)) await p.close();
+    await sim.stop();
+  });
+  const pool = (guard?: CredentialGuard): SshPool => {
+    const p = new SshPool({ guard: guard ?? new CredentialGuard() });
+    pools.push(p);
+    return p;
+  };
+
+  it('a wrong SSH password costs exactly ONE failed login, across retries, concurrency and restarts', async () => {
+    sim = await startApplianceSimulator({ password: 'right-password' });
+    const ep = applianceEndpoint(sim, { password: 'wrong-password' });
+    const p1 = pool();
+    const first = await Promise.all(Array.from({ length: 8 }, () => rejectionOf(p1.exec(ep, 'hsm show'))));
+    // Those sharing the one login see the rejection; those that queued behind it are refused by the guard.
+    expect(first.some((e) => e instanceof AuthenticationRejectedError)).toBe(true);
+    expect(first.every((e) => e instanceof AuthenticationRejectedError || e instanceof CredentialRefusedError)).toBe(true);
+    for (let i = 0; i < 5; i++) expect(await rejectionOf(p1.exec(ep, 'hsm show'))).toBeInstanceOf(CredentialRefusedError);
+    expect(sim.counters.ssh.sshLogins.failure).toBe(1);
+    for (const e of first) expect((e as Error).message).not.toContain('wrong-password');
+
+    // "Restart": a new process restores the guard from the records it wrote to status.
+    const status = JSON.stringify(p1.guard.export());
+    const p2 = pool(CredentialGuard.restore(JSON.parse(status) as unknown[]));
+    for (let i = 0; i < 3; i++) expect(await rejectionOf(p2.exec(ep, 'client list'))).toBeInstanceOf(CredentialRefusedError);
+    expect(sim.counters.ssh.sshLogins.failure).toBe(1);
+    expect(sim.counters.ssh.connections).toBe(1);
+
+    // The Secret changes (still wrong): one new attempt, then refused again.
+    const ep2 = applianceEndpoint(sim, { password: 'still-wrong', resourceVersion: '2' });
+    expect(await rejectionOf(p2.exec(ep2, 'client list'))).toBeInstanceOf(AuthenticationRejectedError);
+    expect(await rejectionOf(p2.exec(ep2, 'client list'))).toBeInstanceOf(CredentialRefusedError);
+    expect(sim.counters.ssh.sshLogins.failure).toBe(2);
+
+    // Fixed: the next version works and the record is gone.
+    const ep3 = applianceEndpoint(sim, { password: 'right-password', resourceVersion: '3' });
+    expect((await p2.exec(ep3, 'client list')).stdout).toContain('No clients');
+    expect(p2.guard.export()).toEqual([]);
+    expect(sim.counters.commands.readOnly).toBe(1);
+  });
+});
