@@ -1,0 +1,59 @@
+/**
+ * The annotations controllers honour, read in one place: the reconcile mode (manage | observe | paused) and
+ * one-shot triggers that are honoured once and cleared. Names are parameters with defaults from `Annotations`,
+ * so this module does not depend on the API package.
+ */
+import { pointerSegment, type KubeClient } from './client.js';
+import { patchWithPrecondition } from './finalizers.js';
+import type { KubeObject, ResourceType } from './resource.js';
+
+export const Annotations = {
+  reconcile: 'dedicatedhsm.io/reconcile',
+} as const;
+
+export type ReconcileMode = 'manage' | 'observe' | 'paused';
+
+const modes: readonly ReconcileMode[] = ['manage', 'observe', 'paused'];
+
+export function getAnnotation(obj: KubeObject, name: string): string | undefined {
+  return obj.metadata?.annotations?.[name];
+}
+
+/**
+ * The object's reconcile mode; `manage` when unset. An unknown value yields `observe` (report, never act) and
+ * `invalid` set to that value, so a typo can never turn into writes the user did not ask for.
+ */
+export function reconcileMode(obj: KubeObject, annotation: string = Annotations.reconcile): { mode: ReconcileMode; invalid?: string } {
+  const raw = getAnnotation(obj, annotation);
+  if (raw === undefined || raw.trim() === '') return { mode: 'manage' };
+  const v = raw.trim().toLowerCase() as ReconcileMode;
+  return modes.includes(v) ? { mode: v } : { mode: 'observe', invalid: raw };
+}
+
+export interface TriggerResult<T> {
+  /** True when the trigger was present and this call cleared it: act on it now, exactly once. */
+  fired: boolean;
+  /** The trigger's value (e.g. a timestamp or a reason the user wrote). */
+  value?: string;
+  /** The object after the annotation was removed (or as it was, when not fired); undefined if it is gone. */
+  object: T | undefined;
+}
+
+/**
+ * Reads a trigger annotation and removes it, guarded by a `test` op on its value: if it changed meanwhile the
+ * fresh value is consumed instead. Clearing happens before the caller acts (at most once): a crash after the
+ * clear loses the trigger rather than running a destructive action twice.
+ */
+export async function consumeTrigger<T extends KubeObject>(client: KubeClient, type: ResourceType, obj: T, annotation: string): Promise<TriggerResult<T>> {
+  let value: string | undefined;
+  const path = `/metadata/annotations/${pointerSegment(annotation)}`;
+  const object = await patchWithPrecondition(client, type, obj, (cur) => {
+    value = getAnnotation(cur, annotation);
+    if (value === undefined) return undefined;
+    return [
+      { op: 'test', path, value },
+      { op: 'remove', path },
+    ];
+  });
+  return value === undefined || object === undefined ? { fired: false, object } : { fired: true, value, object };
+}

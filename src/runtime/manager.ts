@@ -1,0 +1,334 @@
+/**
+ * The Manager owns everything a controller process runs: the API client, shared caches, controllers, leader
+ * election, the probe and metrics servers, the event recorder and the status writer.
+ *
+ * start(): servers -> caches -> wait for sync -> (leader election ->) controllers.
+ * stop(deadline): controllers stop intake and drain in-flight reconciles (up to the deadline) while the Lease
+ * is still renewed -> the Lease is released (a standby takes over at once) -> caches, servers and connections
+ * close. Losing leadership stops the controllers (their reconciles are aborted at the deadline) and the
+ * manager campaigns again; `onLeadershipLost` lets a process exit instead.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { realClock, type Clock } from './clock.js';
+import { KubeClient } from './client.js';
+import type { RuntimeConfig } from './config.js';
+import { Controller, type ControllerOptions } from './controller.js';
+import { errorMessage } from './errors.js';
+import { EventRecorder } from './events.js';
+import { HealthChecks } from './health.js';
+import { listen, parseBindAddress, type RunningServer } from './httpserver.js';
+import { Informer, type InformerOptions } from './informer.js';
+import { LeaderElector } from './leader.js';
+import { createLogger, type Logger } from './log.js';
+import { metricsHandler, RuntimeMetrics } from './metrics.js';
+import type { KubeObject, ResourceType } from './resource.js';
+import { SecretCache } from './secrets.js';
+import { StatusWriter } from './status.js';
+import type { KubeConfigTransport } from './transport.js';
+
+export interface ManagerLeaderElection {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+export interface ManagerOptions {
+  /** Where the API server is; or pass `client`. */
+  kubeConfig?: KubeConfig;
+  client?: KubeClient;
+  /** Namespaces every cache watches; empty = all. */
+  namespaces?: string[];
+  watchIdleTimeoutMs?: number;
+  relistIntervalMs?: number;
+  resyncIntervalMs?: number;
+  concurrency?: { default: number; byController: Record<string, number> };
+  /** false (default) runs controllers at once; otherwise only while holding the Lease. */
+  leaderElection?: ManagerLeaderElection | false;
+  /** `:8080` by default; `127.0.0.1:0` for an ephemeral port; `0` disables. */
+  metricsBindAddress?: string;
+  /** `:8081` by default. */
+  healthProbeBindAddress?: string;
+  /** Start fails if the caches have not synced by then. Default 120 s. */
+  cacheSyncTimeoutMs?: number;
+  /** Deadline `stop()` uses when given none. Default 30 s. */
+  shutdownTimeoutMs?: number;
+  /** Called after leadership was lost and the controllers stopped. */
+  onLeadershipLost?: () => void;
+  /** Identity in Events (`reportingInstance`); defaults to the leader-election identity or the host name. */
+  instance?: string;
+  log?: Logger;
+  metrics?: RuntimeMetrics;
+  clock?: Clock;
+}
+
+export type ManagedControllerOptions<T extends KubeObject> = Omit<ControllerOptions<T>, 'for' | 'clock' | 'metrics' | 'log' | 'initialKeys' | 'concurrency'> & {
+  for: Informer<T>;
+  /** Overrides the configured concurrency for this controller. */
+  concurrency?: number;
+};
+
+export type CacheOptions<T extends KubeObject> = Omit<InformerOptions<T>, 'client' | 'type' | 'clock' | 'metrics' | 'log'>;
+
+export class Manager {
+  readonly client: KubeClient;
+  readonly metrics: RuntimeMetrics;
+  readonly log: Logger;
+  readonly health = new HealthChecks();
+  readonly events: EventRecorder;
+  readonly status: StatusWriter;
+  private readonly clock: Clock;
+  private readonly opts: ManagerOptions;
+  private readonly informers = new Map<string, Informer<KubeObject>>();
+  private readonly controllers: Controller<KubeObject>[] = [];
+  private readonly elector: LeaderElector | undefined;
+  private secretCache: SecretCache | undefined;
+  private servers: RunningServer[] = [];
+  private metricsServer: RunningServer | undefined;
+  private healthServer: RunningServer | undefined;
+  private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  private controllersRunning = false;
+  private controllerTransition: Promise<unknown> = Promise.resolve();
+  private readonly ownsTransport: boolean;
+
+  constructor(options: ManagerOptions) {
+    this.opts = options;
+    this.clock = options.clock ?? realClock;
+    this.metrics = options.metrics ?? new RuntimeMetrics({ processMetrics: true });
+    this.log = options.log ?? createLogger({ name: 'hsm-operator' });
+    if (!options.client && !options.kubeConfig) throw new Error('Manager needs a kubeConfig or a client');
+    this.ownsTransport = !options.client;
+    const base = options.client ?? KubeClient.fromKubeConfig(options.kubeConfig as KubeConfig);
+    this.client = base.withMetrics(this.metrics);
+    const le = options.leaderElection;
+    this.events = new EventRecorder({
+      client: this.client,
+      instance: options.instance ?? (le ? le.identity : (process.env.POD_NAME ?? 'hsm-operator')),
+      clock: this.clock,
+      log: this.log.child({ component: 'events' }),
+      metrics: this.metrics,
+    });
+    this.status = new StatusWriter(this.client);
+    if (le) {
+      this.elector = new LeaderElector({
+        client: this.client,
+        ...le,
+        clock: this.clock,
+        log: this.log.child({ component: 'leader-election' }),
+        metrics: this.metrics,
+        onStartedLeading: () => this.startControllers(),
+        onStoppedLeading: () => {
+          void this.stopControllers(this.opts.shutdownTimeoutMs ?? 30_000).then(() => this.opts.onLeadershipLost?.());
+        },
+      });
+    }
+    this.health.addLiveness('ping', () => undefined);
+    this.health.addReadiness('manager', () => (this.state === 'running' ? undefined : `manager is ${this.state}`));
+  }
+
+  /** A Manager configured from the command line / environment. */
+  static fromConfig(cfg: RuntimeConfig, extra: Partial<ManagerOptions> = {}): Manager {
+    const log = extra.log ?? createLogger({ level: cfg.logLevel, name: 'hsm-operator' });
+    return new Manager({
+      kubeConfig: extra.client ? undefined : loadKubeConfig(cfg),
+      namespaces: cfg.namespaces,
+      watchIdleTimeoutMs: cfg.watchIdleTimeoutMs,
+      relistIntervalMs: cfg.relistIntervalMs,
+      resyncIntervalMs: cfg.resyncIntervalMs,
+      concurrency: cfg.concurrency,
+      leaderElection: cfg.leaderElection.enabled ? cfg.leaderElection : false,
+      metricsBindAddress: cfg.metricsBindAddress,
+      healthProbeBindAddress: cfg.healthProbeBindAddress,
+      shutdownTimeoutMs: cfg.shutdownTimeoutMs,
+      instance: cfg.leaderElection.identity,
+      ...extra,
+      log,
+    });
+  }
+
+  /** The shared cache of a type (one per type and selector set); create caches before `start()`. */
+  informer<T extends KubeObject>(type: ResourceType, options: CacheOptions<T> = {}): Informer<T> {
+    const id = JSON.stringify([type.group, type.version, type.plural, options.namespaces ?? null, options.labelSelector ?? '', options.fieldSelector ?? '', options.name ?? '']);
+    const existing = this.informers.get(id);
+    if (existing) return existing as unknown as Informer<T>;
+    const inf = new Informer<T>({
+      namespaces: this.opts.namespaces,
+      idleTimeoutMs: this.opts.watchIdleTimeoutMs,
+      relistIntervalMs: this.opts.relistIntervalMs,
+      ...options,
+      client: this.client,
+      type,
+      clock: this.clock,
+      metrics: this.metrics,
+      log: this.log,
+    });
+    this.register(id, inf as unknown as Informer<KubeObject>);
+    return inf;
+  }
+
+  private register(id: string, inf: Informer<KubeObject>): void {
+    if (this.state !== 'new') throw new Error(`cache ${inf.name} must be created before the manager starts`);
+    this.informers.set(id, inf);
+    this.health.addReadiness(`cache:${inf.name}`, () => inf.unhealthyReason());
+  }
+
+  /** The cache of Secrets that controllers declared they read (see SecretCache). */
+  secrets(options: Omit<CacheOptions<KubeObject>, 'filter' | 'transform' | 'name'> = {}): SecretCache {
+    if (!this.secretCache) {
+      this.secretCache = new SecretCache({
+        namespaces: this.opts.namespaces,
+        idleTimeoutMs: this.opts.watchIdleTimeoutMs,
+        relistIntervalMs: this.opts.relistIntervalMs,
+        ...options,
+        client: this.client,
+        clock: this.clock,
+        metrics: this.metrics,
+        log: this.log,
+      });
+      this.register('secrets', this.secretCache.informer as unknown as Informer<KubeObject>);
+    }
+    return this.secretCache;
+  }
+
+  addController<T extends KubeObject>(options: ManagedControllerOptions<T>): Controller<T> {
+    if (this.state !== 'new') throw new Error('controllers must be added before the manager starts');
+    const primary = options.for;
+    const c = new Controller<T>({
+      resyncIntervalMs: this.opts.resyncIntervalMs,
+      ...options,
+      concurrency: options.concurrency ?? this.opts.concurrency?.byController[options.name] ?? this.opts.concurrency?.default ?? 1,
+      initialKeys: () => primary.keys(),
+      clock: this.clock,
+      metrics: this.metrics,
+      log: this.log,
+    });
+    this.controllers.push(c as unknown as Controller<KubeObject>);
+    return c;
+  }
+
+  isLeader(): boolean {
+    return this.elector ? this.elector.isLeader() : this.state === 'running';
+  }
+
+  /** True while the controllers run (this instance leads, or leader election is off). */
+  get reconciling(): boolean {
+    return this.controllersRunning;
+  }
+
+  get metricsUrl(): string | undefined {
+    return this.metricsServer?.url;
+  }
+
+  get healthUrl(): string | undefined {
+    return this.healthServer?.url;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`manager already ${this.state}`);
+    this.state = 'starting';
+    try {
+      const metricsBind = parseBindAddress(this.opts.metricsBindAddress ?? ':8080');
+      if (metricsBind) this.servers.push((this.metricsServer = await listen(metricsBind, metricsHandler(this.metrics.registry))));
+      const healthBind = parseBindAddress(this.opts.healthProbeBindAddress ?? ':8081');
+      if (healthBind) this.servers.push((this.healthServer = await listen(healthBind, this.health.handler())));
+      for (const inf of this.informers.values()) inf.start();
+      const timeout = this.opts.cacheSyncTimeoutMs ?? 120_000;
+      await Promise.all([...this.informers.values()].map((inf) => inf.waitForSync(timeout)));
+      this.log.info({ caches: [...this.informers.values()].map((i) => i.name), metrics: this.metricsUrl, health: this.healthUrl }, 'caches synced');
+    } catch (e) {
+      this.log.error({ err: errorMessage(e) }, 'manager failed to start');
+      await this.shutdown(0, true);
+      throw e;
+    }
+    this.state = 'running';
+    if (this.elector) this.elector.start();
+    else this.startControllers();
+  }
+
+  private startControllers(): void {
+    this.controllerTransition = this.controllerTransition.then(() => {
+      if (this.state !== 'running' || this.controllersRunning) return;
+      for (const c of this.controllers) c.start();
+      this.controllersRunning = true;
+    });
+  }
+
+  private stopControllers(deadlineMs: number): Promise<void> {
+    const t = this.controllerTransition.then(async () => {
+      if (!this.controllersRunning) return;
+      this.controllersRunning = false;
+      const drained = await Promise.all(this.controllers.map((c) => c.stop(deadlineMs)));
+      if (drained.some((d) => !d)) this.log.warn({ deadlineMs }, 'some reconciles did not finish before the deadline');
+    });
+    this.controllerTransition = t.catch(() => undefined);
+    return t;
+  }
+
+  /**
+   * Stops intake, drains in-flight reconciles (up to `deadlineMs`), releases the Lease (unless
+   * `releaseLease: false`, which behaves like a crash for the other candidates), then closes caches and servers.
+   */
+  async stop(deadlineMs = this.opts.shutdownTimeoutMs ?? 30_000, options: { releaseLease?: boolean } = {}): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    await this.shutdown(deadlineMs, options.releaseLease !== false);
+  }
+
+  private async shutdown(deadlineMs: number, releaseLease: boolean): Promise<void> {
+    this.state = 'stopping';
+    this.log.info({ deadlineMs }, 'shutting down');
+    await this.stopControllers(deadlineMs);
+    await this.elector?.stop({ release: releaseLease });
+    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+    await Promise.race([this.events.flush(), new Promise((r) => this.clock.setTimeout(() => r(undefined), 2_000))]);
+    await Promise.all(this.servers.map((s) => s.close()));
+    this.servers = [];
+    if (this.ownsTransport) (this.client.transport as Partial<KubeConfigTransport>).close?.();
+    this.state = 'stopped';
+    this.log.info('stopped');
+  }
+}
+
+/** A KubeConfig per the runtime config: a file, the in-cluster ServiceAccount, or the default loading rules. */
+export function loadKubeConfig(cfg: Pick<RuntimeConfig, 'kubeconfig' | 'inCluster' | 'context'>): KubeConfig {
+  const kc = new KubeConfig();
+  if (cfg.kubeconfig) kc.loadFromFile(cfg.kubeconfig);
+  else if (cfg.inCluster) kc.loadFromCluster();
+  else kc.loadFromDefault();
+  if (cfg.context) kc.setCurrentContext(cfg.context);
+  return kc;
+}
+
+/**
+ * SIGTERM/SIGINT: stop the manager within `deadlineMs` and exit 0; a second signal exits 1 at once.
+ * Returns a function that removes the handlers.
+ */
+export function installSignalHandlers(
+  manager: Manager,
+  options: { deadlineMs?: number; exit?: (code: number) => void; signals?: NodeJS.Signals[] } = {},
+): () => void {
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
+  let stopping = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) {
+      manager.log.warn({ signal: sig }, 'second signal: exiting now');
+      exit(1);
+      return;
+    }
+    stopping = true;
+    manager.log.info({ signal: sig }, 'signal received: draining and releasing the Lease');
+    manager.stop(options.deadlineMs).then(
+      () => exit(0),
+      (e: unknown) => {
+        manager.log.error({ err: errorMessage(e) }, 'shutdown failed');
+        exit(1);
+      },
+    );
+  };
+  for (const s of signals) process.on(s, onSignal);
+  return () => {
+    for (const s of signals) process.off(s, onSignal);
+  };
+}
