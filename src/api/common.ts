@@ -4,7 +4,7 @@
  * Every schema here is both a TypeBox type (for `Static<>`) and, serialised, a structural OpenAPI v3 schema for the
  * CRDs. Patterns avoid Go-only regex syntax (no `(?i)`) so the same pattern works in the API server and in JS.
  */
-import { Kind, Type, TypeRegistry, type Static, type TSchema, type TString, type TUnsafe, type StringOptions } from '@sinclair/typebox';
+import { Kind, Type, TypeRegistry, type Static, type TInteger, type TString, type TUnsafe, type StringOptions } from '@sinclair/typebox';
 
 /** One `x-kubernetes-validations` entry (a CEL rule evaluated by the API server at admission). */
 export interface CelRule {
@@ -148,7 +148,7 @@ export function LocalRef(description: string, nameDescription: string) {
   return Type.Object({ name: ObjectName(nameDescription) }, { description });
 }
 
-export function Port(description: string, defaultPort: number): TSchema {
+export function Port(description: string, defaultPort: number): TInteger {
   return Type.Integer({ description, minimum: 1, maximum: 65535, default: defaultPort, format: 'int32' });
 }
 
@@ -268,11 +268,13 @@ export function ObservedGeneration() {
  */
 export const CredentialGuardRecord = Type.Object(
   {
-    key: Type.String({ description: 'Identity of the guarded credential: `<secret name>/<key>` (unique in this list).', minLength: 1, maxLength: 512 }),
+    key: Type.String({ description: 'Identity of the guarded credential: `<role>@<host>/<secret uid>` (unique in this list).', minLength: 1, maxLength: 512 }),
+    host: Type.String({ description: 'Host (and port) the credential was presented to.', maxLength: 300 }),
     role: Type.String({
-      description: 'What the credential logs in as, for example appliance (lunash SSH), lunacm-client (SSH to the client host), ha-group (HA group password) or azure.',
+      description: 'What the credential logs in as: appliance-ssh (lunash over SSH), lunacm-ssh (SSH to the LunaCM client host) or hagroup-password (the HA group / partition password).',
       maxLength: 64,
     }),
+    secretName: Type.Optional(Type.String({ description: 'namespace/name of the Secret that held the rejected value.', maxLength: 512 })),
     secretUid: Type.String({ description: 'metadata.uid of the Secret that held the rejected value.', maxLength: 64 }),
     secretResourceVersion: Type.String({
       description: 'metadata.resourceVersion of the Secret when the value was rejected; any other version lifts the guard.',

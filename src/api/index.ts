@@ -1,5 +1,4 @@
 /** The operator's API: group/version, kinds, their TypeScript types (derived from the schemas), vocabulary. */
-import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { API_VERSION } from './group.js';
 import type { KindDefinition } from './crd.js';
 import { DedicatedHsmDefinition, type DedicatedHsmSpec, type DedicatedHsmStatus } from './dedicatedhsm.js';
@@ -62,13 +61,30 @@ export const KINDS: readonly KindDefinition[] = [DedicatedHsmDefinition, NtlsCli
  * An object as the API server serves it: defaulted fields are always present (defaults apply on every read), which
  * is why spec types list them as required.
  */
-export interface Resource<K extends string, Spec, Status> {
+export type Resource<K extends string, Spec, Status> = {
   apiVersion: typeof API_VERSION;
   kind: K;
-  metadata: V1ObjectMeta;
+  metadata: ObjectMeta;
   spec: Spec;
   status?: Status;
-}
+  [k: string]: unknown;
+};
+
+/** Object metadata as served (the fields the operator reads; the rest passes through untouched). */
+export type ObjectMeta = {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  deletionTimestamp?: string | Date;
+  creationTimestamp?: string | Date;
+  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }[];
+  [k: string]: unknown;
+};
 
 export type DedicatedHsm = Resource<'DedicatedHsm', DedicatedHsmSpec, DedicatedHsmStatus>;
 export type NtlsClientBinding = Resource<'NtlsClientBinding', NtlsClientBindingSpec, NtlsClientBindingStatus>;

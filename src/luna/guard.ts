@@ -87,6 +87,28 @@ export class CredentialGuard {
     return new CredentialGuard({ ...opts, records: records ?? [] });
   }
 
+  /**
+   * Adds records read back from status (after a restart, or from another object's status). A record for a slot the
+   * guard already holds is kept when it is newer, so a merge can never lift a refusal the process itself recorded.
+   */
+  merge(records: readonly unknown[] | undefined): void {
+    let changed = false;
+    for (const r of records ?? []) {
+      if (!isRecord(r)) continue;
+      const k = slot(r.host, r.role, r.secretUid);
+      const have = this.#records.get(k);
+      if (have && (have.secretResourceVersion === r.secretResourceVersion || have.rejectedAt >= r.rejectedAt)) continue;
+      this.#records.set(k, { ...r });
+      changed = true;
+    }
+    if (changed) this.#changed();
+  }
+
+  /** Records of one host (and optionally one role): what an owner object persists in its status. */
+  recordsFor(host: string, role?: GuardRole): GuardRecord[] {
+    return this.export().filter((r) => r.host === host && (role === undefined || r.role === role));
+  }
+
   /** The record refusing this attempt, if any. */
   refusal(a: CredentialAttempt): GuardRecord | undefined {
     const r = this.#records.get(slot(a.host, a.role, a.secret.uid));

@@ -94,7 +94,7 @@ describe('schema as served by the API server', () => {
       },
     };
     const condition = { type: 'Ready', status: 'False' as const, observedGeneration: 1, lastTransitionTime: T, reason: 'WaitingForGateway', message: 'The gateway is Updating.' };
-    const guard = [{ key: 'a/password', role: 'appliance', secretUid: '0b6d6c1e-0000-4000-8000-000000000001', secretResourceVersion: '42', rejectedAt: T, message: 'login rejected' }];
+    const guard = [{ key: 'appliance-ssh@10.0.2.4:22/0b6d6c1e-0000-4000-8000-000000000001', host: '10.0.2.4:22', role: 'appliance-ssh', secretUid: '0b6d6c1e-0000-4000-8000-000000000001', secretResourceVersion: '42', rejectedAt: T, message: 'login rejected', secretName: 'ns/hsm1-appliance' }];
     const hsmStatus: DedicatedHsmStatus = {
       observedGeneration: 1,
       conditions: [condition, { ...condition, type: 'Reconciling', status: 'True' }],

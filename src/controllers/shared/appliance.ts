@@ -1,0 +1,98 @@
+/**
+ * Reaching the Luna appliance of a DedicatedHsm: every controller that talks to an appliance (the DedicatedHsm
+ * controller observing it, bindings registering clients, HA groups checking members) goes through here, so host-key
+ * pinning, the credential guard and its persistence behave the same everywhere.
+ */
+import type { DedicatedHsm } from '../../api/index.js';
+import { DedicatedHsmKind, GROUP, VERSION } from '../../api/index.js';
+import { Appliance, AuthenticationRejectedError, type HostKeyPolicy, type SshEndpoint } from '../../luna/index.js';
+import type { ResourceType } from '../../runtime/index.js';
+import type { OperatorContext } from './context.js';
+import type { DeviceAddress } from './endpoints.js';
+import { fromStatusRecords, toStatusRecords } from './guard-status.js';
+import type { SecretReads } from './secrets.js';
+
+export const DedicatedHsmType: ResourceType = { group: GROUP, version: VERSION, plural: DedicatedHsmKind.plural, kind: DedicatedHsmKind.kind, namespaced: true };
+
+export interface ApplianceAccess {
+  ok: true;
+  /** SSH endpoint (already resolved, credential attached, host key policy set). */
+  endpoint: SshEndpoint;
+  /** NTLS address (resolved). */
+  ntls: DeviceAddress;
+  /** The address as the spec/Azure names it (for messages and Chrystoki.conf). */
+  advertisedHost: string;
+  ntlsPort: number;
+  appliance: Appliance;
+}
+
+export interface ApplianceUnavailable {
+  ok: false;
+  reason: 'NotProvisioned' | 'SecretNotFound';
+  message: string;
+}
+
+/** The address clients use: the spec's host, else the NIC's private IP once Azure assigned one. */
+export function advertisedHost(hsm: DedicatedHsm): string | undefined {
+  return hsm.spec.appliance.host ?? hsm.status?.privateIpAddress ?? undefined;
+}
+
+function hostKeyPolicy(hsm: DedicatedHsm): HostKeyPolicy {
+  const a = hsm.spec.appliance;
+  if (a.hostKey) return { pinned: a.hostKey };
+  // The schema only lets hostKey be absent with an explicit insecureTrustOnFirstUse: true. A key the operator
+  // already saw is pinned from then on, so trust-on-first-use really is first use only.
+  const seen = hsm.status?.appliance?.hostKeyFingerprint;
+  return seen ? { pinned: seen } : { trustOnFirstUse: true };
+}
+
+/** Resolves how to reach the appliance of `hsm`; reads its credential Secret through `secrets`. */
+export async function applianceAccess(ctx: OperatorContext, hsm: DedicatedHsm, secrets: SecretReads): Promise<ApplianceAccess | ApplianceUnavailable> {
+  const host = advertisedHost(hsm);
+  if (!host) return { ok: false, reason: 'NotProvisioned', message: `DedicatedHsm ${hsm.metadata.name} has no appliance address yet (waiting for Azure to assign the NIC IP).` };
+  const a = hsm.spec.appliance;
+  const namespace = hsm.metadata.namespace ?? 'default';
+  const cred = await secrets.value(namespace, a.credentialsRef.name, a.credentialsRef.key);
+  if (!cred.ok) return { ok: false, reason: cred.reason, message: `appliance credentials: ${cred.message}` };
+  // Records persisted by earlier processes refuse a credential that was already rejected (invariant 1).
+  ctx.guard.merge(fromStatusRecords(hsm.status?.credentialGuard));
+  const ssh = ctx.resolve({ host, port: a.port }, 'ssh');
+  const ntls = ctx.resolve({ host, port: a.ntlsPort }, 'ntls');
+  const endpoint: SshEndpoint = {
+    host: ssh.host,
+    port: ssh.port,
+    username: a.username,
+    credential: { password: cred.value, secret: cred.version },
+    hostKey: hostKeyPolicy(hsm),
+    role: 'appliance-ssh',
+  };
+  return { ok: true, endpoint, ntls, advertisedHost: host, ntlsPort: a.ntlsPort, appliance: new Appliance(ctx.ssh, endpoint) };
+}
+
+/** The guard key of an SSH endpoint, as the pool records it. */
+export function guardHost(endpoint: SshEndpoint): string {
+  return `${endpoint.host}:${endpoint.port ?? 22}`;
+}
+
+/**
+ * Runs device work against an appliance; when its credential is rejected, the guard's record is written to the
+ * DedicatedHsm's status before the error goes on, so a restart cannot spend the same wrong password again.
+ */
+export async function withAppliance<T>(ctx: OperatorContext, hsm: DedicatedHsm, access: ApplianceAccess, work: (appliance: Appliance) => Promise<T>): Promise<T> {
+  try {
+    return await work(access.appliance);
+  } catch (e) {
+    if (e instanceof AuthenticationRejectedError) await persistGuard(ctx, hsm, access.endpoint);
+    throw e;
+  }
+}
+
+/** Writes the guard's records for this appliance into the DedicatedHsm's status (only if they differ). */
+export async function persistGuard(ctx: OperatorContext, hsm: DedicatedHsm, endpoint: SshEndpoint): Promise<void> {
+  const records = toStatusRecords(ctx.guard.export().filter((r) => r.host === guardHost(endpoint) || r.host === endpoint.host));
+  await ctx.manager.status.update(DedicatedHsmType, hsm, (status) => {
+    const s = status as NonNullable<DedicatedHsm['status']>;
+    if (records.length) s.credentialGuard = records;
+    else delete s.credentialGuard;
+  }, { strategy: 'merge', observedGeneration: false });
+}

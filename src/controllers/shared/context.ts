@@ -1,0 +1,52 @@
+/**
+ * What every controller is handed: the manager (client, caches, status writer, events), the device and Azure
+ * clients, the shared credential guard, and the operator's settings. Built once in src/operator.ts.
+ */
+import type { DedicatedHsm, HsmHaGroup, NtlsClientBinding } from '../../api/index.js';
+import type { AzurePlane } from '../../azure/index.js';
+import type { CredentialGuard, SshPool } from '../../luna/index.js';
+import type { HsmMetrics } from '../../observability/hsm-metrics.js';
+import type { Clock, Informer, Logger, Manager, SecretCache } from '../../runtime/index.js';
+import type { EndpointResolver } from './endpoints.js';
+
+/** Azure credentials as a DedicatedHsm asks for them: the operator's identity, or a client secret it read. */
+export type AzureCredentialRequest = { kind: 'default' } | { kind: 'clientSecret'; tenantId: string; clientId: string; clientSecret: string };
+
+export interface OperatorSettings {
+  /** Default periodic re-sync of a DedicatedHsm when its spec says nothing (ms). */
+  defaultResyncMs: number;
+  /** First and longest wait while the ExpressRoute gateway is not Succeeded (ms). */
+  gatewayWaitInitialMs: number;
+  gatewayWaitMaxMs: number;
+  /** Re-check interval for failures a human must fix (quota, delegation, ...) (ms). */
+  needsHumanRecheckMs: number;
+  /** How long to wait for an NTLS TCP connect or handshake (ms). */
+  ntlsTimeoutMs: number;
+}
+
+export const DEFAULT_SETTINGS: OperatorSettings = {
+  defaultResyncMs: 10 * 60_000,
+  gatewayWaitInitialMs: 10_000,
+  gatewayWaitMaxMs: 5 * 60_000,
+  needsHumanRecheckMs: 15 * 60_000,
+  ntlsTimeoutMs: 5_000,
+};
+
+export interface OperatorContext {
+  manager: Manager;
+  log: Logger;
+  clock: Clock;
+  caches: {
+    dedicatedHsms: Informer<DedicatedHsm>;
+    bindings: Informer<NtlsClientBinding>;
+    haGroups: Informer<HsmHaGroup>;
+  };
+  secrets: SecretCache;
+  ssh: SshPool;
+  guard: CredentialGuard;
+  /** An Azure plane for the credentials a DedicatedHsm asks for (cached per credential). */
+  azure: (request: AzureCredentialRequest) => AzurePlane;
+  resolve: EndpointResolver;
+  metrics: HsmMetrics;
+  settings: OperatorSettings;
+}

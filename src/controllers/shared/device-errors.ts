@@ -1,0 +1,49 @@
+/**
+ * Device failures, as conditions: what happened and what a human must do. Pure; messages carry no secrets
+ * (the luna errors never include credential values).
+ */
+import {
+  AuthenticationRejectedError,
+  CredentialRefusedError,
+  HostKeyMismatchError,
+  LunaCommandError,
+  SshCommandTimeoutError,
+  SshConnectionError,
+  SshConnectionLostError,
+} from '../../luna/index.js';
+
+export interface DeviceProblem {
+  reason: 'HostKeyMismatch' | 'CredentialRejected' | 'ApplianceUnreachable' | 'CommandFailed';
+  message: string;
+  /** A human must act before trying again (no retry until the spec or Secret changes). */
+  needsHuman: boolean;
+}
+
+export function describeDeviceError(e: unknown, what: string): DeviceProblem {
+  if (e instanceof HostKeyMismatchError) {
+    return {
+      reason: 'HostKeyMismatch',
+      message: `${what}: the SSH host key changed (${e.message}). All traffic to this host is stopped. If the change is expected (appliance reset by Microsoft support), verify the new fingerprint out of band and update hostKey in the spec.`,
+      needsHuman: true,
+    };
+  }
+  if (e instanceof CredentialRefusedError) {
+    return {
+      reason: 'CredentialRejected',
+      message: `${what}: ${e.message} The operator will not try this credential again (failed logins can lock or zeroize an HSM); update the Secret to retry.`,
+      needsHuman: true,
+    };
+  }
+  if (e instanceof AuthenticationRejectedError) {
+    return {
+      reason: 'CredentialRejected',
+      message: `${what}: the credential was rejected (${e.message}). It will not be tried again until its Secret changes.`,
+      needsHuman: true,
+    };
+  }
+  if (e instanceof SshConnectionError || e instanceof SshConnectionLostError || e instanceof SshCommandTimeoutError) {
+    return { reason: 'ApplianceUnreachable', message: `${what}: ${e.message}. Check the ExpressRoute path and that TCP 22 is open from the operator.`, needsHuman: false };
+  }
+  if (e instanceof LunaCommandError) return { reason: 'CommandFailed', message: `${what}: ${e.message}`, needsHuman: false };
+  return { reason: 'ApplianceUnreachable', message: `${what}: ${e instanceof Error ? e.message : String(e)}`, needsHuman: false };
+}
