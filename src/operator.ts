@@ -1,0 +1,76 @@
+/**
+ * The composition root: one Manager, the three caches, the Secret cache, the SSH pool and credential guard, the
+ * Azure planes, the HSM metrics, and the three controllers. main.ts (a real cluster) and the sandbox (a local
+ * world) both build the operator here; they differ only in the options.
+ */
+import { DedicatedHsmKind, GROUP, HsmHaGroupKind, NtlsClientBindingKind, VERSION, type DedicatedHsm, type HsmHaGroup, type NtlsClientBinding } from './api/index.js';
+import { AzurePlaneCache, type ArmConnection, type CredentialSource } from './azure/index.js';
+import { registerDedicatedHsmController } from './controllers/dedicatedhsm/index.js';
+import { registerHsmHaGroupController } from './controllers/hsmhagroup/index.js';
+import { registerNtlsClientBindingController } from './controllers/ntlsclientbinding/index.js';
+import { DEFAULT_SETTINGS, dialAsIs, type AzureCredentialRequest, type EndpointResolver, type OperatorContext, type OperatorSettings } from './controllers/shared/index.js';
+import { CredentialGuard, SshPool, type SshPoolOptions } from './luna/index.js';
+import { createHsmMetrics } from './observability/hsm-metrics.js';
+import { Manager, realClock, type ManagerOptions, type ResourceType } from './runtime/index.js';
+
+export const ResourceTypes = {
+  dedicatedHsms: { group: GROUP, version: VERSION, plural: DedicatedHsmKind.plural, kind: DedicatedHsmKind.kind, namespaced: true },
+  bindings: { group: GROUP, version: VERSION, plural: NtlsClientBindingKind.plural, kind: NtlsClientBindingKind.kind, namespaced: true },
+  haGroups: { group: GROUP, version: VERSION, plural: HsmHaGroupKind.plural, kind: HsmHaGroupKind.kind, namespaced: true },
+} as const satisfies Record<string, ResourceType>;
+
+export interface OperatorOptions {
+  manager: ManagerOptions;
+  azure: { connection: ArmConnection; defaultCredential: CredentialSource };
+  /** How device addresses are dialled (the sandbox maps them to simulators). */
+  resolve?: EndpointResolver;
+  ssh?: Omit<SshPoolOptions, 'guard'>;
+  settings?: Partial<OperatorSettings>;
+  /** Controllers to run (default all three). */
+  controllers?: ('dedicatedhsm' | 'ntlsclientbinding' | 'hsmhagroup')[];
+}
+
+export interface Operator {
+  manager: Manager;
+  context: OperatorContext;
+  start(): Promise<void>;
+  stop(deadlineMs?: number, options?: { releaseLease?: boolean }): Promise<void>;
+}
+
+export function buildOperator(opts: OperatorOptions): Operator {
+  const manager = new Manager(opts.manager);
+  const guard = new CredentialGuard();
+  const ssh = new SshPool({ ...opts.ssh, guard });
+  const planes = new AzurePlaneCache(opts.azure.connection);
+  const azure = (req: AzureCredentialRequest) => planes.get(req.kind === 'default' ? opts.azure.defaultCredential : req);
+  const context: OperatorContext = {
+    manager,
+    log: manager.log,
+    clock: opts.manager.clock ?? realClock,
+    caches: {
+      dedicatedHsms: manager.informer<DedicatedHsm>(ResourceTypes.dedicatedHsms),
+      bindings: manager.informer<NtlsClientBinding>(ResourceTypes.bindings),
+      haGroups: manager.informer<HsmHaGroup>(ResourceTypes.haGroups),
+    },
+    secrets: manager.secrets(),
+    ssh,
+    guard,
+    azure,
+    resolve: opts.resolve ?? dialAsIs,
+    metrics: createHsmMetrics(manager.metrics.registry),
+    settings: { ...DEFAULT_SETTINGS, ...opts.settings },
+  };
+  const enabled = new Set(opts.controllers ?? ['dedicatedhsm', 'ntlsclientbinding', 'hsmhagroup']);
+  if (enabled.has('dedicatedhsm')) registerDedicatedHsmController(context);
+  if (enabled.has('ntlsclientbinding')) registerNtlsClientBindingController(context);
+  if (enabled.has('hsmhagroup')) registerHsmHaGroupController(context);
+  return {
+    manager,
+    context,
+    start: () => manager.start(),
+    async stop(deadlineMs, options) {
+      await manager.stop(deadlineMs, options);
+      await ssh.close();
+    },
+  };
+}
