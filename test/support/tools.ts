@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureGoBinaries, moduleHash, toolCacheRoot } from './gobuild.js';
+import { ensureGoBinaries, moduleHash, toolCacheRoot } from '../../src/sandbox/controlplane/gobuild.js';
 
 const moduleDir = resolve(dirname(fileURLToPath(import.meta.url)), '../tools');
 
