@@ -2,9 +2,8 @@
  * Runs the real operator in-process against the shared control plane and a simulated world, watching one test
  * namespace. Integration tests of the controllers start one of these per file.
  */
-import { readFileSync } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
-import { inject } from 'vitest';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { adminConfig, extraUserConfig } from './kube.js';
 import { buildOperator, type Operator, type OperatorOptions } from '../../src/operator.js';
 import { createLogger } from '../../src/runtime/index.js';
 import type { World } from '../../src/sandbox/world.js';
@@ -22,21 +21,7 @@ export interface TestOperatorOptions {
 }
 
 export function testKubeConfig(user?: string): KubeConfig {
-  const cp = inject('controlPlane');
-  const kc = new KubeConfig();
-  if (!user) {
-    kc.loadFromString(readFileSync(cp.kubeconfigPath, 'utf8'));
-    return kc;
-  }
-  const token = cp.extraTokens[user];
-  if (!token) throw new Error(`no token user ${user}`);
-  kc.loadFromOptions({
-    clusters: [{ name: 'local', server: cp.server, caData: Buffer.from(cp.caPem).toString('base64') }],
-    users: [{ name: user, token }],
-    contexts: [{ name: 'ctx', cluster: 'local', user }],
-    currentContext: 'ctx',
-  });
-  return kc;
+  return user ? extraUserConfig(user) : adminConfig();
 }
 
 /** Builds and starts the operator; stop it in afterAll. */
