@@ -67,6 +67,10 @@ export const REASONS = {
   Paused: { severity: 'needsHuman', meaning: 'dedicatedhsm.io/reconcile=paused: nothing is done until the annotation is removed.' },
   SubnetNotDelegated: { severity: 'needsHuman', meaning: 'Delegate the subnet to Microsoft.HardwareSecurityModules/dedicatedHSMs (the number one cause of failed deployments).' },
   SubnetNotFound: { severity: 'needsHuman', meaning: 'The subnet does not exist; create it or fix spec.azure.subnetId.' },
+  SubnetMisconfigured: {
+    severity: 'needsHuman',
+    meaning: 'The HSM subnet has a network security group or a route table (UDR); the Dedicated HSM subnet must carry neither. Remove them.',
+  },
   GatewayMisconfigured: { severity: 'needsHuman', meaning: 'The gateway is not an ExpressRoute gateway or its provisioning Failed; fix the gateway.' },
   NotAllowlisted: { severity: 'needsHuman', meaning: 'The subscription is not registered for the AzureDedicatedHSM / AllowBaremetalServers features; ask the Microsoft account team.' },
   QuotaExceeded: { severity: 'needsHuman', meaning: 'The quota (2 per stamp, 4 per region) is used; delete failed leftovers or ask for a quota increase.' },
@@ -76,6 +80,10 @@ export const REASONS = {
   SkuNotAvailable: { severity: 'needsHuman', meaning: 'The SKU is not offered in this location or stamp.' },
   DeploymentFailed: { severity: 'needsHuman', meaning: 'The deployment failed for good (retries and redeploys used up, or a terminal error); see status.lastFailure.' },
   AdoptionConflict: { severity: 'needsHuman', meaning: 'An Azure resource with this name exists with different immutable properties; it is not adopted.' },
+  ResourceMissing: {
+    severity: 'needsHuman',
+    meaning: 'The Azure resource does not exist (never deployed, or deleted out of band) and observe mode deploys nothing; set the reconcile annotation to manage to deploy it.',
+  },
   CredentialRejected: { severity: 'needsHuman', meaning: 'A credential was rejected; it is not tried again until its Secret changes.' },
   HostKeyMismatch: { severity: 'needsHuman', meaning: 'The SSH host key differs from the pinned one; all traffic to that host stopped. Verify and update hostKey.' },
   RebootPatchMissing: { severity: 'needsHuman', meaning: 'Install the Thales reboot patch (KB0019789) before configuring or rebooting the HSM.' },
@@ -87,6 +95,10 @@ export const REASONS = {
   CertificateInvalid: { severity: 'needsHuman', meaning: 'The certificate Secret is not a usable kubernetes.io/tls key pair for this identity.' },
   PartitionNotFound: { severity: 'needsHuman', meaning: 'A named partition (label or serial) does not exist on the HSM; create it or fix the spec.' },
   RecoveryCircuitOpen: { severity: 'needsHuman', meaning: 'Recovery attempts hit maxAttemptsPerWindow; the operator stopped recovering. Investigate, then use dedicatedhsm.io/recover-now.' },
+  RecoverySettingsConflict: {
+    severity: 'needsHuman',
+    meaning: 'HsmHaGroups sharing one LunaCM client host ask for different auto recovery settings (hagroup retry/interval are client-wide); neither is applied until they agree.',
+  },
   CloningDomainMismatch: {
     severity: 'needsHuman',
     meaning: 'Members have conflicting cloning domains; add a partition with the right domain to the group, then remove the wrong one.',
@@ -124,7 +136,7 @@ export const DEDICATED_HSM_CONDITIONS = {
   SubnetDelegated: {
     normal: 'True',
     meaning: 'The subnet in spec.azure.subnetId exists and is delegated to Dedicated HSM.',
-    reasons: ['Delegated', 'SubnetNotDelegated', 'SubnetNotFound', ...AZURE_TRANSIENT, 'Pending'],
+    reasons: ['Delegated', 'SubnetNotDelegated', 'SubnetNotFound', 'SubnetMisconfigured', ...AZURE_TRANSIENT, 'Pending'],
   },
   GatewayReady: {
     normal: 'True',
@@ -149,10 +161,12 @@ export const DEDICATED_HSM_CONDITIONS = {
       'PolicyDenied',
       'SkuNotAvailable',
       'AdoptionConflict',
+      'ResourceMissing',
       'OperationInProgress',
       'QuotaExceeded',
       'CapacityExhausted',
       'SubnetNotDelegated',
+      'SubnetMisconfigured',
       'InvalidSpec',
       ...AZURE_TRANSIENT,
       'Pending',
@@ -199,6 +213,7 @@ export const NTLS_CLIENT_BINDING_CONDITIONS = {
       'HostKeyMismatch',
       'PartitionNotFound',
       'SecretNotFound',
+      'Drifted',
       'Pending',
     ],
   },
@@ -232,7 +247,7 @@ export const HSM_HA_GROUP_CONDITIONS = {
   AutoRecoveryConfigured: {
     normal: 'True',
     meaning: 'hagroup retry and interval match spec.recovery.',
-    reasons: ['Configured', 'ConfiguringGroup', 'ClientHostUnreachable', 'CredentialRejected', 'HostKeyMismatch', 'Pending'],
+    reasons: ['Configured', 'ConfiguringGroup', 'RecoverySettingsConflict', 'ClientHostUnreachable', 'CredentialRejected', 'HostKeyMismatch', 'Pending'],
   },
   CloningDomainConsistent: {
     normal: 'True',

@@ -11,6 +11,7 @@ import type { OperatorContext } from './context.js';
 import type { DeviceAddress } from './endpoints.js';
 import { fromStatusRecords, toStatusRecords } from './guard-status.js';
 import type { SecretReads } from './secrets.js';
+import { hostKeyPolicyFor } from './ssh-endpoint.js';
 
 export const DedicatedHsmType: ResourceType = { group: GROUP, version: VERSION, plural: DedicatedHsmKind.plural, kind: DedicatedHsmKind.kind, namespaced: true };
 
@@ -38,12 +39,9 @@ export function advertisedHost(hsm: DedicatedHsm): string | undefined {
 }
 
 function hostKeyPolicy(hsm: DedicatedHsm): HostKeyPolicy {
-  const a = hsm.spec.appliance;
-  if (a.hostKey) return { pinned: a.hostKey };
   // The schema only lets hostKey be absent with an explicit insecureTrustOnFirstUse: true. A key the operator
   // already saw is pinned from then on, so trust-on-first-use really is first use only.
-  const seen = hsm.status?.appliance?.hostKeyFingerprint;
-  return seen ? { pinned: seen } : { trustOnFirstUse: true };
+  return hostKeyPolicyFor(hsm.spec.appliance.hostKey, hsm.status?.appliance?.hostKeyFingerprint);
 }
 
 /** Resolves how to reach the appliance of `hsm`; reads its credential Secret through `secrets`. */

@@ -22,6 +22,17 @@ export interface OperatorSettings {
   needsHumanRecheckMs: number;
   /** How long to wait for an NTLS TCP connect or handshake (ms). */
   ntlsTimeoutMs: number;
+  /**
+   * How often an Azure long-running operation (HSM create/delete) is polled (ms). Default: growing with the time
+   * the operation has run, from gatewayWaitInitialMs up to 30 s.
+   */
+  operationPollMs?: number;
+  /**
+   * Multiplies the durations an NtlsClientBinding spec declares (driftCheckInterval, certificate.generate.duration,
+   * certificate.renewBefore). 1 (default) in a cluster; the sandbox and tests compress time with it (1/60 turns 5m
+   * into 5s), because the CRD refuses drift intervals under 30s and certificate lifetimes under 1h.
+   */
+  ntlsDurationScale?: number;
 }
 
 export const DEFAULT_SETTINGS: OperatorSettings = {
@@ -30,6 +41,7 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   gatewayWaitMaxMs: 5 * 60_000,
   needsHumanRecheckMs: 15 * 60_000,
   ntlsTimeoutMs: 5_000,
+  ntlsDurationScale: 1,
 };
 
 export interface OperatorContext {

@@ -5,3 +5,4 @@ export * from './endpoints.js';
 export * from './guard-status.js';
 export * from './report.js';
 export * from './secrets.js';
+export * from './ssh-endpoint.js';

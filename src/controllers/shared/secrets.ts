@@ -18,6 +18,13 @@ export interface SecretProblem {
 
 export type SecretRead = ({ ok: true } & SecretValue) | ({ ok: false } & SecretProblem);
 
+/**
+ * What each owner declared at its last `done()`, per cache: while a reconcile is still reading, its dependencies are
+ * the union of those and what it read so far. Declaring only the partial set would unlink (and evict from the cache)
+ * a Secret read later in the same pass, whose re-read then shows up as a new Secret and re-enqueues the owner: a loop.
+ */
+const declared = new WeakMap<SecretCache, Map<string, ReadonlySet<string>>>();
+
 /** Collects the Secrets one reconcile reads; `done()` records them as the object's dependencies. */
 export class SecretReads {
   private readonly read = new Set<string>();
@@ -33,7 +40,7 @@ export class SecretReads {
     const secretKey = `${namespace}/${name}`;
     this.read.add(secretKey);
     // Track before reading, so a Secret created right after this read still re-enqueues the owner.
-    this.cache.track(this.controller, this.owner, this.read);
+    this.trackSoFar();
     const secret = await this.cache.get(secretKey);
     if (!secret) return { ok: false, reason: 'SecretNotFound', message: `Secret ${secretKey} does not exist: create it with the key "${key}".` };
     const b64 = secret.data?.[key];
@@ -51,7 +58,7 @@ export class SecretReads {
   async data(namespace: string, name: string): Promise<{ ok: true; data: Record<string, string>; version: SecretVersion } | ({ ok: false } & SecretProblem)> {
     const secretKey = `${namespace}/${name}`;
     this.read.add(secretKey);
-    this.cache.track(this.controller, this.owner, this.read);
+    this.trackSoFar();
     const secret = await this.cache.get(secretKey);
     if (!secret) return { ok: false, reason: 'SecretNotFound', message: `Secret ${secretKey} does not exist.` };
     const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
@@ -61,5 +68,22 @@ export class SecretReads {
   /** Declares exactly the Secrets read in this reconcile (forgetting ones no longer referenced). */
   done(): void {
     this.cache.track(this.controller, this.owner, this.read);
+    if (this.read.size) this.last().set(this.slot(), new Set(this.read));
+    else this.last().delete(this.slot());
+  }
+
+  private slot(): string {
+    return JSON.stringify([this.controller, this.owner]);
+  }
+
+  private last(): Map<string, ReadonlySet<string>> {
+    let m = declared.get(this.cache);
+    if (!m) declared.set(this.cache, (m = new Map()));
+    return m;
+  }
+
+  /** Previous declaration plus this pass's reads: never drops a Secret mid-pass. */
+  private trackSoFar(): void {
+    this.cache.track(this.controller, this.owner, new Set([...(this.last().get(this.slot()) ?? []), ...this.read]));
   }
 }

@@ -1,0 +1,45 @@
+/**
+ * Is a member's appliance up? Decides whether a down member is worth a `hagroup recover` or whether its appliance
+ * is itself down (then it is reported, not hammered). A fresh TCP connect to the appliance's SSH address answers it;
+ * the DedicatedHsm's ApplianceReachable condition is only used when there is no address to dial, because it is as
+ * old as that controller's last re-sync.
+ */
+import { connect } from 'node:net';
+import type { DedicatedHsm } from '../../api/index.js';
+import { advertisedHost, type DeviceAddress, type OperatorContext } from '../shared/index.js';
+
+export interface Reach {
+  reachable: boolean;
+  /** Why not, for messages. */
+  message?: string;
+}
+
+/** One TCP connect with a deadline; the socket is closed at once (no bytes are sent). */
+export function tcpReachable(address: DeviceAddress, timeoutMs: number): Promise<Reach> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: address.host, port: address.port });
+    let settled = false;
+    const done = (r: Reach): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => done({ reachable: false, message: `no TCP answer within ${timeoutMs} ms` }), timeoutMs);
+    timer.unref();
+    socket.once('connect', () => done({ reachable: true }));
+    socket.once('error', (e: NodeJS.ErrnoException) => done({ reachable: false, message: e.code ? `TCP connect failed: ${e.code}` : 'TCP connect failed' }));
+  });
+}
+
+export async function applianceReach(ctx: OperatorContext, hsm: DedicatedHsm | undefined, name: string): Promise<Reach> {
+  if (!hsm) return { reachable: false, message: `DedicatedHsm ${name} does not exist` };
+  const host = advertisedHost(hsm);
+  if (!host) {
+    const cond = hsm.status?.conditions?.find((c) => c.type === 'ApplianceReachable');
+    return cond?.status === 'True' ? { reachable: true } : { reachable: false, message: 'it has no address yet' };
+  }
+  const ssh = ctx.resolve({ host, port: hsm.spec.appliance.port }, 'ssh');
+  return tcpReachable(ssh, Math.min(ctx.settings.ntlsTimeoutMs, 3_000));
+}

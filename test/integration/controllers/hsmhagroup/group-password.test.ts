@@ -1,0 +1,74 @@
+/**
+ * A wrong group (partition Crypto Officer) password is sent to LunaCM exactly once: not again on later polls, spec
+ * changes or after an operator restart (the guard record lives in the group's status), and only a changed Secret
+ * is tried. The password never appears in status or Events.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WORLD_PASSWORDS } from '../../../../src/sandbox/world.js';
+import { adminEndpoint, call } from '../../../support/http.js';
+import { waitFor } from '../../../support/wait.js';
+import { condition, haGroup, startHaFixture, type HaFixture } from './fixture.js';
+
+const WRONG = 'not-the-partition-password';
+
+describe('HsmHaGroup with a wrong group password', () => {
+  let fx: HaFixture;
+  const label = 'pwHA';
+
+  beforeAll(async () => {
+    fx = await startHaFixture({ prefix: 'hsmha-password' });
+    await fx.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'wrong-password' }, type: 'Opaque', stringData: { password: WRONG } });
+  }, 120_000);
+  afterAll(async () => fx?.stop());
+
+  const attempts = () => fx.world.lunacm.counters.passwordAttempts;
+  const polls = () => fx.world.lunacm.counters.commands.byName['hagroup listgroups'] ?? 0;
+
+  it('uses the rejected password once and reports CredentialRejected with the guard record in status', async () => {
+    await fx.apply(haGroup(fx.world, 'pw', { label, passwordSecret: 'wrong-password' }));
+    const g = await waitFor('CredentialRejected', async () => {
+      const g = await fx.getGroup('pw');
+      return condition(g, 'MembersHealthy')?.reason === 'CredentialRejected' && g;
+    });
+    expect(attempts()).toEqual({ success: 0, failure: 1 });
+    expect(condition(g, 'Ready')).toMatchObject({ status: 'False', reason: 'CredentialRejected' });
+    expect(condition(g, 'Stalled')?.status).toBe('True');
+    expect(g.status?.credentialGuard?.map((r) => r.role)).toEqual(['hagroup-password']);
+    expect(fx.world.lunacm.state.groups.has(label)).toBe(false);
+  });
+
+  it('does not use it again on later polls, a spec change, or after an operator restart', async () => {
+    let from = polls();
+    await waitFor('two more polls', () => polls() >= from + 2, 15_000);
+    await fx.patchGroup('pw', { spec: { pollInterval: '6s' } });
+    await waitFor('the new generation observed', async () => {
+      const g = await fx.getGroup('pw');
+      return g.status?.observedGeneration === g.metadata.generation;
+    });
+    expect(attempts().failure).toBe(1);
+
+    await fx.restartOperator();
+    from = polls();
+    await waitFor('two polls by the new operator', () => polls() >= from + 2, 20_000);
+    const g = await fx.getGroup('pw');
+    expect(condition(g, 'MembersHealthy')?.reason).toBe('CredentialRejected');
+    expect(attempts()).toEqual({ success: 0, failure: 1 });
+
+    const text = JSON.stringify(g);
+    const events = await call(adminEndpoint(), 'GET', `/apis/events.k8s.io/v1/namespaces/${fx.namespace}/events`);
+    expect(text).not.toContain(WRONG);
+    expect(events.text).not.toContain(WRONG);
+    expect(events.text).toContain('CredentialRejected');
+  });
+
+  it('tries again once the Secret changes, and clears the record on success', async () => {
+    await fx.setSecret('wrong-password', WORLD_PASSWORDS.partition);
+    const g = await waitFor('Ready with the corrected password', async () => {
+      const g = await fx.getGroup('pw');
+      return condition(g, 'Ready')?.status === 'True' && g;
+    });
+    expect(attempts()).toEqual({ success: 2, failure: 1 });
+    expect(g.status?.credentialGuard).toBeUndefined();
+    expect(fx.world.lunacm.state.groups.get(label)?.members).toHaveLength(2);
+  });
+});
