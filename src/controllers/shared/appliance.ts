@@ -53,7 +53,7 @@ export async function applianceAccess(ctx: OperatorContext, hsm: DedicatedHsm, s
   const cred = await secrets.value(namespace, a.credentialsRef.name, a.credentialsRef.key);
   if (!cred.ok) return { ok: false, reason: cred.reason, message: `appliance credentials: ${cred.message}` };
   // Records persisted by earlier processes refuse a credential that was already rejected (invariant 1).
-  ctx.guard.merge(fromStatusRecords(hsm.status?.credentialGuard));
+  ctx.guard.merge(fromStatusRecords(hsm.status?.credentialGuard).filter((r) => r.role === 'appliance-ssh'));
   const ssh = ctx.resolve({ host, port: a.port }, 'ssh');
   const ntls = ctx.resolve({ host, port: a.ntlsPort }, 'ntls');
   const endpoint: SshEndpoint = {
@@ -85,9 +85,13 @@ export async function withAppliance<T>(ctx: OperatorContext, hsm: DedicatedHsm, 
   }
 }
 
-/** Writes the guard's records for this appliance into the DedicatedHsm's status (only if they differ). */
+/**
+ * Writes the guard's appliance-SSH records for this appliance into the DedicatedHsm's status (only if they differ).
+ * Only that role: the LunaCM and group-password records belong to the HsmHaGroup that owns those credentials.
+ */
 export async function persistGuard(ctx: OperatorContext, hsm: DedicatedHsm, endpoint: SshEndpoint): Promise<void> {
-  const records = toStatusRecords(ctx.guard.export().filter((r) => r.host === guardHost(endpoint) || r.host === endpoint.host));
+  const host = guardHost(endpoint);
+  const records = toStatusRecords(ctx.guard.export().filter((r) => r.role === 'appliance-ssh' && (r.host === host || r.host === endpoint.host)));
   await ctx.manager.status.update(DedicatedHsmType, hsm, (status) => {
     const s = status as NonNullable<DedicatedHsm['status']>;
     if (records.length) s.credentialGuard = records;
