@@ -83,7 +83,7 @@ describe('CRD schemas', () => {
 
   it('printer columns name the key fields of each kind', () => {
     const names = Object.fromEntries(KINDS.map((d) => [d.kind, d.printerColumns.filter((c) => !c.priority).map((c) => c.name.toUpperCase())]));
-    expect(names.DedicatedHsm).toEqual(['READY', 'REASON', 'PROVISIONING', 'IP', 'STAMP', 'AGE']);
+    expect(names.DedicatedHsm).toEqual(['READY', 'REASON', 'PROVISIONING', 'IP', 'STAMP', 'SOFTWARE', 'FIRMWARE', 'REBOOT-PATCH', 'AGE']);
     expect(names.NtlsClientBinding).toEqual(['READY', 'REASON', 'TARGETS', 'IN-SYNC', 'AGE']);
     expect(names.HsmHaGroup).toEqual(['READY', 'REASON', 'MEMBERS', 'ALIVE', 'AGE']);
   });
