@@ -1,0 +1,654 @@
+/**
+ * NtlsClientBinding reconcile: read (cache, Secrets, each target appliance) -> decide (drift.ts, certificate.ts) ->
+ * act (only the decided lunash commands, the certificate and output Secrets) -> report (status.ts, Events,
+ * metrics). The guide's "NTLS Certificates out of sync" section, automated: every driftCheckInterval and on any
+ * related change the client's registration, certificate fingerprint, partitions and the handed-out server.pem
+ * are compared on every target, drift is re-pushed, and a real mutual-TLS handshake proves the result.
+ */
+import {
+  Annotations,
+  API_VERSION,
+  FINALIZER,
+  GROUP,
+  NtlsClientBindingKind,
+  VERSION,
+  abandonRequested,
+  hasTrigger,
+  outputSecretName,
+  parseDuration,
+  type ConditionLike,
+  type DedicatedHsm,
+  type NtlsClientBinding,
+  type Verdict,
+} from '../../api/index.js';
+import { probeNtls } from '../../luna/index.js';
+import { issueCertificate, parseCertificate } from '../../pki/index.js';
+import {
+  RetryableError,
+  addFinalizer,
+  consumeTrigger,
+  hasFinalizer,
+  isDeleting,
+  reconcileMode,
+  removeFinalizer,
+  splitKey,
+  toKubeTime,
+  type ReconcileContext,
+  type ReconcileOutcome,
+  type ResourceType,
+} from '../../runtime/index.js';
+import { advertisedHost, applianceAccess, withAppliance } from '../shared/appliance.js';
+import type { OperatorContext } from '../shared/context.js';
+import { describeDeviceError } from '../shared/device-errors.js';
+import { report, type ReportOptions } from '../shared/report.js';
+import { SecretReads } from '../shared/secrets.js';
+import {
+  ISSUED_FOR_ANNOTATION,
+  TLS_CERT,
+  TLS_KEY,
+  certificateValidity,
+  checkKeyPair,
+  generatedSecretName,
+  issuancePlan,
+  issuedFor,
+  leafPem,
+  reissueReason,
+  usable,
+  validityCondition,
+  validityWindow,
+  type CertificateSource,
+  type KeyPair,
+} from './certificate.js';
+import { PartitionNotFoundError, clientIdentity, pushClient, readClient, unregisterClient } from './device.js';
+import { assessDrift, expectedFingerprint, planChangesDevice, planClient, type DesiredClient, type Drift } from './drift.js';
+import { BINDING_LABEL, MANAGED_BY_LABELS, OwnedSecrets, decodeSecret, ownedBy } from './owned-secrets.js';
+import { handedOutFingerprint, outputSecretData, serverCertKey, type NtlsServer } from './output.js';
+import { computeStatus, inSyncCondition, registeredCondition, type CertificateStatus, type DeviceReason, type ProbeOutcome, type TargetResult, type TargetStatus } from './status.js';
+import { bindingTiming, DEFAULT_CERTIFICATE_DURATION, type BindingTiming } from './timing.js';
+import { clientNameHolder } from './conflicts.js';
+import { BY_DEDICATED_HSM, waitingFor } from './watches.js';
+
+export const CONTROLLER_NAME = 'NtlsClientBinding';
+export const NtlsClientBindingType: ResourceType = { group: GROUP, version: VERSION, plural: NtlsClientBindingKind.plural, kind: NtlsClientBindingKind.kind, namespaced: true };
+
+/** Transient failures are retried this soon (or at the drift interval, if shorter). */
+const RETRY_MS = 5_000;
+
+type Mode = 'manage' | 'observe';
+
+interface EventNote {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  note: string;
+}
+
+interface CertificateOutcome {
+  condition: ConditionLike;
+  status?: CertificateStatus;
+  /** A usable pair (valid or expiring) to push; absent when there is none. */
+  pair?: KeyPair;
+  /** When the certificate's state changes next (renewal or expiry), ms since the epoch. */
+  recheckAt?: number;
+}
+
+interface TargetPass {
+  result: TargetResult;
+  /** The server certificate read in this pass (to hand out). */
+  server?: NtlsServer;
+}
+
+interface PassEnv {
+  binding: NtlsClientBinding;
+  mode: Mode;
+  force: boolean;
+  pair: KeyPair | undefined;
+  handedOut: Record<string, string>;
+  reads: SecretReads;
+  prev: Map<string, TargetStatus>;
+  events: EventNote[];
+}
+
+type Unregistered = { ok: true; changed: boolean; note?: string } | { ok: false; reason: DeviceReason | 'SecretNotFound'; message: string; needsHuman: boolean };
+
+const refOf = (b: NtlsClientBinding) => ({ namespace: b.metadata.namespace ?? '', name: b.metadata.name ?? '' });
+
+export class NtlsClientBindingReconciler {
+  private readonly owned: OwnedSecrets;
+
+  constructor(private readonly ctx: OperatorContext) {
+    this.owned = new OwnedSecrets(ctx);
+  }
+
+  private get scale(): number {
+    return this.ctx.settings.ntlsDurationScale ?? 1;
+  }
+
+  async reconcile(key: string, rc: ReconcileContext): Promise<ReconcileOutcome> {
+    const b = this.ctx.caches.bindings.get(key);
+    if (!b) {
+      this.forget(key);
+      return;
+    }
+    // An unknown mode value is observe (report, never write), so a typo can never cause device writes.
+    const requested = reconcileMode(b);
+    if (isDeleting(b)) return this.finalize(b, requested);
+    if (requested.mode === 'paused') {
+      return this.writeOverride(b, { reason: 'Paused', severity: 'needsHuman', message: `${Annotations.reconcile}=paused: nothing is read or written until the annotation is removed.` });
+    }
+    const mode: Mode = requested.mode;
+    let timing: BindingTiming;
+    try {
+      timing = bindingTiming(b.spec, this.scale);
+      clientIdentity(b.spec.identity);
+    } catch (e) {
+      return this.writeOverride(b, { reason: 'InvalidSpec', severity: 'needsHuman', message: e instanceof Error ? e.message : String(e) });
+    }
+
+    let obj = b;
+    const client = this.ctx.manager.client;
+    if (mode === 'manage' && !hasFinalizer(obj, FINALIZER)) {
+      const added = await addFinalizer(client, NtlsClientBindingType, obj, FINALIZER);
+      if (!added) return;
+      obj = added;
+    }
+    if (!obj.status?.conditions?.length) obj = await this.writeFirstStatus(obj);
+    let force = false;
+    if (mode === 'manage' && hasTrigger(obj.metadata.annotations, Annotations.repushNow)) {
+      const t = await consumeTrigger(client, NtlsClientBindingType, obj, Annotations.repushNow);
+      if (!t.object) return;
+      obj = t.object;
+      force = t.fired;
+    }
+    // Every pass is a full re-read; the trigger only asks for one now.
+    if (hasTrigger(obj.metadata.annotations, Annotations.resyncNow)) {
+      const t = await consumeTrigger(client, NtlsClientBindingType, obj, Annotations.resyncNow);
+      if (!t.object) return;
+      obj = t.object;
+    }
+    return this.pass(obj, mode, timing, force, rc, requested.invalid);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // One full pass
+
+  private async pass(b: NtlsClientBinding, mode: Mode, timing: BindingTiming, force: boolean, rc: ReconcileContext, invalidMode?: string): Promise<ReconcileOutcome> {
+    const { namespace, name } = refOf(b);
+    const key = `${namespace}/${name}`;
+    const now = this.ctx.clock.now();
+    const reads = new SecretReads(this.ctx.secrets, CONTROLLER_NAME, key);
+    const events: EventNote[] = [];
+
+    const cert = await this.certificate(b, mode, timing, reads, now, events);
+    const outName = outputSecretName(name, b.spec);
+    const outCurrent = await this.owned.read(reads, namespace, outName);
+    const outForeign = outCurrent !== undefined && !ownedBy(outCurrent, b);
+    const handedOut = outCurrent && !outForeign ? decodeSecret(outCurrent) : {};
+    const prev = new Map((b.status?.targets ?? []).map((t) => [t.dedicatedHsm, t]));
+    const env: PassEnv = { binding: b, mode, force, pair: cert.pair, handedOut, reads, prev, events };
+
+    const passes = await Promise.all(b.spec.targets.map((t) => this.target(env, t.dedicatedHsmRef.name, t.partitions)));
+    const results: TargetResult[] = passes.map((p) => p.result);
+    const wanted = new Set(b.spec.targets.map((t) => t.dedicatedHsmRef.name));
+    const removed = [...prev.keys()].filter((h) => !wanted.has(h));
+    if (mode === 'manage') results.push(...(await Promise.all(removed.map((h) => this.removeTarget(b, h, reads, events)))));
+
+    let override: ReportOptions['override'];
+    const conflicts = results.filter((r): r is Extract<TargetResult, { kind: 'conflict' }> => r.kind === 'conflict');
+    if (conflicts.length) {
+      override = { reason: 'InvalidSpec', severity: 'needsHuman', message: `Client name conflict: ${conflicts.map((c) => c.message).join(' ')}` };
+    }
+    if (outForeign) {
+      override = {
+        reason: 'InvalidSpec',
+        severity: 'needsHuman',
+        message: `Secret ${namespace}/${outName} exists and is not owned by this NtlsClientBinding; the operator does not overwrite it. Delete it or set spec.outputSecretName to another name.`,
+      };
+    }
+    this.certificateEvents(b.status?.conditions, cert.condition, events);
+    let ready: Verdict | undefined;
+    try {
+      if (!outForeign && mode === 'manage' && cert.pair) await this.writeOutput(b, outName, outCurrent, handedOut, passes, cert.pair, events);
+      reads.done();
+
+      // Report.
+      const conditions: ConditionLike[] = [cert.condition, registeredCondition(results, b.spec.clientName, mode), inSyncCondition(results, mode)];
+      const observeNote = invalidMode !== undefined ? `${Annotations.reconcile} has the unknown value ${JSON.stringify(invalidMode)} and is treated as observe (use manage, observe or paused).` : undefined;
+      await this.ctx.manager.status.update(NtlsClientBindingType, b, (status) => {
+        const input = { mode, clientName: b.spec.clientName, conditions, certificate: cert.status, results, outputSecretName: outName, ...(override ? { override } : {}), ...(observeNote ? { observeNote } : {}) };
+        const computed = computeStatus(status, input, b.metadata.generation, new Date(now));
+        ready = computed.ready;
+        return computed.status;
+      });
+    } finally {
+      // What happened on the devices is told even when writing the Secret or the status failed.
+      this.emit(b, events);
+    }
+    const ref = refOf(b);
+    this.ctx.metrics.setClientCertNotAfter(ref, cert.pair?.facts.notAfter ?? (cert.status?.notAfter ? new Date(cert.status.notAfter) : undefined));
+    this.ctx.metrics.setReady('NtlsClientBinding', ref, ready?.status === 'True');
+
+    // Next look: the drift interval, or sooner when the certificate changes state, or a retry of a transient failure.
+    let next = timing.driftCheckMs;
+    if (cert.recheckAt !== undefined) next = Math.min(next, Math.max(500, cert.recheckAt - this.ctx.clock.now() + 500));
+    const transient = results.filter(isTransient);
+    if (transient.length) {
+      rc.log.debug({ targets: transient.map((r) => r.hsm) }, 'transient target failures; retrying');
+      throw new RetryableError(`targets not reachable: ${transient.map((r) => r.hsm).join(', ')}`, { retryAfterMs: Math.min(next, RETRY_MS) });
+    }
+    return { requeueAfter: next };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Certificate
+
+  private async certificate(b: NtlsClientBinding, mode: Mode, timing: BindingTiming, reads: SecretReads, now: number, events: EventNote[]): Promise<CertificateOutcome> {
+    const { namespace, name } = refOf(b);
+    const spec = b.spec.certificate;
+    if (spec.secretRef) {
+      const secret = spec.secretRef.name;
+      const r = await reads.data(namespace, secret);
+      if (!r.ok) {
+        return {
+          condition: {
+            type: 'CertificateValid',
+            status: 'False',
+            reason: 'SecretNotFound',
+            message: `${r.message} It must be a kubernetes.io/tls Secret with ${TLS_CERT} and ${TLS_KEY} (cert-manager writes such Secrets).`,
+          },
+        };
+      }
+      const check = checkKeyPair(r.data, `Secret ${namespace}/${secret}`);
+      if (!check.ok) return { condition: { type: 'CertificateValid', status: 'False', reason: 'CertificateInvalid', message: check.message } };
+      return this.fromPair(check.pair, { kind: 'secret', secret }, timing, now);
+    }
+
+    const secret = generatedSecretName(name);
+    const source: CertificateSource = { kind: 'generated', secret };
+    const plan = issuancePlan(b.spec, timing.generateDurationMs ?? parseDuration(DEFAULT_CERTIFICATE_DURATION) * this.scale);
+    const current = await this.owned.read(reads, namespace, secret);
+    if (current && !ownedBy(current, b)) {
+      return {
+        condition: {
+          type: 'CertificateValid',
+          status: 'False',
+          reason: 'CertificateInvalid',
+          message: `Secret ${namespace}/${secret} exists and is not owned by this NtlsClientBinding; the operator does not overwrite it. Delete it, or use certificate.secretRef to bring your own certificate.`,
+        },
+      };
+    }
+    const stored = current ? { check: checkKeyPair(decodeSecret(current), `Secret ${namespace}/${secret}`), issuedFor: current.metadata?.annotations?.[ISSUED_FOR_ANNOTATION] } : undefined;
+    const why = reissueReason(stored, plan, now, timing.renewBeforeMs);
+    if (!why && stored?.check.ok) return this.fromPair(stored.check.pair, source, timing, now);
+    if (mode !== 'manage') {
+      if (stored?.check.ok) return this.fromPair(stored.check.pair, source, timing, now);
+      return {
+        condition: {
+          type: 'CertificateValid',
+          status: 'Unknown',
+          reason: 'Pending',
+          message: `Observe mode: Secret ${namespace}/${secret} holds no usable generated certificate (${why ?? 'none'}); the operator generates one only in manage mode.`,
+        },
+      };
+    }
+    const { notBefore, notAfter } = validityWindow(now, plan.durationMs);
+    const issued = await issueCertificate({
+      commonName: plan.commonName,
+      dnsNames: plan.dnsNames,
+      ipAddresses: plan.ipAddresses,
+      keyAlgorithm: plan.keyAlgorithm,
+      notBefore,
+      notAfter,
+    });
+    await this.owned.apply(
+      b,
+      {
+        namespace,
+        name: secret,
+        type: 'kubernetes.io/tls',
+        data: { [TLS_CERT]: issued.certPem, [TLS_KEY]: issued.keyPem },
+        labels: { ...MANAGED_BY_LABELS, [BINDING_LABEL]: name },
+        annotations: { [ISSUED_FOR_ANNOTATION]: issuedFor(plan) },
+      },
+      current,
+    );
+    const facts = parseCertificate(issued.certPem);
+    events.push({
+      type: 'Normal',
+      reason: stored?.check.ok ? 'CertificateRenewed' : 'CertificateIssued',
+      note: `Issued client certificate CN=${facts.subjectCommonName} valid until ${toKubeTime(facts.notAfter)} into Secret ${secret} (${why ?? 'requested'}); it is pushed to every target.`,
+    });
+    return this.fromPair({ certPem: issued.certPem, keyPem: issued.keyPem, facts }, source, timing, now);
+  }
+
+  private fromPair(pair: KeyPair, source: CertificateSource, timing: BindingTiming, now: number): CertificateOutcome {
+    const v = certificateValidity(pair.facts, now, timing.renewBeforeMs);
+    const status: CertificateStatus = {
+      fingerprint: pair.facts.sha256,
+      notBefore: toKubeTime(pair.facts.notBefore),
+      notAfter: toKubeTime(pair.facts.notAfter),
+      renewalTime: toKubeTime(v.renewalTime),
+      secretName: source.secret,
+    };
+    const recheckAt =
+      v.state === 'valid' ? v.renewalTime.getTime() : v.state === 'expiring' ? pair.facts.notAfter.getTime() : v.state === 'notYetValid' ? pair.facts.notBefore.getTime() : undefined;
+    return { condition: validityCondition(source, pair.facts, v), status, ...(usable(v) ? { pair } : {}), ...(recheckAt !== undefined ? { recheckAt } : {}) };
+  }
+
+  /** Warnings when CertificateValid turns bad (once per transition, not on every pass). */
+  private certificateEvents(prev: readonly { type: string; reason: string }[] | undefined, next: ConditionLike, events: EventNote[]): void {
+    const before = prev?.find((c) => c.type === 'CertificateValid')?.reason;
+    if (before === next.reason) return;
+    if (['CertificateExpiring', 'CertificateExpired', 'CertificateInvalid', 'SecretNotFound'].includes(next.reason)) events.push({ type: 'Warning', reason: next.reason, note: next.message });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Targets
+
+  private async target(env: PassEnv, hsmName: string, partitions: readonly string[]): Promise<TargetPass> {
+    const b = env.binding;
+    const { namespace } = refOf(b);
+    const holder = clientNameHolder(b, hsmName, this.ctx.caches.bindings.byIndex(BY_DEDICATED_HSM, `${namespace}/${hsmName}`));
+    if (holder) {
+      return {
+        result: { hsm: hsmName, kind: 'conflict', message: `client name ${b.spec.clientName} on ${hsmName} belongs to NtlsClientBinding ${holder.metadata.name}; give this binding its own spec.clientName (a new binding) or remove ${hsmName} from its targets.` },
+      };
+    }
+    const hsm = this.ctx.caches.dedicatedHsms.get(`${namespace}/${hsmName}`);
+    if (!hsm) return { result: { hsm: hsmName, kind: 'notFound' } };
+    const wait = waitingFor(hsm);
+    if (wait) return { result: { hsm: hsmName, kind: 'waiting', message: wait } };
+    const access = await applianceAccess(this.ctx, hsm, env.reads);
+    if (!access.ok) {
+      return { result: access.reason === 'SecretNotFound' ? { hsm: hsmName, kind: 'secretNotFound', message: access.message } : { hsm: hsmName, kind: 'waiting', message: access.message } };
+    }
+    const pair = env.pair;
+    if (!pair) return { result: { hsm: hsmName, kind: 'noCertificate' } };
+    const host = access.advertisedHost;
+    const prev = env.prev.get(hsmName);
+    const clientName = b.spec.clientName;
+    const want: DesiredClient = { name: clientName, identity: b.spec.identity, partitions, cert: pair.facts };
+    try {
+      return await withAppliance(this.ctx, hsm, access, async (appliance) => {
+        let seen = await readClient(appliance, clientName);
+        const server = await appliance.serverCertificate();
+        const plan = planClient(want, seen, env.force);
+        const handed = handedOutFingerprint(env.handedOut, hsmName);
+        const { client: clientDrift, server: serverDrift, found } = assessDrift(plan, {
+          // A first registration is not drift; a client that disappears after the operator registered it is.
+          everPushed: (prev?.pushes ?? 0) > 0 || prev?.registered === true,
+          handedOut: handed,
+          serverNow: server.facts.sha256,
+          observe: env.mode === 'observe',
+          lastReported: prev?.lastDrift?.message,
+        });
+        for (const d of found) this.ctx.metrics.ntlsDrift.inc({ kind: d.kind });
+        if (found.length) {
+          env.events.push({
+            type: 'Warning',
+            reason: 'DriftDetected',
+            note: `${hsmName}: ${found.map((d) => d.message).join('; ')}; ${env.mode === 'manage' ? 're-pushing' : 'observe mode: not repaired'}.`,
+          });
+        }
+
+        let pushed = false;
+        let remaining: Drift[];
+        if (env.mode === 'manage') {
+          if (planChangesDevice(plan)) {
+            const repush = clientDrift.length > 0 || env.force;
+            try {
+              await pushClient(appliance, { name: clientName, identity: clientIdentity(b.spec.identity), certPem: leafPem(pair.facts) }, plan);
+            } catch (e) {
+              if (repush) this.ctx.metrics.ntlsRepush.inc({ outcome: 'failed' });
+              if (repush) env.events.push({ type: 'Warning', reason: 'RepushFailed', note: `${hsmName}: re-pushing client ${clientName} failed: ${e instanceof Error ? e.message : String(e)}` });
+              throw e;
+            }
+            pushed = true;
+            if (repush) this.ctx.metrics.ntlsRepush.inc({ outcome: 'succeeded' });
+            env.events.push(
+              repush
+                ? { type: 'Normal', reason: 'Repushed', note: `${hsmName}: ${describePlan(clientName, plan)}.` }
+                : { type: 'Normal', reason: 'Registered', note: `${hsmName}: ${describePlan(clientName, plan)}.` },
+            );
+            seen = await readClient(appliance, clientName);
+          }
+          remaining = planClient(want, seen).drifts;
+        } else {
+          remaining = [...plan.drifts, ...(serverDrift ? [serverDrift] : [])];
+        }
+
+        let probe: ProbeOutcome | undefined;
+        if (seen.registered && remaining.every((d) => d.kind === 'serverCert')) {
+          const r = await probeNtls({
+            host: access.ntls.host,
+            port: access.ntls.port,
+            serverCertPem: server.pem,
+            clientCertPem: pair.certPem,
+            clientKeyPem: pair.keyPem,
+            timeoutMs: this.ctx.settings.ntlsTimeoutMs,
+          });
+          probe = r.ok ? { ok: true } : { ok: false, reason: r.reason, message: r.message };
+        }
+        const result: TargetResult = {
+          hsm: hsmName,
+          kind: 'checked',
+          host,
+          observed: seen,
+          expectedFingerprint: expectedFingerprint(pair.facts, seen.fingerprint),
+          found,
+          remaining,
+          pushed,
+          serverCertFingerprint: env.mode === 'manage' ? server.facts.sha256 : (handed ?? server.facts.sha256),
+          probe,
+        };
+        return { result, server: { hsm: hsmName, host, port: access.ntlsPort, serverPem: server.pem } };
+      });
+    } catch (e) {
+      if (e instanceof PartitionNotFoundError) return { result: { hsm: hsmName, kind: 'partitionNotFound', host, message: `DedicatedHsm ${hsmName}: ${e.message}.` } };
+      const p = describeDeviceError(e, `DedicatedHsm ${hsmName}`);
+      return { result: { hsm: hsmName, kind: 'deviceError', host, reason: p.reason === 'CommandFailed' ? 'ApplianceUnreachable' : p.reason, message: p.message } };
+    }
+  }
+
+  /** A target removed from the spec: unregister the client there, then forget it. */
+  private async removeTarget(b: NtlsClientBinding, hsmName: string, reads: SecretReads, events: EventNote[]): Promise<TargetResult> {
+    const r = await this.unregisterFrom(b, hsmName, reads);
+    if (!r.ok) return { hsm: hsmName, kind: 'removeFailed', reason: r.reason, message: r.message };
+    if (r.changed) events.push({ type: 'Normal', reason: 'Unregistered', note: `${hsmName}: client ${b.spec.clientName} unregistered (no longer a target).` });
+    if (r.note) events.push({ type: 'Warning', reason: 'ClientLeftRegistered', note: r.note });
+    return { hsm: hsmName, kind: 'removed' };
+  }
+
+  private async unregisterFrom(b: NtlsClientBinding, hsmName: string, reads: SecretReads): Promise<Unregistered> {
+    const { namespace } = refOf(b);
+    const clientName = b.spec.clientName;
+    // The registration there belongs to another binding: not ours to delete.
+    if (clientNameHolder(b, hsmName, this.ctx.caches.bindings.byIndex(BY_DEDICATED_HSM, `${namespace}/${hsmName}`))) return { ok: true, changed: false };
+    const hsm: DedicatedHsm | undefined = this.ctx.caches.dedicatedHsms.get(`${namespace}/${hsmName}`);
+    if (!hsm) {
+      // Only worth a word when the client was registered there.
+      const known = b.status?.targets?.find((t) => t.dedicatedHsm === hsmName)?.registered === true;
+      if (!known) return { ok: true, changed: false };
+      return {
+        ok: true,
+        changed: false,
+        note: `DedicatedHsm ${hsmName} no longer exists, so client ${clientName} could not be unregistered there; if the HSM still exists, run "client delete -client ${clientName}" on it.`,
+      };
+    }
+    const access = await applianceAccess(this.ctx, hsm, reads);
+    if (!access.ok) {
+      // Never had an address: nothing was ever registered there.
+      if (access.reason === 'NotProvisioned') return { ok: true, changed: false };
+      return { ok: false, reason: 'SecretNotFound', message: access.message, needsHuman: false };
+    }
+    try {
+      const changed = await withAppliance(this.ctx, hsm, access, (appliance) => unregisterClient(appliance, clientName));
+      return { ok: true, changed };
+    } catch (e) {
+      const p = describeDeviceError(e, `DedicatedHsm ${hsmName}`);
+      return { ok: false, reason: p.reason === 'CommandFailed' ? 'ApplianceUnreachable' : p.reason, message: p.message, needsHuman: p.needsHuman };
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Output Secret
+
+  private async writeOutput(
+    b: NtlsClientBinding,
+    outName: string,
+    current: Parameters<OwnedSecrets['apply']>[2],
+    handedOut: Record<string, string>,
+    passes: readonly TargetPass[],
+    pair: KeyPair,
+    events: EventNote[],
+  ): Promise<void> {
+    const { namespace, name } = refOf(b);
+    const servers: NtlsServer[] = [];
+    for (const t of b.spec.targets) {
+      const hsmName = t.dedicatedHsmRef.name;
+      const fresh = passes.find((p) => p.result.hsm === hsmName)?.server;
+      if (fresh) {
+        servers.push(fresh);
+        continue;
+      }
+      // Not read in this pass (unreachable, waiting): keep what was handed out, so a blip does not break clients.
+      const kept = handedOut[serverCertKey(hsmName)];
+      const hsm = this.ctx.caches.dedicatedHsms.get(`${namespace}/${hsmName}`);
+      const host = hsm ? advertisedHost(hsm) : undefined;
+      if (kept !== undefined && hsm && host) servers.push({ hsm: hsmName, host, port: hsm.spec.appliance.ntlsPort, serverPem: kept });
+    }
+    if (servers.length === 0) return;
+    const data = outputSecretData(servers, { certPem: pair.certPem, keyPem: pair.keyPem });
+    const outcome = await this.owned.apply(b, { namespace, name: outName, type: 'Opaque', data, labels: { ...MANAGED_BY_LABELS, [BINDING_LABEL]: name } }, current);
+    if (outcome === 'created') {
+      events.push({ type: 'Normal', reason: 'OutputSecretWritten', note: `Wrote Secret ${outName}: server certificates of ${servers.map((s) => s.hsm).join(', ')}, the client certificate and Chrystoki.conf.` });
+    } else if (outcome === 'updated') {
+      const changed = Object.keys({ ...handedOut, ...data })
+        .filter((k) => handedOut[k] !== data[k])
+        .sort();
+      events.push({ type: 'Normal', reason: 'OutputSecretUpdated', note: `Updated Secret ${outName}: ${changed.join(', ') || 'metadata'}.` });
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Deletion
+
+  private async finalize(b: NtlsClientBinding, requested: ReturnType<typeof reconcileMode>): Promise<ReconcileOutcome> {
+    const key = `${refOf(b).namespace}/${refOf(b).name}`;
+    if (!hasFinalizer(b, FINALIZER)) {
+      this.forget(key);
+      return;
+    }
+    if (requested.mode === 'paused') {
+      return this.writeOverride(b, { reason: 'Paused', severity: 'needsHuman', message: `${Annotations.reconcile}=paused: deletion waits (the client stays registered) until the annotation is removed.` });
+    }
+    const client = this.ctx.manager.client;
+    if (requested.mode === 'observe' || abandonRequested(b.metadata.annotations)) {
+      const why = requested.mode === 'observe' ? 'observe mode' : `${Annotations.abandon}=true`;
+      this.emit(b, [{ type: 'Warning', reason: 'ClientLeftRegistered', note: `Deleted without unregistering client ${b.spec.clientName} from its HSMs (${why}).` }]);
+      await removeFinalizer(client, NtlsClientBindingType, b, FINALIZER);
+      this.forget(key);
+      return;
+    }
+    const reads = new SecretReads(this.ctx.secrets, CONTROLLER_NAME, key);
+    const names = [...new Set([...b.spec.targets.map((t) => t.dedicatedHsmRef.name), ...(b.status?.targets ?? []).map((t) => t.dedicatedHsm)])];
+    const outcomes = await Promise.all(names.map(async (h) => ({ hsm: h, r: await this.unregisterFrom(b, h, reads) })));
+    reads.done();
+    const events: EventNote[] = [];
+    for (const { hsm, r } of outcomes) {
+      if (r.ok && r.changed) events.push({ type: 'Normal', reason: 'Unregistered', note: `${hsm}: client ${b.spec.clientName} unregistered.` });
+      if (r.ok && r.note) events.push({ type: 'Warning', reason: 'ClientLeftRegistered', note: r.note });
+    }
+    const failed = outcomes.filter((o): o is { hsm: string; r: Extract<Unregistered, { ok: false }> } => !o.r.ok);
+    if (failed.length === 0) {
+      this.emit(b, events);
+      await removeFinalizer(client, NtlsClientBindingType, b, FINALIZER);
+      this.forget(key);
+      return;
+    }
+    const detail = failed.map((f) => f.r.message).join(' ');
+    const first = failed[0]?.r;
+    const needsHuman = failed.some((f) => f.r.needsHuman);
+    const now = new Date(this.ctx.clock.now());
+    await this.ctx.manager.status.update(NtlsClientBindingType, b, (status) => {
+      const rep = report(
+        'NtlsClientBinding',
+        status.conditions,
+        [{ type: 'Registered', status: 'False', reason: first?.reason ?? 'ApplianceUnreachable', message: detail }],
+        b.metadata.generation,
+        now,
+        {
+          override: {
+            status: 'False',
+            reason: 'Deleting',
+            severity: needsHuman ? 'needsHuman' : 'retrying',
+            message: `Deleting: client ${b.spec.clientName} could not be unregistered from ${failed.map((f) => f.hsm).join(', ')} yet; the finalizer stays. ${detail} To delete without unregistering, set the annotation ${Annotations.abandon}: "true".`,
+          },
+        },
+      );
+      return { ...status, conditions: rep.conditions };
+    });
+    this.emit(b, [...events, { type: 'Warning', reason: 'UnregisterFailed', note: `Could not unregister client ${b.spec.clientName} from ${failed.map((f) => f.hsm).join(', ')}: ${detail}` }]);
+    const timing = safeTiming(b, this.scale);
+    if (needsHuman) return { requeueAfter: timing.driftCheckMs };
+    throw new RetryableError(`unregistering from ${failed.map((f) => f.hsm).join(', ')} failed`, { retryAfterMs: Math.min(timing.driftCheckMs, RETRY_MS) });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Status helpers
+
+  private async writeFirstStatus(b: NtlsClientBinding): Promise<NtlsClientBinding> {
+    const now = new Date(this.ctx.clock.now());
+    const pending = (type: string): ConditionLike => ({ type, status: 'Unknown', reason: 'Pending', message: 'Not checked yet.' });
+    const { object } = await this.ctx.manager.status.update(NtlsClientBindingType, b, (status) => {
+      if (status.conditions?.length) return status;
+      const rep = report('NtlsClientBinding', [], [pending('CertificateValid'), pending('Registered'), pending('InSync')], b.metadata.generation, now);
+      return { ...status, conditions: rep.conditions, outputSecretName: outputSecretName(b.metadata.name ?? '', b.spec) };
+    });
+    return object;
+  }
+
+  /** Ready (and Reconciling/Stalled) say `override`; everything else stays as last reported. */
+  private async writeOverride(b: NtlsClientBinding, override: NonNullable<ReportOptions['override']>): Promise<ReconcileOutcome> {
+    const now = new Date(this.ctx.clock.now());
+    await this.ctx.manager.status.update(NtlsClientBindingType, b, (status) => {
+      const rep = report('NtlsClientBinding', status.conditions, [], b.metadata.generation, now, { override: { status: 'False', ...override } });
+      return { ...status, conditions: rep.conditions };
+    });
+    this.ctx.metrics.setReady('NtlsClientBinding', refOf(b), false);
+    return undefined;
+  }
+
+  private emit(b: NtlsClientBinding, events: readonly EventNote[]): void {
+    const obj = { apiVersion: API_VERSION, kind: 'NtlsClientBinding', metadata: b.metadata };
+    for (const e of events) this.ctx.manager.events.event(obj, e.type, e.reason, e.note);
+  }
+
+  private forget(key: string): void {
+    const { namespace, name } = splitKey(key);
+    this.ctx.secrets.untrack(CONTROLLER_NAME, key);
+    this.ctx.metrics.forget('NtlsClientBinding', { namespace: namespace ?? '', name });
+  }
+}
+
+function safeTiming(b: NtlsClientBinding, scale: number): BindingTiming {
+  try {
+    return bindingTiming(b.spec, scale);
+  } catch {
+    return { driftCheckMs: 5 * 60_000, renewBeforeMs: undefined, generateDurationMs: undefined };
+  }
+}
+
+function isTransient(r: TargetResult): boolean {
+  if (r.kind === 'deviceError' || r.kind === 'removeFailed') return r.reason === 'ApplianceUnreachable';
+  if (r.kind === 'checked') return r.probe !== undefined && !r.probe.ok;
+  return false;
+}
+
+function describePlan(client: string, p: { unregister: boolean; register: boolean; assign: string[]; revoke: string[] }): string {
+  const parts: string[] = [];
+  if (p.unregister && p.register) parts.push(`client ${client} registered again with the current certificate`);
+  else if (p.register) parts.push(`client ${client} registered`);
+  if (p.assign.length) parts.push(`partition${p.assign.length > 1 ? 's' : ''} ${p.assign.join(', ')} assigned`);
+  if (p.revoke.length) parts.push(`partition${p.revoke.length > 1 ? 's' : ''} ${p.revoke.join(', ')} revoked`);
+  return parts.join(', ') || `client ${client} checked`;
+}
