@@ -70,6 +70,8 @@ export class CredentialGuard {
   /** One record per (host, role, secret uid): the last rejected resourceVersion. */
   readonly #records = new Map<string, GuardRecord>();
   readonly #inFlight = new Map<string, Promise<unknown>>();
+  /** When a slot last saw a successful authentication: records rejected before that are obsolete. */
+  readonly #acceptedAt = new Map<string, string>();
   readonly #now: () => Date;
   readonly #onChange: ((records: GuardRecord[]) => void) | undefined;
 
@@ -98,6 +100,9 @@ export class CredentialGuard {
       const k = slot(r.host, r.role, r.secretUid);
       const have = this.#records.get(k);
       if (have && (have.secretResourceVersion === r.secretResourceVersion || have.rejectedAt >= r.rejectedAt)) continue;
+      // A status not yet rewritten after a later success must not bring the obsolete record back.
+      const accepted = this.#acceptedAt.get(k);
+      if (accepted !== undefined && accepted >= r.rejectedAt) continue;
       this.#records.set(k, { ...r });
       changed = true;
     }
@@ -168,7 +173,9 @@ export class CredentialGuard {
 
   /** A successful authentication: any record for this Secret on this host and role is obsolete. */
   recordAccepted(a: CredentialAttempt): void {
-    if (this.#records.delete(slot(a.host, a.role, a.secret.uid))) this.#changed();
+    const k = slot(a.host, a.role, a.secret.uid);
+    this.#acceptedAt.set(k, this.#now().toISOString());
+    if (this.#records.delete(k)) this.#changed();
   }
 
   /** Plain JSON records, sorted for stable status writes. */

@@ -63,6 +63,23 @@ describe('CredentialGuard', () => {
     await rejectionOf(other.attempt({ ...attempt, role: 'hagroup-password' }, rejected));
     expect(other.export()).toEqual([]);
   });
+  it('merging persisted records refuses their version, but never revives a record a later success cleared', async () => {
+    let clock = Date.parse('2025-01-02T03:04:05Z');
+    const guard = new CredentialGuard({ now: () => new Date(clock) });
+    await rejectionOf(guard.attempt(attempt, rejected));
+    const persisted = guard.export();
+
+    // A restarted process merges what status held: the same version is refused without being sent.
+    const restarted = new CredentialGuard();
+    restarted.merge(persisted);
+    expect(() => restarted.check(attempt)).toThrow(CredentialRefusedError);
+
+    // The Secret is fixed and the new version succeeds; the status still lists the old record until it is rewritten.
+    clock += 1000;
+    await guard.attempt({ ...attempt, secret: { ...attempt.secret, resourceVersion: '8' } }, () => Promise.resolve('ok'));
+    guard.merge(persisted);
+    expect(guard.export()).toEqual([]);
+  });
 });
 
 describe('credential guard against the appliance simulator', () => {

@@ -138,8 +138,12 @@ describe('NtlsClientBinding: two bindings on two HSMs', () => {
     const shows = reads('client show');
     const handshakes = HSMS.reduce((n, h) => n + sim(h).counters.ntlsHandshakes.success, 0);
     // Two bindings x two targets x at least two checks.
-    await waitFor('two more drift checks', () => reads('client show') >= shows + 8, 20_000);
-    expect(HSMS.reduce((n, h) => n + sim(h).counters.ntlsHandshakes.success, 0)).toBeGreaterThanOrEqual(handshakes + 8);
+    // A check reads the client, then proves the channel with a handshake: wait for both halves of the checks.
+    await waitFor(
+      'two more drift checks, handshakes included',
+      () => reads('client show') >= shows + 8 && HSMS.reduce((n, h) => n + sim(h).counters.ntlsHandshakes.success, 0) >= handshakes + 8,
+      30_000,
+    );
     expect(stateChanging()).toBe(changing);
     // The statuses first: if this ever fails, the diff says what changed.
     expect(await statuses()).toEqual(statusBefore);
