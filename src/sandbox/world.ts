@@ -33,6 +33,8 @@ export interface WorldOptions {
   lunacmTimeScale?: number;
   /** Host name the HA groups name as their LunaCM client host. */
   lunacmHostName?: string;
+  /** SSH user of the LunaCM client host (the samples use `lunaadmin`). Default: the simulator's default. */
+  lunacmUsername?: string;
 }
 
 export const WORLD_PASSWORDS = {
@@ -94,7 +96,12 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     appliances.set(h.name, sim);
     arm.world.linkAppliance(h.name, { isZeroized: () => sim.state.zeroized });
   }
-  const lunacm = await startLunaCmSimulator({ appliances: [...appliances.values()], password: WORLD_PASSWORDS.lunacm, timeScale: opts.lunacmTimeScale ?? 0.01 });
+  const lunacm = await startLunaCmSimulator({
+    appliances: [...appliances.values()],
+    password: WORLD_PASSWORDS.lunacm,
+    timeScale: opts.lunacmTimeScale ?? 0.01,
+    ...(opts.lunacmUsername ? { username: opts.lunacmUsername } : {}),
+  });
   const lunacmHostName = opts.lunacmHostName ?? 'lunaclient.sandbox.internal';
 
   const applianceAt = (ip: string): ApplianceSimulator | undefined => {

@@ -141,6 +141,12 @@ export interface StartOptions {
   /** Extra token users to create (name -> groups). */
   extraUsers?: Record<string, string[]>;
   log?: (line: string) => void;
+  /**
+   * Run etcd and kube-apiserver in their own process group, so a Ctrl-C in the terminal reaches only the owner,
+   * which then stops the operator before the API server (the sandbox). Orphans of a killed owner are reaped by
+   * the next start, as always.
+   */
+  detached?: boolean;
 }
 
 /** A running etcd + kube-apiserver pair on loopback. */
@@ -216,7 +222,7 @@ export class ControlPlane {
       `--initial-cluster=default=http://127.0.0.1:${peer}`,
       '--unsafe-no-fsync=true',
       '--log-level=warn',
-    ], logFile);
+    ], logFile, this.opts.detached);
     this.record();
     await waitFor('etcd', 30_000, async () => (await fetch(`${this.etcdUrl}/health`)).ok, this.etcd, logFile);
   }
@@ -255,7 +261,7 @@ export class ControlPlane {
       '--allow-privileged=false',
       '--watch-cache=true',
       '--v=1',
-    ], logFile);
+    ], logFile, this.opts.detached);
     this.record();
     const authz = { Authorization: `Bearer ${this.users.adminToken}` };
     await waitFor('kube-apiserver /readyz', 90_000, async () => (await insecureGet(`${this.server}/readyz`, authz)).status === 200, this.apiserver, logFile);
@@ -338,11 +344,11 @@ export class ControlPlane {
   }
 }
 
-function spawnLogged(bin: string, args: string[], logFile: string): ChildProcess {
+function spawnLogged(bin: string, args: string[], logFile: string, detached = false): ChildProcess {
   // The child writes straight into its log file, so its output survives a crash of the test process.
   const fd = openSync(logFile, 'a');
   try {
-    return spawn(bin, args, { stdio: ['ignore', fd, fd] });
+    return spawn(bin, args, { stdio: ['ignore', fd, fd], detached });
   } finally {
     closeSync(fd);
   }

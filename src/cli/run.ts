@@ -1,0 +1,130 @@
+/**
+ * `hsm-operator run`: the operator against a real cluster (in-cluster ServiceAccount or a kubeconfig). The
+ * runtime's flags (src/runtime/config.ts) plus the Azure ones; SIGTERM/SIGINT drain in-flight reconciles,
+ * release the Lease and exit 0; a second signal exits at once.
+ */
+import { readFileSync } from 'node:fs';
+import { CLOUDS, connectionFor, type ArmConnection, type CloudName, type CredentialSource } from '../azure/index.js';
+import { buildOperator } from '../operator.js';
+import { ConfigError, configFromValues, createLogger, errorMessage, loadKubeConfig, runtimeFlags, runtimeHelp, type RuntimeConfig } from '../runtime/index.js';
+import { CliError, EXIT, parseFlags, str, UsageError, type Io, type Values } from './io.js';
+import { clusterConfigured } from './cluster.js';
+
+const AZURE_FLAGS = {
+  'azure-cloud': { type: 'string', env: 'HSM_OPERATOR_AZURE_CLOUD', help: `Azure cloud: ${Object.keys(CLOUDS).join(', ')} (default AzurePublicCloud)`, arg: 'name' },
+  'azure-endpoint': { type: 'string', env: 'HSM_OPERATOR_AZURE_ENDPOINT', help: 'ARM endpoint instead of the cloud\'s (token scope becomes <endpoint>/.default)', arg: 'url' },
+  'azure-authority-host': { type: 'string', env: 'AZURE_AUTHORITY_HOST', help: 'Entra ID authority host instead of the cloud\'s', arg: 'url' },
+  'azure-ca-file': { type: 'string', env: 'HSM_OPERATOR_AZURE_CA_FILE', help: 'PEM file of an extra CA to trust for ARM (a TLS-inspecting proxy)', arg: 'path' },
+  'azure-client-id': { type: 'string', env: 'HSM_OPERATOR_AZURE_CLIENT_ID', help: 'client ID of the user-assigned managed identity (default: AZURE_CLIENT_ID from workload identity)', arg: 'id' },
+} as const;
+
+export function runHelp(): string {
+  const azure = Object.entries(AZURE_FLAGS).map(([name, d]) => `${`  --${name} <${d.arg}>`.padEnd(44)}${d.help} (env ${d.env})`);
+  return [
+    runtimeHelp('hsm-operator run [flags]').trimEnd(),
+    '',
+    'Azure flags:',
+    ...azure,
+    '',
+    'Azure credentials come from the default chain of @azure/identity: workload identity in AKS, else managed',
+    'identity, environment (AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_CLIENT_SECRET), Azure CLI. A DedicatedHsm can',
+    'name its own service principal Secret in spec.azure.credentialsRef.',
+    '',
+    'Exit codes: 0 stopped by a signal after a clean shutdown, 1 failed to start or to stop, 2 usage.',
+    '',
+  ].join('\n');
+}
+
+export interface AzureSettings {
+  connection: ArmConnection;
+  credential: CredentialSource;
+}
+
+/** The ARM connection and credential from the Azure flags (flag > environment > cloud default). */
+export function azureSettings(values: Values, env: Record<string, string | undefined>): AzureSettings {
+  const pick = (name: keyof typeof AZURE_FLAGS) => str(values, name) ?? (env[AZURE_FLAGS[name].env] || undefined);
+  const cloudName = pick('azure-cloud') ?? 'AzurePublicCloud';
+  if (!Object.hasOwn(CLOUDS, cloudName)) throw new UsageError(`--azure-cloud: ${cloudName} is not one of ${Object.keys(CLOUDS).join(', ')}`);
+  const cloud = CLOUDS[cloudName as CloudName];
+  const endpoint = pick('azure-endpoint')?.replace(/\/+$/, '');
+  if (endpoint && !/^https:\/\//.test(endpoint)) throw new UsageError('--azure-endpoint must be an https:// URL (the Azure SDKs send tokens only over TLS)');
+  const authorityHost = pick('azure-authority-host') ?? cloud.authorityHost;
+  const caFile = pick('azure-ca-file');
+  let caPem: string | undefined;
+  if (caFile) {
+    try {
+      caPem = readFileSync(caFile, 'utf8');
+    } catch (e) {
+      throw new CliError(`--azure-ca-file: cannot read ${caFile}: ${(e as Error).message}`);
+    }
+  }
+  const settings = endpoint ? { endpoint, credentialScopes: [`${endpoint}/.default`], authorityHost } : { ...cloud, authorityHost };
+  const clientId = pick('azure-client-id');
+  return {
+    connection: connectionFor(settings, caPem ? { caPem } : {}),
+    credential: { kind: 'default', ...(clientId ? { managedIdentityClientId: clientId } : {}) },
+  };
+}
+
+/** Parses `run`'s command line: the runtime config and the Azure settings. */
+export function parseRunArgs(argv: string[], env: Record<string, string | undefined>): { help: true } | { help: false; config: RuntimeConfig; azure: AzureSettings } {
+  const options = { ...runtimeFlags, ...Object.fromEntries(Object.keys(AZURE_FLAGS).map((k) => [k, { type: 'string' as const }])) };
+  const { values } = parseFlags(argv, options);
+  if (values.help) return { help: true };
+  let config: RuntimeConfig;
+  try {
+    config = configFromValues(values, env);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+  return { help: false, config, azure: azureSettings(values, env) };
+}
+
+/** Runs until `stop` aborts (main.ts wires SIGTERM/SIGINT to it), then drains and releases the Lease. */
+export async function runCommand(argv: string[], io: Io, stop: AbortSignal): Promise<number> {
+  const parsed = parseRunArgs(argv, io.env);
+  if (parsed.help) {
+    io.out(runHelp());
+    return EXIT.ok;
+  }
+  const { config, azure } = parsed;
+  if (!config.kubeconfig && !config.inCluster && !clusterConfigured(io.env)) {
+    throw new CliError('no cluster configured (no in-cluster ServiceAccount, no --kubeconfig, $KUBECONFIG or ~/.kube/config). To try the operator on this machine: hsm-operator sandbox');
+  }
+  const log = createLogger({ level: config.logLevel, name: 'hsm-operator' });
+  const le = config.leaderElection;
+  const operator = buildOperator({
+    manager: {
+      kubeConfig: loadKubeConfig(config),
+      namespaces: config.namespaces,
+      watchIdleTimeoutMs: config.watchIdleTimeoutMs,
+      relistIntervalMs: config.relistIntervalMs,
+      resyncIntervalMs: config.resyncIntervalMs,
+      concurrency: config.concurrency,
+      leaderElection: le.enabled ? { namespace: le.namespace, name: le.name, identity: le.identity, leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs } : false,
+      metricsBindAddress: config.metricsBindAddress,
+      healthProbeBindAddress: config.healthProbeBindAddress,
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      instance: le.identity,
+      log,
+    },
+    azure: { connection: azure.connection, defaultCredential: azure.credential },
+  });
+  try {
+    await operator.start();
+  } catch (e) {
+    log.error({ err: errorMessage(e) }, 'operator failed to start');
+    return EXIT.failure;
+  }
+  log.info({ namespaces: config.namespaces.length ? config.namespaces : 'all', leaderElection: le.enabled, arm: azure.connection.endpoint }, 'operator running');
+  if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
+  log.info({ signal: (stop.reason as Error | undefined)?.message }, 'stopping: draining in-flight reconciles and releasing the Lease');
+  try {
+    await operator.stop(config.shutdownTimeoutMs);
+    return EXIT.ok;
+  } catch (e) {
+    log.error({ err: errorMessage(e) }, 'shutdown failed');
+    return EXIT.failure;
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The sandbox end to end. `npm start -- --exit-when-ready` as a user runs it (its own control plane, torn down
+ * afterwards, nothing left running); then scenarios in-process against the shared test control plane, each in its
+ * own namespace, with `status` and `explain-failure` read through the CLI while the sandbox runs.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, inject, it, onTestFinished } from 'vitest';
+import { main } from '../../src/cli/index.js';
+import type { Io } from '../../src/cli/io.js';
+import { packageRoot } from '../../src/cli/paths.js';
+import { conditionOf } from '../../src/cli/resources.js';
+import { runSandbox, startSandbox, type Sandbox } from '../../src/sandbox/run.js';
+import { createNamespace } from '../support/kube.js';
+import { waitFor } from '../support/wait.js';
+
+const stateRoot = mkdtempSync(join(tmpdir(), 'hsm-sandbox-e2e-'));
+afterAll(() => rmSync(stateRoot, { recursive: true, force: true }));
+
+/** A gateway that is Updating for one second: the wait still happens, the tests stay short. */
+const fastWorld = { gatewayTimeline: [['Updating', 1_000], ['Succeeded']] as const };
+
+function sink() {
+  let text = '';
+  return { out: { write: (t: string) => void (text += t) }, text: () => text };
+}
+
+/** Runs the CLI in-process, as `hsm-operator <argv>`. */
+async function cli(argv: string[]) {
+  let out = '';
+  let err = '';
+  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), env: { HOME: stateRoot, HSM_SANDBOX_DIR: join(stateRoot, 'none') } };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+interface Row {
+  kind: string;
+  name: string;
+  ready: string;
+  reason: string;
+  conditions: { type: string; status: string; reason: string }[];
+}
+
+async function statusJson(namespace: string): Promise<Row[]> {
+  const r = await cli(['status', '--kubeconfig', inject('controlPlane').kubeconfigPath, '-n', namespace, '-o', 'json']);
+  expect(r.code, r.err).toBe(0);
+  return JSON.parse(r.out) as Row[];
+}
+
+function alive(pattern: string): boolean {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(pattern)) return true;
+    } catch {
+      /* gone */
+    }
+  }
+  return false;
+}
+
+describe('npm start -- --exit-when-ready', () => {
+  it('starts its own control plane, reaches all-Ready in the default scenario, and leaves nothing running', async () => {
+    const stateDir = join(stateRoot, 'own');
+    // What `npm start` runs (tsx src/main.ts sandbox), on this test's Node.
+    const child = spawn(process.execPath, [join(packageRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'src/main.ts', 'sandbox', '--exit-when-ready', '--timeout', '120s', '--state-dir', stateDir], {
+      cwd: packageRoot,
+      env: { ...process.env, HSM_SANDBOX_DIR: stateDir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code, out).toBe(0);
+    expect(out).toMatch(/control plane up at https:\/\/127\.0\.0\.1:\d+/);
+    expect(out).toMatch(/Done in [\d.ms]+: all 5 resources are Ready\./);
+    // Not on a terminal: plain change lines, no escape sequences.
+    expect(out).not.toContain('\x1b[');
+    // The story is told: the gateway wait, then the deployment.
+    expect(out).toMatch(/event DedicatedHsm\/hsm-eastus-1: WaitingForGateway/);
+    expect(out).toMatch(/stopped in [\d.]+ s; nothing left running\./);
+    const port = /control plane up at https:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1];
+    expect(alive(`--secure-port=${port}`)).toBe(false);
+    // The kubeconfig it wrote for kubectl is gone with the cluster it pointed at.
+    expect(existsSync(join(stateDir, 'kubeconfig'))).toBe(false);
+    expect(readFileSync(join(stateDir, 'operator.log'), 'utf8')).toContain('caches synced');
+  }, 150_000);
+});
+
+describe('scenarios against the shared control plane', () => {
+  const started: Sandbox[] = [];
+  afterAll(async () => {
+    for (const sb of started) await sb.stop();
+  });
+
+  async function start(scenario: string): Promise<{ sb: Sandbox; out: ReturnType<typeof sink> }> {
+    const namespace = await createNamespace(`sandbox-${scenario}`);
+    const out = sink();
+    const sb = await startSandbox({
+      scenario,
+      kubeconfig: inject('controlPlane').kubeconfigPath,
+      namespace,
+      stateDir: join(stateRoot, namespace),
+      out: out.out,
+      tty: false,
+      world: fastWorld,
+    });
+    started.push(sb);
+    return { sb, out };
+  }
+
+  it('quota: QuotaExceeded names the leftovers, explain-failure gives the guide section, then a human fixes it and all is Ready', async () => {
+    const { sb } = await start('quota');
+    const run = new AbortController();
+    const timer = setTimeout(() => run.abort(new Error('timed out')), 90_000);
+    const played = sb.play(run.signal);
+    played.catch(() => undefined); // awaited below; a failure before that must not go unhandled
+    onTestFinished(() => {
+      clearTimeout(timer);
+      run.abort(new Error('test finished'));
+    });
+    await waitFor(
+      'hsm-eastus-1 QuotaExceeded',
+      () => {
+        const h = sb.snapshot().hsms.find((o) => o.metadata.name === 'hsm-eastus-1');
+        return h && conditionOf(h, 'Ready')?.reason === 'QuotaExceeded';
+      },
+      60_000,
+    );
+    const explained = await cli(['explain-failure', 'dhsm/hsm-eastus-1', '--kubeconfig', inject('controlPlane').kubeconfigPath, '-n', sb.namespace]);
+    expect(explained.code, explained.err).toBe(0);
+    expect(explained.out).toContain('Ready: False, reason QuotaExceeded - needs a human');
+    expect(explained.out).toContain('Guide: "Deployment failure based on quota"');
+    expect(explained.out).toMatch(/hsm-failed-1.*hsm-failed-2/);
+    expect(explained.out).toMatch(/Recent events:\n(.|\n)*Warning\s+QuotaExceeded/);
+
+    const outcome = await played.finally(() => clearTimeout(timer));
+    expect(outcome).toMatch(/QuotaExceeded named hsm-failed-1, hsm-failed-2; once they were deleted all 5 resources became Ready/);
+    const rows = await statusJson(sb.namespace);
+    expect(rows.map((r) => `${r.kind}/${r.name}=${r.ready}`).sort()).toEqual(
+      ['DedicatedHsm/hsm-eastus-1', 'DedicatedHsm/hsm-eastus-2', 'HsmHaGroup/payments-ha', 'NtlsClientBinding/app-a', 'NtlsClientBinding/app-b'].map((n) => `${n}=True`),
+    );
+    const text = await cli(['status', '--kubeconfig', inject('controlPlane').kubeconfigPath, '-n', sb.namespace]);
+    expect(text.out).toMatch(/^DedicatedHsm\/hsm-eastus-1\s+True\s+Ready\s+provisioning=Succeeded ip=10\.0\.2\.\d+ stamp=stamp1/m);
+    expect(text.out).toContain('5 resources: 5 Ready, 0 not Ready.');
+  }, 120_000);
+
+  it('wrong-password: exactly one failed login, CredentialRejected, recovery when the Secret is fixed', async () => {
+    const { sb, out } = await start('wrong-password');
+    const run = new AbortController();
+    const timer = setTimeout(() => run.abort(new Error('timed out')), 90_000);
+    const outcome = await sb.play(run.signal).finally(() => clearTimeout(timer));
+    expect(outcome).toMatch(/CredentialRejected after exactly 1 failed login; recovered when the Secret changed; all 5 resources Ready/);
+    expect(sb.world.appliances.get('hsm-eastus-1')?.counters.ssh.sshLogins.failure).toBe(1);
+    expect(out.text()).toMatch(/event DedicatedHsm\/hsm-eastus-1: Warning CredentialRejected/);
+    // The wrong password never shows up anywhere the sandbox printed.
+    expect(out.text()).not.toContain('a-wrong-password');
+  }, 120_000);
+
+  it('cloning-domain-mismatch: runSandbox exits 0 once CloningDomainConsistent=False carries the fix', async () => {
+    const namespace = await createNamespace('sandbox-cloning');
+    const out = sink();
+    const code = await runSandbox({
+      scenario: 'cloning-domain-mismatch',
+      exitWhenReady: true,
+      timeoutMs: 90_000,
+      kubeconfig: inject('controlPlane').kubeconfigPath,
+      namespace,
+      stateDir: join(stateRoot, namespace),
+      out: out.out,
+      err: out.out,
+      tty: false,
+      world: fastWorld,
+    });
+    expect(code, out.text()).toBe(0);
+    expect(out.text()).toContain('payments-ha reports CloningDomainMismatch and says how to fix it');
+    const group = (await statusJson(namespace)).find((r) => r.kind === 'HsmHaGroup');
+    expect(group?.conditions.find((c) => c.type === 'CloningDomainConsistent')).toMatchObject({ status: 'False', reason: 'CloningDomainMismatch' });
+    const explained = await cli(['explain-failure', 'hsmha/payments-ha', '--kubeconfig', inject('controlPlane').kubeconfigPath, '-n', namespace]);
+    expect(explained.out).toContain('Guide: "HA Group Doesn\'t Sync"');
+  }, 120_000);
+});

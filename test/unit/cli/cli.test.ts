@@ -1,0 +1,123 @@
+/** The command line: dispatch, help, exit codes, errors on stderr, and `run`'s flags. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseTarget } from '../../../src/cli/explain-failure.js';
+import { main } from '../../../src/cli/index.js';
+import type { Io } from '../../../src/cli/io.js';
+import { azureSettings, parseRunArgs } from '../../../src/cli/run.js';
+
+const home = mkdtempSync(join(tmpdir(), 'hsm-cli-'));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+/** An environment with no cluster anywhere: no KUBECONFIG, an empty HOME, no sandbox state. */
+const noCluster = { HOME: home, HSM_SANDBOX_DIR: join(home, 'sandbox') };
+
+async function cli(argv: string[], env: Record<string, string | undefined> = noCluster) {
+  let out = '';
+  let err = '';
+  const io: Io = { out: (t) => void (out += t), err: (t) => void (err += t), env };
+  const code = await main(argv, io);
+  return { code, out, err };
+}
+
+describe('hsm-operator', () => {
+  it('--help lists every command and exits 0', async () => {
+    const r = await cli(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of ['run', 'sandbox', 'status', 'explain-failure', 'version']) expect(r.out).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
+    expect(r.err).toBe('');
+  });
+
+  it.each(['run', 'sandbox', 'status', 'explain-failure', 'version'])('%s --help prints usage and exits 0', async (c) => {
+    const r = await cli([c, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(new RegExp(`Usage: hsm-operator ${c}`));
+    const viaHelp = await cli(['help', c]);
+    expect(viaHelp.out).toBe(r.out);
+  });
+
+  it('sandbox --help lists the scenarios with their guide sections', async () => {
+    const r = await cli(['sandbox', '--help']);
+    for (const s of ['default', 'gateway-race', 'quota', 'ntls-drift', 'ha-member-down', 'cloning-domain-mismatch', 'wrong-password']) expect(r.out).toContain(`  ${s}  `);
+    expect(r.out).toContain("guide: HA Group Doesn't Sync");
+  });
+
+  it('usage errors exit 2 with the message on stderr', async () => {
+    for (const argv of [['nope'], ['status', '--bogus'], ['status', '-o', 'yaml'], ['explain-failure'], ['explain-failure', 'pods/x'], ['sandbox', '--scenario', 'nope'], ['sandbox', '--timeout', 'soon'], ['run', '--log-level', 'loud']]) {
+      const r = await cli(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.out, argv.join(' ')).toBe('');
+      expect(r.err.length, argv.join(' ')).toBeGreaterThan(10);
+    }
+  });
+
+  it('failures exit 1 with the message on stderr: no cluster to read or run against', async () => {
+    const status = await cli(['status']);
+    expect(status.code).toBe(1);
+    expect(status.err).toMatch(/no cluster: pass --kubeconfig, set KUBECONFIG, or start the sandbox/);
+    const run = await cli(['run', '--no-leader-elect']);
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/no cluster configured.*hsm-operator sandbox/);
+    const missing = await cli(['explain-failure', 'dhsm/x', '--kubeconfig', join(home, 'absent')]);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/does not exist/);
+  });
+
+  it('status says how to reach a sandbox that is gone', async () => {
+    const kc = join(home, 'dead-kubeconfig');
+    writeFileSync(
+      kc,
+      'apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:9\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user:\n    token: t\ncurrent-context: c\n',
+    );
+    const r = await cli(['status', '--kubeconfig', kc]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/cannot read from https:\/\/127\.0\.0\.1:9 .*ECONNREFUSED/);
+  });
+
+  it('version prints the package version', async () => {
+    const r = await cli(['version']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^hsm-operator \d+\.\d+\.\d+ \(API dedicatedhsm\.io\/v1alpha1, Node\.js /);
+  });
+});
+
+describe('explain-failure target', () => {
+  it('takes kind/name or kind name, with any alias of the kind', () => {
+    expect(parseTarget(['dhsm/hsm-eastus-1'])).toEqual({ kind: 'DedicatedHsm', name: 'hsm-eastus-1' });
+    expect(parseTarget(['hsmha', 'payments-ha'])).toEqual({ kind: 'HsmHaGroup', name: 'payments-ha' });
+    expect(parseTarget(['NtlsClientBinding/app-a'])).toEqual({ kind: 'NtlsClientBinding', name: 'app-a' });
+    expect(() => parseTarget(['dhsm'])).toThrow(/<kind>\/<name>/);
+    expect(() => parseTarget(['a/b', 'c', 'd'])).toThrow(/one argument/);
+  });
+});
+
+describe('run flags', () => {
+  it('merges the runtime flags with the Azure ones', () => {
+    const r = parseRunArgs(['--namespaces=a,b', '--no-leader-elect', '--azure-cloud', 'AzureUSGovernment', '--metrics-bind-address', '127.0.0.1:0'], {});
+    if (r.help) throw new Error('unexpected help');
+    expect(r.config.namespaces).toEqual(['a', 'b']);
+    expect(r.config.leaderElection.enabled).toBe(false);
+    expect(r.azure.connection.endpoint).toBe('https://management.usgovcloudapi.net');
+    expect(r.azure.connection.authorityHost).toBe('https://login.microsoftonline.us');
+    expect(r.azure.credential).toEqual({ kind: 'default' });
+  });
+
+  it('a custom ARM endpoint brings its own token scope; a CA file is trusted in addition to the public roots', () => {
+    const ca = join(home, 'ca.pem');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const s = azureSettings({ 'azure-endpoint': 'https://arm.example.internal/', 'azure-ca-file': ca, 'azure-client-id': 'cid' }, {});
+    expect(s.connection.endpoint).toBe('https://arm.example.internal');
+    expect(s.connection.credentialScopes).toEqual(['https://arm.example.internal/.default']);
+    expect(s.connection.caPem).toContain('BEGIN CERTIFICATE');
+    expect(s.credential).toEqual({ kind: 'default', managedIdentityClientId: 'cid' });
+    // Environment, when no flag is given.
+    expect(azureSettings({}, { HSM_OPERATOR_AZURE_CLOUD: 'AzureChinaCloud' }).connection.endpoint).toBe('https://management.chinacloudapi.cn');
+  });
+
+  it('refuses unknown clouds and plain-http endpoints', () => {
+    expect(() => azureSettings({ 'azure-cloud': 'Mars' }, {})).toThrow(/not one of/);
+    expect(() => azureSettings({ 'azure-endpoint': 'http://arm' }, {})).toThrow(/https/);
+  });
+});
