@@ -79,7 +79,7 @@ export function membersHealthy(o: Observation): ConditionLike {
   if (o.shapeProblem) return { type, status: 'False', ...o.shapeProblem };
   if (!o.group) {
     const first = o.waiting[0];
-    if (first) return { type, status: 'False', reason: first.problem.reason, message: `HA group ${o.label} is not created yet: the primary member (DedicatedHsm ${first.member.hsm}): ${first.problem.message}.` };
+    if (first) return { type, status: 'False', reason: first.problem.reason, message: `HA group ${o.label} is not created yet: the primary member (DedicatedHsm ${first.member.hsm}): ${withStop(first.problem.message)}` };
     return { type, status: 'False', reason: 'ConfiguringGroup', message: `HA group ${o.label} does not exist on the client host ${o.clientHost}${note}.` };
   }
 
@@ -173,4 +173,9 @@ export function autoRecoveryConfigured(o: Observation): ConditionLike {
 export function groupConditions(o: Observation): ConditionLike[] {
   const cloning = cloningDomainConsistent(o);
   return [membersHealthy(o), ...(cloning ? [cloning] : []), autoRecoveryConfigured(o)];
+}
+
+/** Ends a sentence once: messages from below may or may not carry their own full stop. */
+function withStop(message: string): string {
+  return /[.!?]$/.test(message) ? message : `${message}.`;
 }
