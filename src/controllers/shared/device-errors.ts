@@ -30,7 +30,7 @@ export function describeDeviceError(e: unknown, what: string): DeviceProblem {
   if (e instanceof CredentialRefusedError) {
     return {
       reason: 'CredentialRejected',
-      message: `${what}: ${e.message} The operator will not try this credential again (failed logins can lock or zeroize an HSM); update the Secret to retry.`,
+      message: `${what}: ${sentence(e.message)} The operator will not try this credential again (failed logins can lock or zeroize an HSM); update the Secret to retry.`,
       needsHuman: true,
     };
   }
@@ -46,4 +46,9 @@ export function describeDeviceError(e: unknown, what: string): DeviceProblem {
   }
   if (e instanceof LunaCommandError) return { reason: 'CommandFailed', message: `${what}: ${e.message}`, needsHuman: false };
   return { reason: 'ApplianceUnreachable', message: `${what}: ${e instanceof Error ? e.message : String(e)}`, needsHuman: false };
+}
+
+/** A message as one finished sentence, so another can follow it. */
+function sentence(text: string): string {
+  return /[.!?]$/.test(text.trim()) ? text.trim() : `${text.trim()}.`;
 }
