@@ -4,7 +4,7 @@
  * release the Lease and exit 0; a second signal exits at once.
  */
 import { readFileSync } from 'node:fs';
-import { CLOUDS, connectionFor, type ArmConnection, type CloudName, type CredentialSource } from '../azure/index.js';
+import { CLOUDS, connectionFor, DEFAULT_QUOTA, type ArmConnection, type CloudName, type CredentialSource, type QuotaLimits } from '../azure/index.js';
 import { buildOperator } from '../operator.js';
 import { ConfigError, configFromValues, createLogger, errorMessage, loadKubeConfig, runtimeFlags, runtimeHelp, type RuntimeConfig } from '../runtime/index.js';
 import { CliError, EXIT, parseFlags, str, UsageError, type Io, type Values } from './io.js';
@@ -16,6 +16,8 @@ const AZURE_FLAGS = {
   'azure-authority-host': { type: 'string', env: 'AZURE_AUTHORITY_HOST', help: 'Entra ID authority host instead of the cloud\'s', arg: 'url' },
   'azure-ca-file': { type: 'string', env: 'HSM_OPERATOR_AZURE_CA_FILE', help: 'PEM file of an extra CA to trust for ARM (a TLS-inspecting proxy)', arg: 'path' },
   'azure-client-id': { type: 'string', env: 'HSM_OPERATOR_AZURE_CLIENT_ID', help: 'client ID of the user-assigned managed identity (default: AZURE_CLIENT_ID from workload identity)', arg: 'id' },
+  'hsm-quota-per-stamp': { type: 'string', env: 'HSM_OPERATOR_QUOTA_PER_STAMP', help: 'Dedicated HSM quota per stamp after a granted increase (default 2, the initial quota)', arg: 'n' },
+  'hsm-quota-per-region': { type: 'string', env: 'HSM_OPERATOR_QUOTA_PER_REGION', help: 'Dedicated HSM quota per region after a granted increase (default 4, the initial quota)', arg: 'n' },
 } as const;
 
 export function runHelp(): string {
@@ -38,6 +40,14 @@ export function runHelp(): string {
 export interface AzureSettings {
   connection: ArmConnection;
   credential: CredentialSource;
+  /** The subscription's Dedicated HSM quota, when a support ticket raised it above the initial 2 per stamp / 4 per region. */
+  quota?: QuotaLimits;
+}
+
+function quotaFlag(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`--${name} must be a whole number of HSMs (at least 1), not ${text}`);
+  return Number(text);
 }
 
 /** The ARM connection and credential from the Azure flags (flag > environment > cloud default). */
@@ -60,9 +70,12 @@ export function azureSettings(values: Values, env: Record<string, string | undef
   }
   const settings = endpoint ? { endpoint, credentialScopes: [`${endpoint}/.default`], authorityHost } : { ...cloud, authorityHost };
   const clientId = pick('azure-client-id');
+  const perStamp = quotaFlag('hsm-quota-per-stamp', pick('hsm-quota-per-stamp'));
+  const perRegion = quotaFlag('hsm-quota-per-region', pick('hsm-quota-per-region'));
   return {
     connection: connectionFor(settings, caPem ? { caPem } : {}),
     credential: { kind: 'default', ...(clientId ? { managedIdentityClientId: clientId } : {}) },
+    ...(perStamp !== undefined || perRegion !== undefined ? { quota: { perStamp: perStamp ?? DEFAULT_QUOTA.perStamp, perRegion: perRegion ?? DEFAULT_QUOTA.perRegion } } : {}),
   };
 }
 
@@ -110,6 +123,7 @@ export async function runCommand(argv: string[], io: Io, stop: AbortSignal): Pro
       log,
     },
     azure: { connection: azure.connection, defaultCredential: azure.credential },
+    ...(azure.quota ? { settings: { quotaLimits: azure.quota } } : {}),
   });
   try {
     await operator.start();

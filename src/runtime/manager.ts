@@ -66,7 +66,7 @@ export interface ManagerOptions {
 
 export type ManagedControllerOptions<T extends KubeObject> = Omit<ControllerOptions<T>, 'for' | 'clock' | 'metrics' | 'log' | 'initialKeys' | 'concurrency'> & {
   for: Informer<T>;
-  /** Overrides the configured concurrency for this controller. */
+  /** The controller's own default; a concurrency configured for it by name (--concurrency Name=N) still wins. */
   concurrency?: number;
 };
 
@@ -165,6 +165,13 @@ export class Manager {
       log: this.log,
     });
     this.register(id, inf as unknown as Informer<KubeObject>);
+    // The status writer remembers its last write per object; a deleted object's copy must not stay in memory.
+    inf.addHandlers({
+      onDelete: (obj) => {
+        const uid = obj.metadata?.uid;
+        if (uid) this.status.forget(uid);
+      },
+    });
     return inf;
   }
 
@@ -198,7 +205,7 @@ export class Manager {
     const c = new Controller<T>({
       resyncIntervalMs: this.opts.resyncIntervalMs,
       ...options,
-      concurrency: options.concurrency ?? this.opts.concurrency?.byController[options.name] ?? this.opts.concurrency?.default ?? 1,
+      concurrency: this.opts.concurrency?.byController[options.name] ?? options.concurrency ?? this.opts.concurrency?.default ?? 1,
       initialKeys: () => primary.keys(),
       clock: this.clock,
       metrics: this.metrics,

@@ -76,6 +76,8 @@ import { formatDuration, gatewayWaitDelay, jittered, raceBackoffMs } from './tim
 export const CONTROLLER = 'DedicatedHsm';
 
 const MAX_OPERATION_POLL_MS = 30_000;
+/** A create in flight longer than this is reported as timed out (and still watched). */
+const DEFAULT_OPERATION_TIMEOUT_MS = 2 * 60 * 60_000;
 const AZURE_RETRYING = new Set(['Throttled', 'AzureUnavailable']);
 
 /** The deployment round as status records it, updated as the pass goes. */
@@ -343,7 +345,8 @@ export class DedicatedHsmReconciler {
   }
 
   /** Sends the PUT; its resume token is written to status before anything waits on it. */
-  private async deploy(plane: AzurePlane, hsm: DedicatedHsm, pass: Pass, round: Round, mode: ReconcileMode, secrets: SecretReads, rc: ReconcileContext): Promise<ReconcileOutcome> {
+  private async deploy(plane: AzurePlane, input: DedicatedHsm, pass: Pass, round: Round, mode: ReconcileMode, secrets: SecretReads, rc: ReconcileContext): Promise<ReconcileOutcome> {
+    let hsm = input;
     const name = armName(hsm);
     const dep = hsm.spec.deployment;
     const attempt = round.attempts + 1;
@@ -355,17 +358,23 @@ export class DedicatedHsmReconciler {
       'Deploying',
       `Deploying HSM ${name} in ${hsm.spec.azure.location}, ${where} (attempt ${attempt} of ${dep.raceRetries + 1}${round.redeploys ? `, after ${round.redeploys} redeploy${round.redeploys === 1 ? '' : 's'}` : ''}).`,
     );
+    // Write-ahead: the attempt is on record before the PUT leaves, so a crash between the PUT and the status write
+    // cannot lose it (a crash before the PUT costs one attempt of the budget instead: never one too many).
+    round.attempts = attempt;
+    pass.put('attempts', attempt);
+    hsm = await this.write(hsm, pass);
     let progress;
     try {
       progress = await plane.beginCreateHsm(desiredHsm(hsm));
     } catch (e) {
       const f = failureOf(e);
+      // Refused before anything was deployed: the attempt is recorded again only if it counts as one.
+      round.attempts = attempt - 1;
+      pass.put('attempts', round.attempts);
       this.recordFailure(hsm, pass, round, f, { attempt: countsAsAttempt(f) });
       await this.write(hsm, pass);
       return { requeueAfter: this.afterFailureMs(hsm, f, round) };
     }
-    round.attempts = attempt;
-    pass.put('attempts', attempt);
     if (!progress.done) {
       pass.put('pendingOperation', { kind: 'create', token: progress.token, startedAt: pass.nowIso });
       pass.condition({
@@ -392,12 +401,22 @@ export class DedicatedHsmReconciler {
     const a = hsm.spec.azure;
     const inFlight = (current: HsmState | undefined): Resumed => {
       if (current) this.recordResource(hsm, pass, current);
-      pass.condition({
-        type: 'Provisioned',
-        status: 'False',
-        reason: 'Provisioning',
-        message: `Deployment of HSM ${name} is in flight since ${op.startedAt} (attempt ${round.attempts || 1}); provisioning takes about 25-30 minutes.`,
-      });
+      const ranMs = pass.now.getTime() - Date.parse(op.startedAt);
+      const timeoutMs = this.ctx.settings.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
+      if (ranMs > timeoutMs) {
+        // Overdue: no longer progress. Still watched (a late success is taken), never sent again.
+        const message = `Deployment of HSM ${name} has been in flight since ${op.startedAt}, longer than the operation timeout (${formatDuration(timeoutMs)}; deployments take about 25-30 minutes): it timed out. The operator keeps watching it and sends no second PUT. Check the deployment of ${name} in the Azure portal; if it is stuck, open a support request.`;
+        const prev = getCondition(hsm.status?.conditions as Condition[] | undefined, 'Provisioned');
+        if (prev?.reason !== 'DeploymentFailed') this.announce(hsm, pass, 'warning', 'OperationTimedOut', message);
+        pass.condition({ type: 'Provisioned', status: 'False', reason: 'DeploymentFailed', message });
+      } else {
+        pass.condition({
+          type: 'Provisioned',
+          status: 'False',
+          reason: 'Provisioning',
+          message: `Deployment of HSM ${name} is in flight since ${op.startedAt} (attempt ${round.attempts || 1}); provisioning takes about 25-30 minutes.`,
+        });
+      }
       pass.condition(QUOTA_HELD);
       return { kind: 'inFlight' };
     };
@@ -543,7 +562,7 @@ export class DedicatedHsmReconciler {
       read<FeatureState[]>(() => Promise.all(REQUIRED_FEATURES.map((f) => plane.getFeature(a.subscriptionId, f.namespace, f.name)))),
       read(() => this.subnets.get(`${identity}|${a.subnetId.toLowerCase()}`, () => plane.getSubnet(a.subnetId))),
       read(() => this.gateways.get(`${identity}|${a.expressRouteGatewayId.toLowerCase()}`, () => plane.getGateway(a.expressRouteGatewayId))),
-      read<QuotaView>(() => plane.quotaView(a.subscriptionId, a.location)),
+      read<QuotaView>(() => plane.quotaView(a.subscriptionId, a.location, this.ctx.settings.quotaLimits)),
     ]);
     const checks: ConditionLike[] = [];
     const feature = featureCondition(features);

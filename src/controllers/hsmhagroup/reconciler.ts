@@ -27,7 +27,7 @@ import {
   type SshEndpoint,
 } from '../../luna/index.js';
 import { consumeTrigger, RetryableError, type ReconcileContext, type ReconcileOutcome } from '../../runtime/index.js';
-import { describeDeviceError, report, SecretReads, type OperatorContext, type SecretRead } from '../shared/index.js';
+import { describeDeviceError, report, SecretReads, spreadBelow, type OperatorContext, type SecretRead } from '../shared/index.js';
 import { clientEndpoint, groupGuardRecords, lunaCm, persistGroupGuard } from './client-host.js';
 import { groupConditions, type ClientProblem, type DownMember, type Observation, type ShapeProblem } from './conditions.js';
 import { cloningConflicts, conflictsFromOutput, describeMember, findGroup, isServing, memberStatuses, type CloningConflict, type MemberStatus } from './health.js';
@@ -252,7 +252,7 @@ class Pass {
       throw new RetryableError(obs.clientProblem.message, { retryAfterMs: pollMs });
     }
     if (obs.clientProblem && obs.clientProblem.reason !== 'SecretNotFound') return { requeueAfter: Math.max(pollMs, this.ctx.settings.needsHumanRecheckMs) };
-    return { requeueAfter: requeueMs };
+    return { requeueAfter: spreadBelow(requeueMs) };
   }
 
   // --- read helpers -------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ export { CONTROLLER_NAME, NtlsClientBindingReconciler, NtlsClientBindingType } f
  * Workers: bindings on a slow or unreachable HSM must not hold up the others (one key still never runs twice at
  * once; the SSH pool shares one connection per appliance between them).
  */
-export const NTLS_BINDING_CONCURRENCY = 8;
+export const NTLS_BINDING_CONCURRENCY = 16;
 
 /** Registers the NtlsClientBinding controller with the manager. */
 export function registerNtlsClientBindingController(ctx: OperatorContext): void {

@@ -40,6 +40,7 @@ import {
 import { advertisedHost, applianceAccess, withAppliance } from '../shared/appliance.js';
 import type { OperatorContext } from '../shared/context.js';
 import { describeDeviceError } from '../shared/device-errors.js';
+import { spreadBelow } from '../shared/timing.js';
 import { report, type ReportOptions } from '../shared/report.js';
 import { SecretReads } from '../shared/secrets.js';
 import {
@@ -228,7 +229,7 @@ export class NtlsClientBindingReconciler {
     this.ctx.metrics.setReady('NtlsClientBinding', ref, ready?.status === 'True');
 
     // Next look: the drift interval, or sooner when the certificate changes state, or a retry of a transient failure.
-    let next = timing.driftCheckMs;
+    let next = spreadBelow(timing.driftCheckMs);
     if (cert.recheckAt !== undefined) next = Math.min(next, Math.max(500, cert.recheckAt - this.ctx.clock.now() + 500));
     const transient = results.filter(isTransient);
     if (transient.length) {

@@ -3,7 +3,7 @@
  * clients, the shared credential guard, and the operator's settings. Built once in src/operator.ts.
  */
 import type { DedicatedHsm, HsmHaGroup, NtlsClientBinding } from '../../api/index.js';
-import type { AzurePlane } from '../../azure/index.js';
+import type { AzurePlane, QuotaLimits } from '../../azure/index.js';
 import type { CredentialGuard, SshPool } from '../../luna/index.js';
 import type { HsmMetrics } from '../../observability/hsm-metrics.js';
 import type { Clock, Informer, Logger, Manager, SecretCache } from '../../runtime/index.js';
@@ -27,6 +27,13 @@ export interface OperatorSettings {
    * the operation has run, from gatewayWaitInitialMs up to 30 s.
    */
   operationPollMs?: number;
+  /** The subscription's Dedicated HSM quota when raised above the initial 2 per stamp / 4 per region. */
+  quotaLimits?: QuotaLimits;
+  /**
+   * How long a create may stay in flight before the operator stops calling it progress and asks a human (ms).
+   * Deployments take 25-30 minutes; default 2 h. The operator keeps watching it (never a second PUT).
+   */
+  operationTimeoutMs?: number;
   /**
    * Multiplies the durations an NtlsClientBinding spec declares (driftCheckInterval, certificate.generate.duration,
    * certificate.renewBefore). 1 (default) in a cluster; the sandbox and tests compress time with it (1/60 turns 5m

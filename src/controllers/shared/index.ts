@@ -6,3 +6,4 @@ export * from './guard-status.js';
 export * from './report.js';
 export * from './secrets.js';
 export * from './ssh-endpoint.js';
+export * from './timing.js';

@@ -63,13 +63,14 @@ describe('HsmHaGroup recovery circuit breaker', () => {
   it('runs exactly one attempt when a human sets recover-now, and clears the annotation', async () => {
     fx.world.appliances.get('hsm2')?.state.partitions.push(...removed);
     await fx.patchGroup('breaker', { metadata: { annotations: { 'dedicatedhsm.io/recover-now': 'fixed the partition' } } });
-    const healed = await waitFor('member alive after recover-now', async () => {
+    // The member's state and its recovery count may land in consecutive status writes: wait for both.
+    const healed = await waitFor('member alive after recover-now, its recovery counted', async () => {
       const g = await fx.getGroup('breaker');
-      return g.status?.members?.find((m) => m.serial === serial2)?.state === 'alive' && g;
+      const m = g.status?.members?.find((x) => x.serial === serial2);
+      return m?.state === 'alive' && m.recoveries === 1 && g;
     }, 15_000);
     expect(recovers()).toBe(3);
     expect(healed.metadata.annotations?.['dedicatedhsm.io/recover-now']).toBeUndefined();
-    expect(healed.status?.members?.find((m) => m.serial === serial2)?.recoveries).toBe(1);
     await waitFor('Ready again', async () => condition(await fx.getGroup('breaker'), 'Ready')?.status === 'True', 15_000);
   });
 });
