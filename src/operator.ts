@@ -40,8 +40,11 @@ export interface Operator {
 export function buildOperator(opts: OperatorOptions): Operator {
   const manager = new Manager(opts.manager);
   const guard = new CredentialGuard();
-  const ssh = new SshPool({ ...opts.ssh, guard });
-  const planes = new AzurePlaneCache(opts.azure.connection);
+  // Fencing: with leader election on, nothing reaches a device or Azure unless this process still holds the Lease
+  // (by its own clock), so a leader that lost it, or froze past its renew deadline, cannot act next to its successor.
+  const fence = opts.manager.leaderElection ? () => manager.isLeader() : undefined;
+  const ssh = new SshPool({ ...opts.ssh, guard, ...(fence ? { fence } : {}) });
+  const planes = new AzurePlaneCache(fence ? { ...opts.azure.connection, fence } : opts.azure.connection);
   const azure = (req: AzureCredentialRequest) => planes.get(req.kind === 'default' ? opts.azure.defaultCredential : req);
   const context: OperatorContext = {
     manager,

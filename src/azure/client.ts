@@ -8,7 +8,7 @@ import { AzureDedicatedHSMResourceProvider } from '@azure/arm-hardwaresecuritymo
 import type { DedicatedHsm } from '@azure/arm-hardwaresecuritymodules';
 import { NetworkManagementClient } from '@azure/arm-network';
 import type { TokenCredential } from '@azure/core-auth';
-import { createPipelineRequest } from '@azure/core-rest-pipeline';
+import { createPipelineRequest, type Pipeline } from '@azure/core-rest-pipeline';
 import { createCredential, credentialKey, hsmClientOptions, networkClientOptions } from './credentials.js';
 import type { ArmConnection, CredentialSource } from './credentials.js';
 import { AzurePlaneError, classifyAzureError, classifyFailedProvisioning } from './errors.js';
@@ -16,6 +16,7 @@ import { GATEWAY_TYPE, NIC_TYPE, SUBNET_TYPE, parseArmIdOfType } from './ids.js'
 import { decodeToken, encodeToken, isBareOperationFailure, isOperationOutcome, resumeStateAfterAccepted } from './lro.js';
 import type { InitialResponse } from './lro.js';
 import { computeQuotaView } from './quota.js';
+import { fencePolicy, ThrottleGate } from './throttle.js';
 import type { AzurePlane, CreateProgress, DeleteProgress, FeatureState, GatewayState, HsmSpec, HsmState, NicState, QuotaLimits, QuotaView, SubnetState } from './types.js';
 import { fromSdkGateway, fromSdkHsm, fromSdkNic, fromSdkSubnet, toSdkHsm } from './wire.js';
 
@@ -37,16 +38,24 @@ interface PollerLike<T> {
 export class ArmAzurePlane implements AzurePlane {
   private readonly hsmClients = new Map<string, AzureDedicatedHSMResourceProvider>();
   private readonly networkClients = new Map<string, NetworkManagementClient>();
+  /** Retry-After of a 429 holds every later request of that subscription (see throttle.ts). */
+  private readonly throttle = new ThrottleGate();
 
   constructor(
     private readonly credential: TokenCredential,
     private readonly connection: ArmConnection,
   ) {}
 
+  private addPolicies(pipeline: Pipeline): void {
+    pipeline.addPolicy(this.throttle.policy());
+    if (this.connection.fence) pipeline.addPolicy(fencePolicy(this.connection.fence));
+  }
+
   private hsmClient(subscriptionId: string): AzureDedicatedHSMResourceProvider {
     let c = this.hsmClients.get(subscriptionId);
     if (!c) {
       c = new AzureDedicatedHSMResourceProvider(this.credential, subscriptionId, hsmClientOptions(this.connection));
+      this.addPolicies(c.pipeline);
       this.hsmClients.set(subscriptionId, c);
     }
     return c;
@@ -56,6 +65,7 @@ export class ArmAzurePlane implements AzurePlane {
     let c = this.networkClients.get(subscriptionId);
     if (!c) {
       c = new NetworkManagementClient(this.credential, subscriptionId, networkClientOptions(this.connection));
+      this.addPolicies(c.pipeline);
       this.networkClients.set(subscriptionId, c);
     }
     return c;

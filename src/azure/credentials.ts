@@ -45,6 +45,11 @@ export interface ArmConnection extends CloudSettings {
   /** Interval between LRO polls when the service sends no Retry-After (only `*AndWait` helpers use it). */
   pollIntervalMs?: number;
   userAgentPrefix?: string;
+  /**
+   * Asked before every request; false refuses it with nothing sent. The operator passes "this process still holds
+   * the leader Lease", so a process that lost it never writes to Azure again, even from a reconcile in flight.
+   */
+  fence?: () => boolean;
 }
 
 export function connectionFor(cloud: CloudName | CloudSettings, extra: Omit<ArmConnection, keyof CloudSettings> = {}): ArmConnection {

@@ -153,6 +153,17 @@ export class SshPoolClosedError extends LunaError {
   }
 }
 
+/** The process no longer holds the leader Lease (the pool's fence said no): nothing was sent. */
+export class NotLeaderError extends LunaError {
+  override name = 'NotLeaderError';
+  constructor(
+    readonly host: string,
+    readonly command: string,
+  ) {
+    super(`not sending ${command} to ${host}: this operator process no longer holds the leader Lease`);
+  }
+}
+
 /** An scp transfer failed (remote error or protocol violation). */
 export class ScpError extends LunaError {
   override name = 'ScpError';

@@ -10,10 +10,11 @@
  *
  * Logins go through the credential guard (invariant 1): a rejected credential version is never sent again.
  */
+import { connect as netConnect } from 'node:net';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { sshHostKeyFingerprint } from '../pki/index.js';
 import { validHost, validPort } from './args.js';
-import { AuthenticationRejectedError, HostKeyMismatchError, LunaError, SshCommandTimeoutError, SshConnectionError, SshConnectionLostError, SshPoolClosedError } from './errors.js';
+import { AuthenticationRejectedError, HostKeyMismatchError, LunaError, NotLeaderError, SshCommandTimeoutError, SshConnectionError, SshConnectionLostError, SshPoolClosedError } from './errors.js';
 import { CredentialGuard, type GuardRole, type SecretVersion } from './guard.js';
 
 export interface SshCredential {
@@ -61,6 +62,12 @@ export interface SshPoolOptions {
   /** How long a timed-out channel may take to confirm its close before the whole connection is dropped. */
   closeGraceMs?: number;
   onHostKey?: (event: HostKeyEvent) => void;
+  /**
+   * Asked right before a connection is opened or a command is sent; false refuses the call (NotLeaderError) with
+   * nothing sent. The operator passes "this process still holds the leader Lease", so a process that lost it (or
+   * was frozen past its renew deadline) never acts on a device again, even from a reconcile already in flight.
+   */
+  fence?: () => boolean;
 }
 
 export interface ExecOptions {
@@ -150,7 +157,7 @@ const pinOf = (ep: SshEndpoint): string | undefined => (ep.hostKey.pinned === un
 
 export class SshPool {
   readonly guard: CredentialGuard;
-  readonly #opts: Required<Omit<SshPoolOptions, 'guard' | 'onHostKey'>> & Pick<SshPoolOptions, 'onHostKey'>;
+  readonly #opts: Required<Omit<SshPoolOptions, 'guard' | 'onHostKey' | 'fence'>> & Pick<SshPoolOptions, 'onHostKey' | 'fence'>;
   readonly #sessions = new Map<string, HostSession>();
   readonly #blocked = new Map<string, { expected: string; seen: string; at: Date }>();
   readonly #firstSeen = new Map<string, string>();
@@ -171,6 +178,7 @@ export class SshPool {
       backoffMaxMs: opts.backoffMaxMs ?? 5_000,
       closeGraceMs: opts.closeGraceMs ?? 2_000,
       onHostKey: opts.onHostKey,
+      fence: opts.fence,
     };
   }
 
@@ -181,8 +189,12 @@ export class SshPool {
 
   /** Counters of one (host, port, user) connection, or undefined if it was never used. */
   hostCounters(host: string, port: number, username: string): SshPoolCounters | undefined {
-    const s = this.#sessions.get(`${host}:${port}:${username}`);
-    return s ? { ...s.counters } : undefined;
+    const prefix = `${host}:${port}:${username}#`;
+    const sessions = [...this.#sessions].filter(([k]) => k.startsWith(prefix)).map(([, s]) => s.counters);
+    if (!sessions.length) return undefined;
+    const sum = zeroCounters();
+    for (const c of sessions) for (const k of Object.keys(sum) as (keyof SshPoolCounters)[]) sum[k] = k === 'maxOpenChannels' ? Math.max(sum[k], c[k]) : sum[k] + c[k];
+    return sum;
   }
 
   /** The fingerprint accepted on first use for host:port (trust-on-first-use endpoints only). */
@@ -235,13 +247,15 @@ export class SshPool {
     this.#assertOpen();
     this.#checkBlocked(host, port, ep);
     this.guard.check(this.#attemptOf(ep, host));
-    const session = this.#session(host, port, ep.username);
+    const session = this.#session(host, port, ep.username, ep.credential.secret);
     await this.#acquire(session);
     // The slot is given back only once the last channel has closed.
     let lastClose: Promise<void> | undefined;
     try {
       for (let attempt = 0; ; attempt++) {
+        this.#assertFence(host, display);
         const live = await this.#connected(session, ep);
+        this.#assertFence(host, display);
         const run = this.#run(session, live, command, display, drive, opts.timeoutMs ?? this.#opts.commandTimeoutMs);
         lastClose = run.closed;
         try {
@@ -301,8 +315,17 @@ export class SshPool {
     throw new HostKeyMismatchError(host, port, b.expected, b.seen);
   }
 
-  #session(host: string, port: number, username: string): HostSession {
-    const key = `${host}:${port}:${username}`;
+  /**
+   * One connection per (host, port, user) and credential version: a session logged in with one Secret's value is
+   * never lent to a caller holding another (a wrong password must be tried, and rejected, on its own), and a
+   * rotated Secret logs in afresh.
+   */
+  #assertFence(host: string, display: string): void {
+    if (this.#opts.fence && !this.#opts.fence()) throw new NotLeaderError(host, display);
+  }
+
+  #session(host: string, port: number, username: string, secret: SecretVersion): HostSession {
+    const key = `${host}:${port}:${username}#${secret.uid}@${secret.resourceVersion}`;
     let s = this.#sessions.get(key);
     if (!s) {
       s = new HostSession(host, port, username);
@@ -408,6 +431,22 @@ export class SshPool {
         return false;
       },
     };
+    const fence = this.#opts.fence;
+    if (fence) {
+      // The fence at the last moment: ssh2 writes some requests from its own callbacks (an exec goes out when the
+      // channel-open confirmation arrives), so the socket itself refuses to send once the fence says no, and the
+      // connection dies with it.
+      const sock = netConnect({ host: s.host, port: s.port });
+      const write = sock.write.bind(sock) as (...args: unknown[]) => boolean;
+      (sock as unknown as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]): boolean => {
+        if (!fence()) {
+          sock.destroy(new NotLeaderError(s.host, 'SSH traffic'));
+          return false;
+        }
+        return write(...args);
+      };
+      cfg.sock = sock;
+    }
     return new Promise<Live>((resolve, reject) => {
       let ready = false;
       let failed = false;

@@ -64,6 +64,8 @@ export class LeaderElector {
   private observedAt = 0;
   private lease: LeaseObject | undefined;
   private leading = false;
+  /** When the Lease was last acquired or renewed (this candidate's clock). */
+  private lastRenewAt = 0;
   private abort: AbortController | undefined;
   private loop: Promise<void> | undefined;
 
@@ -86,8 +88,14 @@ export class LeaderElector {
     this.onStopped = options.onStoppedLeading ?? (() => undefined);
   }
 
+  /**
+   * True while this candidate leads and its last renewal is younger than the renew deadline, by its own clock. A
+   * process that was frozen (SIGSTOP, a long pause) past the deadline is not leader any more from the moment it
+   * resumes, before its renew loop even runs: whatever it was doing must not go on acting (see fencing in the
+   * device and Azure clients).
+   */
   isLeader(): boolean {
-    return this.leading;
+    return this.leading && this.clock.now() - this.lastRenewAt < this.renewDeadlineMs;
   }
 
   /** The holder as last observed (possibly another candidate). */
@@ -183,6 +191,7 @@ export class LeaderElector {
           },
         });
         this.observe(created, this.clock.now());
+        this.lastRenewAt = now;
         return true;
       }
       this.observe(lease, now);
@@ -207,6 +216,8 @@ export class LeaderElector {
         },
       });
       this.observe(updated, this.clock.now());
+      // Counted from when the renewal was asked for: the others' lease clocks start no earlier than that.
+      this.lastRenewAt = now;
       if (!mine) this.log.info({ previousHolder: holder || '(none)' }, 'acquired the Lease');
       return true;
     } catch (e) {
