@@ -24,3 +24,4 @@ export * from './status.js';
 export * from './transport.js';
 export * from './watch.js';
 export * from './workqueue.js';
+export * from './own-writes.js';

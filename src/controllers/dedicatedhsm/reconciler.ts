@@ -67,7 +67,7 @@ import { observeAppliance } from './appliance-observation.js';
 import { decideDeletion, NOT_BLOCKED } from './deletion.js';
 import { countsAsAttempt, describeFailure, failureConditions, nextDeployStep, roundRestarts, SUPPORT_REQUEST, type LastFailure } from './deployment.js';
 import { armName, desiredHsm, keyOf, quotaStampKey, refOf, shortName, tagsToWrite } from './desired.js';
-import { OwnWrites } from './own-writes.js';
+import { OwnWrites } from '../../runtime/index.js';
 import { Pass, type HsmStatus } from './pass.js';
 import { featureCondition, gatewayVerdict, QUOTA_HELD, quotaCondition, readFailure, REQUIRED_FEATURES, subnetCondition, withoutSelf, type Read } from './preflight.js';
 import { ReadCache } from './read-cache.js';

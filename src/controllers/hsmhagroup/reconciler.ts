@@ -19,6 +19,7 @@ import {
 import {
   AuthenticationRejectedError,
   CredentialRefusedError,
+  HostKeyMismatchError,
   LunaCommandError,
   type HaGroupInfo,
   type HaGroupList,
@@ -26,7 +27,7 @@ import {
   type SecretVersion,
   type SshEndpoint,
 } from '../../luna/index.js';
-import { consumeTrigger, RetryableError, type ReconcileContext, type ReconcileOutcome } from '../../runtime/index.js';
+import { consumeTrigger, OwnWrites, RetryableError, type ReconcileContext, type ReconcileOutcome } from '../../runtime/index.js';
 import { describeDeviceError, report, SecretReads, spreadBelow, type OperatorContext, type SecretRead } from '../shared/index.js';
 import { clientEndpoint, groupGuardRecords, lunaCm, persistGroupGuard } from './client-host.js';
 import { groupConditions, type ClientProblem, type DownMember, type Observation, type ShapeProblem } from './conditions.js';
@@ -49,10 +50,12 @@ export interface ControllerMemory {
   labels: LabelCache;
   /** Cloning conflicts seen (listing or command output), by group uid, kept while both members stay in the group. */
   conflicts: Map<string, CloningConflict[]>;
+  /** This process's own writes, so a pass starts from them and not from a cache entry that lags behind. */
+  own: OwnWrites<HsmHaGroup>;
 }
 
 export function newMemory(): ControllerMemory {
-  return { labels: new Map(), conflicts: new Map() };
+  return { labels: new Map(), conflicts: new Map(), own: new OwnWrites<HsmHaGroup>() };
 }
 
 const KIND = 'HsmHaGroup' as const;
@@ -92,12 +95,18 @@ class Pass {
     obj: HsmHaGroup,
     private readonly rctx: ReconcileContext,
   ) {
-    this.group = obj;
+    this.group = memory.own.resolve(obj);
     this.ref = { namespace: obj.metadata.namespace ?? 'default', name: obj.metadata.name ?? '' };
   }
 
   private now(): Date {
     return new Date(this.ctx.clock.now());
+  }
+
+  /** Continues from what a write of this pass returned, and remembers it for the passes after. */
+  private adopt(next: HsmHaGroup): void {
+    this.memory.own.record(this.group, next);
+    this.group = next;
   }
 
   async run(): Promise<ReconcileOutcome> {
@@ -117,7 +126,7 @@ class Pass {
     if (manage && hasTrigger(this.group.metadata.annotations, Annotations.recoverNow)) {
       const t = await consumeTrigger(this.ctx.manager.client, HsmHaGroupType, this.group, Annotations.recoverNow);
       if (!t.object) return;
-      this.group = t.object;
+      this.adopt(t.object);
       trigger = t.fired;
     }
 
@@ -373,7 +382,7 @@ class Pass {
   /** Writes the guard records at once: a crash before the final report must not let a new process retry a rejected credential. */
   private async persistGuard(): Promise<void> {
     if (!this.endpoint) return;
-    this.group = await persistGroupGuard(this.ctx, this.group, groupGuardRecords(this.ctx, this.endpoint, this.secretUids));
+    this.adopt(await persistGroupGuard(this.ctx, this.group, groupGuardRecords(this.ctx, this.endpoint, this.secretUids)));
   }
 
   private async applySettings(lunacm: LunaCmHost, plan: ReturnType<typeof planSettings>, desired: DesiredSettings, layout: readonly string[], seen: CloningConflict[]): Promise<void> {
@@ -406,10 +415,20 @@ class Pass {
     try {
       await lunacm.recover(label);
     } catch (e) {
-      if (!(e instanceof LunaCommandError)) throw e;
-      detail = e.message;
+      // Refused before anything was sent (host key, guard): not an attempt.
+      if (e instanceof HostKeyMismatchError || e instanceof CredentialRefusedError) throw e;
+      // Otherwise the command may have reached LunaCM (a timeout or a dropped channel after sending): the attempt
+      // counts, and what the group looks like now decides its outcome.
+      detail = e instanceof Error ? e.message : String(e);
+      if (!(e instanceof LunaCommandError)) this.rctx.log.warn({ err: detail }, 'hagroup recover did not answer cleanly');
     }
-    const list = await lunacm.listGroups();
+    let list: HaGroupList | undefined;
+    try {
+      list = await lunacm.listGroups();
+    } catch (e) {
+      const why = `could not read the group after hagroup recover: ${e instanceof Error ? e.message : String(e)}`;
+      return { entries: candidates.map((c) => ({ at, serial: c.serial, outcome: `Failed: ${why}`.slice(0, 250) })) };
+    }
     const after = findGroup(list, label);
     const entries: RecoveryAttempt[] = [];
     for (const c of candidates) {
@@ -455,7 +474,7 @@ class Pass {
     const res = await this.ctx.manager.status.update(HsmHaGroupType, this.group, (s) => {
       (s as HsmHaGroupStatus).conditions = rep.conditions;
     });
-    this.group = res.object;
+    this.adopt(res.object);
   }
 
   private async writeOverride(verdict: { status: 'True' | 'False' | 'Unknown'; reason: string; message: string; severity: 'needsHuman' }): Promise<void> {

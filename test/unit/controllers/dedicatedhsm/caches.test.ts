@@ -1,6 +1,6 @@
 /** The shared network read cache and the own-writes chain that keeps decisions off stale cache entries. */
 import { describe, expect, it } from 'vitest';
-import { OwnWrites } from '../../../../src/controllers/dedicatedhsm/own-writes.js';
+import { OwnWrites } from '../../../../src/runtime/index.js';
 import { ReadCache } from '../../../../src/controllers/dedicatedhsm/read-cache.js';
 import { FakeClock, type KubeObject } from '../../../../src/runtime/index.js';
 

@@ -5,7 +5,7 @@
  * at version A is replaced by B (and B's successors). A version nobody here wrote ends the chain, so changes by
  * others are never hidden.
  */
-import type { KubeObject } from '../../runtime/index.js';
+import type { KubeObject } from './resource.js';
 
 const MAX_PER_OBJECT = 8;
 
