@@ -1,3 +1,4 @@
+import type { ObjectMeta } from '../runtime/resource.js';
 /** The operator's API: group/version, kinds, their TypeScript types (derived from the schemas), vocabulary. */
 import { API_VERSION } from './group.js';
 import type { KindDefinition } from './crd.js';
@@ -70,21 +71,8 @@ export type Resource<K extends string, Spec, Status> = {
   [k: string]: unknown;
 };
 
-/** Object metadata as served (the fields the operator reads; the rest passes through untouched). */
-export type ObjectMeta = {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  deletionTimestamp?: string | Date;
-  creationTimestamp?: string | Date;
-  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }[];
-  [k: string]: unknown;
-};
+/** Object metadata as served: the runtime's generic shape (the fields the operator reads; the rest passes through). */
+export type { ObjectMeta } from '../runtime/resource.js';
 
 export type DedicatedHsm = Resource<'DedicatedHsm', DedicatedHsmSpec, DedicatedHsmStatus>;
 export type NtlsClientBinding = Resource<'NtlsClientBinding', NtlsClientBindingSpec, NtlsClientBindingStatus>;

@@ -5,7 +5,7 @@
  */
 import { parseCertificate, type CertificateFacts } from '../pki/index.js';
 import { validFileName } from './args.js';
-import type { CommandOutcome, LunaCommand } from './command.js';
+import type { CommandOutcome } from './command.js';
 import { LunaCommandError } from './errors.js';
 import * as lunash from './lunash.js';
 import type { ClientIdentity } from './lunash.js';
@@ -16,50 +16,18 @@ import type { PackageList } from './parse/packages.js';
 import type { PartitionInfo } from './parse/partitions.js';
 import { scpReceive, scpSend } from './scp.js';
 import type { SshEndpoint, SshPool } from './ssh-pool.js';
+import { DeviceShell, type DeviceFacadeOptions } from './device-shell.js';
 
-export interface DeviceCommandEvent {
-  tool: 'lunash' | 'lunacm';
-  host: string;
-  name: string;
-  /** Redacted command line. */
-  display: string;
-  changesState: boolean;
-}
-
-export interface DeviceFacadeOptions {
-  commandTimeoutMs?: number;
-  onCommand?: (e: DeviceCommandEvent) => void;
-}
+export type { DeviceCommandEvent, DeviceFacadeOptions } from './device-shell.js';
 
 export interface ServerCertificate {
   pem: string;
   facts: CertificateFacts;
 }
 
-export class Appliance {
-  readonly #pool: SshPool;
-  readonly #ep: SshEndpoint;
-  readonly #opts: DeviceFacadeOptions;
-
+export class Appliance extends DeviceShell {
   constructor(pool: SshPool, endpoint: SshEndpoint, opts: DeviceFacadeOptions = {}) {
-    this.#pool = pool;
-    this.#ep = { ...endpoint, role: endpoint.role ?? 'appliance-ssh' };
-    this.#opts = opts;
-  }
-
-  get host(): string {
-    return this.#ep.host;
-  }
-
-  /** Runs any lunash command built by lunash.ts and returns its parsed result. */
-  async run<T>(cmd: LunaCommand<T>): Promise<T> {
-    this.#opts.onCommand?.({ tool: cmd.tool, host: this.#ep.host, name: cmd.name, display: cmd.display, changesState: cmd.changesState });
-    const res = await this.#pool.exec(this.#ep, cmd.line, {
-      display: cmd.display,
-      retryOnDrop: !cmd.changesState,
-      ...(this.#opts.commandTimeoutMs !== undefined ? { timeoutMs: this.#opts.commandTimeoutMs } : {}),
-    });
-    return cmd.parse(res.stderr ? `${res.stdout}\n${res.stderr}` : res.stdout);
+    super(pool, endpoint, 'appliance-ssh', opts);
   }
 
   async show(): Promise<HsmShow> {
@@ -122,15 +90,15 @@ export class Appliance {
   async uploadFile(name: string, data: Buffer | string): Promise<void> {
     const file = validFileName(name);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    this.#opts.onCommand?.({ tool: 'lunash', host: this.#ep.host, name: 'scp upload', display: `scp -t ${file}`, changesState: true });
-    await this.#pool.withChannel(this.#ep, `scp -t ${file}`, (ch) => scpSend(ch, file, bytes), { display: `scp -t ${file}` });
+    this.opts.onCommand?.({ tool: 'lunash', host: this.ep.host, name: 'scp upload', display: `scp -t ${file}`, changesState: true });
+    await this.pool.withChannel(this.ep, `scp -t ${file}`, (ch) => scpSend(ch, file, bytes), { display: `scp -t ${file}` });
   }
 
   /** scp out of the user's home directory (read-only). */
   async downloadFile(name: string): Promise<Buffer> {
     const file = validFileName(name);
-    this.#opts.onCommand?.({ tool: 'lunash', host: this.#ep.host, name: 'scp download', display: `scp -f ${file}`, changesState: false });
-    const { value } = await this.#pool.withChannel(this.#ep, `scp -f ${file}`, (ch) => scpReceive(ch), { display: `scp -f ${file}`, retryOnDrop: true });
+    this.opts.onCommand?.({ tool: 'lunash', host: this.ep.host, name: 'scp download', display: `scp -f ${file}`, changesState: false });
+    const { value } = await this.pool.withChannel(this.ep, `scp -f ${file}`, (ch) => scpReceive(ch), { display: `scp -f ${file}`, retryOnDrop: true });
     return value.data;
   }
 

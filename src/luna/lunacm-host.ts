@@ -2,8 +2,8 @@
  * Typed facade over LunaCM on the client host that manages HA groups. The group (partition CO) password
  * goes through the credential guard as role `hagroup-password`: a rejected password version is sent once.
  */
-import type { DeviceFacadeOptions } from './appliance.js';
 import type { LunaCommand } from './command.js';
+import { DeviceShell, type DeviceFacadeOptions } from './device-shell.js';
 import { AuthenticationRejectedError, LunaCommandError } from './errors.js';
 import type { SecretVersion } from './guard.js';
 import * as lunacm from './lunacm.js';
@@ -17,29 +17,9 @@ export interface GuardedPassword {
   secret: SecretVersion;
 }
 
-export class LunaCmHost {
-  readonly #pool: SshPool;
-  readonly #ep: SshEndpoint;
-  readonly #opts: DeviceFacadeOptions;
-
+export class LunaCmHost extends DeviceShell {
   constructor(pool: SshPool, endpoint: SshEndpoint, opts: DeviceFacadeOptions = {}) {
-    this.#pool = pool;
-    this.#ep = { ...endpoint, role: endpoint.role ?? 'lunacm-ssh' };
-    this.#opts = opts;
-  }
-
-  get host(): string {
-    return this.#ep.host;
-  }
-
-  async run<T>(cmd: LunaCommand<T>): Promise<T> {
-    this.#opts.onCommand?.({ tool: cmd.tool, host: this.#ep.host, name: cmd.name, display: cmd.display, changesState: cmd.changesState });
-    const res = await this.#pool.exec(this.#ep, cmd.line, {
-      display: cmd.display,
-      retryOnDrop: !cmd.changesState,
-      ...(this.#opts.commandTimeoutMs !== undefined ? { timeoutMs: this.#opts.commandTimeoutMs } : {}),
-    });
-    return cmd.parse(res.stderr ? `${res.stdout}\n${res.stderr}` : res.stdout);
+    super(pool, endpoint, 'lunacm-ssh', opts);
   }
 
   async listGroups(): Promise<HaGroupList> {
@@ -82,12 +62,12 @@ export class LunaCmHost {
   async #withPassword(password: GuardedPassword, build: (pw: string) => LunaCommand<LunaCmOutcome>): Promise<LunaCmOutcome> {
     // Built first so an invalid argument is refused before the guard or the network sees anything.
     const cmd = build(password.value);
-    return this.#pool.guard.attempt({ host: this.#ep.host, role: 'hagroup-password', secret: password.secret }, async () => {
+    return this.pool.guard.attempt({ host: this.ep.host, role: 'hagroup-password', secret: password.secret }, async () => {
       try {
         return await this.run(cmd);
       } catch (e) {
         if (e instanceof LunaCommandError && (e.kind === 'credential-rejected' || e.kind === 'locked')) {
-          throw new AuthenticationRejectedError(this.#ep.host, 'hagroup-password', password.secret.name, e.message);
+          throw new AuthenticationRejectedError(this.ep.host, 'hagroup-password', password.secret.name, e.message);
         }
         throw e;
       }
