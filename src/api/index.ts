@@ -1,5 +1,5 @@
-import type { ObjectMeta } from '../runtime/resource.js';
 /** The operator's API: group/version, kinds, their TypeScript types (derived from the schemas), vocabulary. */
+import type { ObjectMeta } from '../runtime/resource.js';
 import { API_VERSION } from './group.js';
 import type { KindDefinition } from './crd.js';
 import { DedicatedHsmDefinition, type DedicatedHsmSpec, type DedicatedHsmStatus } from './dedicatedhsm.js';
