@@ -3,27 +3,9 @@
  * API tests run: applied over raw HTTP with server-side apply, then probed with a dry-run of an object only the
  * CEL rules reject.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parse } from 'yaml';
 import { call, type Endpoint } from '../../support/http.js';
 import { installCrds, loadCrdFiles } from '../../support/crds.js';
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-
-interface CrdDoc {
-  metadata: { name: string };
-}
-
-export function generatedCrds(): CrdDoc[] {
-  const dir = join(repoRoot, 'crds');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml'))
-    .sort()
-    .map((f) => parse(readFileSync(join(dir, f), 'utf8')) as CrdDoc);
-}
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 const NET = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Network`;
