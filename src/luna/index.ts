@@ -16,3 +16,4 @@ export * from './appliance.js';
 export * from './lunacm-host.js';
 export * from './ntls.js';
 export { zeroizeByFailedLogins, type ZeroizeConfirmation, type ZeroizeReport } from './zeroize.js';
+export * from './tcp.js';

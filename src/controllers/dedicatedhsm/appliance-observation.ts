@@ -3,9 +3,8 @@
  * commands only, host key pinned, credential guarded), and a TCP connect to the NTLS port. The two run side by
  * side; neither changes anything on the device.
  */
-import { connect } from 'node:net';
 import type { DedicatedHsm } from '../../api/index.js';
-import { CredentialRefusedError, normalizeHostKeyPin } from '../../luna/index.js';
+import { CredentialRefusedError, normalizeHostKeyPin, probeTcpPort } from '../../luna/index.js';
 import { advertisedHost, applianceAccess, describeDeviceError, withAppliance, type DeviceAddress, type OperatorContext, type SecretReads } from '../shared/index.js';
 import type { ApplianceObservation, NtlsOutcome, SshOutcome } from './appliance-checks.js';
 
@@ -36,20 +35,9 @@ export async function observeAppliance(ctx: OperatorContext, hsm: DedicatedHsm, 
   return { ...base, ssh: sshOutcome, ntls: ntlsOutcome };
 }
 
-/** A TCP connect, nothing sent: whether the NTLS port answers at all (the guide's "at a minimum TCP port 1792"). */
-export function probeTcp(address: DeviceAddress, timeoutMs: number): Promise<NtlsOutcome> {
-  return new Promise((resolve) => {
-    const sock = connect({ host: address.host, port: address.port });
-    let done = false;
-    const finish = (o: NtlsOutcome): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(o);
-    };
-    const timer = setTimeout(() => finish({ kind: 'unreachable', message: `no TCP connection within ${timeoutMs} ms` }), timeoutMs);
-    sock.once('connect', () => finish({ kind: 'reachable' }));
-    sock.once('error', (err: Error & { code?: string }) => finish({ kind: 'unreachable', message: err.code ?? err.message }));
-  });
+/** Whether the NTLS port answers at all (the guide's "at a minimum TCP port 1792"). */
+export async function probeTcp(address: DeviceAddress, timeoutMs: number): Promise<NtlsOutcome> {
+  const r = await probeTcpPort(address, timeoutMs);
+  if (r.ok) return { kind: 'reachable' };
+  return { kind: 'unreachable', message: r.timedOut ? `no TCP connection within ${timeoutMs} ms` : (r.code ?? r.detail) };
 }

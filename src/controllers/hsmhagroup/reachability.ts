@@ -4,7 +4,7 @@
  * the DedicatedHsm's ApplianceReachable condition is only used when there is no address to dial, because it is as
  * old as that controller's last re-sync.
  */
-import { connect } from 'node:net';
+import { probeTcpPort } from '../../luna/index.js';
 import type { DedicatedHsm } from '../../api/index.js';
 import { advertisedHost, type DeviceAddress, type OperatorContext } from '../shared/index.js';
 
@@ -14,23 +14,11 @@ export interface Reach {
   message?: string;
 }
 
-/** One TCP connect with a deadline; the socket is closed at once (no bytes are sent). */
-export function tcpReachable(address: DeviceAddress, timeoutMs: number): Promise<Reach> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: address.host, port: address.port });
-    let settled = false;
-    const done = (r: Reach): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(r);
-    };
-    const timer = setTimeout(() => done({ reachable: false, message: `no TCP answer within ${timeoutMs} ms` }), timeoutMs);
-    timer.unref();
-    socket.once('connect', () => done({ reachable: true }));
-    socket.once('error', (e: NodeJS.ErrnoException) => done({ reachable: false, message: e.code ? `TCP connect failed: ${e.code}` : 'TCP connect failed' }));
-  });
+/** Whether a TCP port answers; the socket is closed at once (no bytes are sent). */
+export async function tcpReachable(address: DeviceAddress, timeoutMs: number): Promise<Reach> {
+  const r = await probeTcpPort(address, timeoutMs);
+  if (r.ok) return { reachable: true };
+  return { reachable: false, message: r.timedOut ? `no TCP answer within ${timeoutMs} ms` : r.code ? `TCP connect failed: ${r.code}` : 'TCP connect failed' };
 }
 
 export async function applianceReach(ctx: OperatorContext, hsm: DedicatedHsm | undefined, name: string): Promise<Reach> {
