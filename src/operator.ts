@@ -8,7 +8,7 @@ import { AzurePlaneCache, type ArmConnection, type CredentialSource } from './az
 import { registerDedicatedHsmController } from './controllers/dedicatedhsm/index.js';
 import { registerHsmHaGroupController } from './controllers/hsmhagroup/index.js';
 import { registerNtlsClientBindingController } from './controllers/ntlsclientbinding/index.js';
-import { DEFAULT_SETTINGS, dialAsIs, type AzureCredentialRequest, type EndpointResolver, type OperatorContext, type OperatorSettings } from './controllers/shared/index.js';
+import { DEFAULT_DIGEST_KEY_SECRET, DEFAULT_SETTINGS, dialAsIs, secretKeyedDigest, type DigestKeyRef, type AzureCredentialRequest, type EndpointResolver, type OperatorContext, type OperatorSettings } from './controllers/shared/index.js';
 import { CredentialGuard, SshPool, type SshPoolOptions } from './luna/index.js';
 import { createHsmMetrics } from './observability/hsm-metrics.js';
 import { Manager, realClock, type ManagerOptions, type ResourceType } from './runtime/index.js';
@@ -26,6 +26,11 @@ export interface OperatorOptions {
   resolve?: EndpointResolver;
   ssh?: Omit<SshPoolOptions, 'guard'>;
   settings?: Partial<OperatorSettings>;
+  /**
+   * The Secret holding the key of credential digests (created on first use). Default: hsm-operator-credential-digest-key
+   * in the leader-election namespace, else the first watched namespace, else "default".
+   */
+  credentialDigestKey?: DigestKeyRef;
   /** Controllers to run (default all three). */
   controllers?: ('dedicatedhsm' | 'ntlsclientbinding' | 'hsmhagroup')[];
 }
@@ -58,6 +63,10 @@ export function buildOperator(opts: OperatorOptions): Operator {
     secrets: manager.secrets(),
     ssh,
     guard,
+    digest: secretKeyedDigest(manager.client, opts.credentialDigestKey ?? {
+      namespace: (opts.manager.leaderElection ? opts.manager.leaderElection.namespace : opts.manager.namespaces?.[0]) ?? 'default',
+      name: DEFAULT_DIGEST_KEY_SECRET,
+    }),
     azure,
     resolve: opts.resolve ?? dialAsIs,
     metrics: createHsmMetrics(manager.metrics.registry),

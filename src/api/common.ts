@@ -277,18 +277,24 @@ export const CredentialGuardRecord = Type.Object(
     secretName: Type.Optional(Type.String({ description: 'namespace/name of the Secret that held the rejected value.', maxLength: 512 })),
     secretUid: Type.String({ description: 'metadata.uid of the Secret that held the rejected value.', maxLength: 64 }),
     secretResourceVersion: Type.String({
-      description: 'metadata.resourceVersion of the Secret when the value was rejected; any other version lifts the guard.',
+      description: 'metadata.resourceVersion of the Secret when the value was rejected (for reference: a metadata-only update does not lift the guard).',
       maxLength: 64,
     }),
+    valueDigest: Type.Optional(
+      Type.String({
+        description: 'Keyed HMAC-SHA256 digest of the rejected value (never the value): the guard holds until the Secret holds a value with another digest.',
+        maxLength: 128,
+      }),
+    ),
     rejectedAt: Timestamp('When the credential was rejected.'),
     message: Type.String({ description: 'What the far end answered (never the credential itself).', maxLength: 1024 }),
   },
-  { description: 'One rejected credential and the Secret version that held it.' },
+  { description: 'One rejected credential value and the Secret that held it.' },
 );
 
 export function CredentialGuard() {
   return Type.Array(CredentialGuardRecord, {
-    description: 'Credentials that were rejected and will not be tried again until their Secret changes.',
+    description: 'Credentials that were rejected and will not be tried again until the value in their Secret changes.',
     maxItems: 32,
     'x-kubernetes-list-type': 'map',
     'x-kubernetes-list-map-keys': ['key'],

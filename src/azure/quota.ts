@@ -22,7 +22,7 @@ export function computeQuotaView(hsms: readonly HsmState[], location: string, li
   const failedLeftovers = here
     .filter((h) => h.provisioningState === 'Failed')
     .map((h) => ({ name: h.name, id: h.id, ...(h.stampId ? { stampId: h.stampId } : {}) }));
-  return { byStamp, region: here.length, failedLeftovers, limits };
+  return { byStamp, region: here.length, failedLeftovers, limits, ids: here.map((h) => h.id.toLowerCase()) };
 }
 
 /** Whether one more HSM fits in `stamp` (or anywhere, when no stamp is asked for). */

@@ -80,6 +80,8 @@ export interface QuotaView {
   region: number;
   failedLeftovers: FailedLeftover[];
   limits: QuotaLimits;
+  /** ARM ids (lower case) of the HSMs counted, so a deployment this operator just sent is not counted twice. */
+  ids?: readonly string[];
 }
 
 export interface QuotaLimits {

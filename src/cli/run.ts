@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { CLOUDS, connectionFor, DEFAULT_QUOTA, type ArmConnection, type CloudName, type CredentialSource, type QuotaLimits } from '../azure/index.js';
 import { buildOperator } from '../operator.js';
+import { DEFAULT_DIGEST_KEY_SECRET } from '../controllers/shared/index.js';
 import { ConfigError, configFromValues, createLogger, errorMessage, loadKubeConfig, runtimeFlags, runtimeHelp, type RuntimeConfig } from '../runtime/index.js';
 import { CliError, EXIT, parseFlags, str, UsageError, type Io, type Values } from './io.js';
 import { clusterConfigured } from './cluster.js';
@@ -123,6 +124,8 @@ export async function runCommand(argv: string[], io: Io, stop: AbortSignal): Pro
       log,
     },
     azure: { connection: azure.connection, defaultCredential: azure.credential },
+    // The operator's own namespace, whether or not leader election is on: the key must not move between runs.
+    credentialDigestKey: { namespace: le.namespace, name: DEFAULT_DIGEST_KEY_SECRET },
     ...(azure.quota ? { settings: { quotaLimits: azure.quota } } : {}),
   });
   try {

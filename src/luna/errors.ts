@@ -105,7 +105,7 @@ export class CredentialRefusedError extends LunaError {
     readonly rejectedAt: string,
   ) {
     super(
-      `not retrying the ${role} credential for ${host}: Secret ${secretName ?? `uid ${secretUid}`} (resourceVersion ${secretResourceVersion}) was rejected at ${rejectedAt}; update that Secret to try again`,
+      `not retrying the ${role} credential for ${host}: the value in Secret ${secretName ?? `uid ${secretUid}`} was rejected at ${rejectedAt} and has not changed since (resourceVersion ${secretResourceVersion} then); put the correct value in that Secret to try again`,
     );
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The credential guard (invariant 1): every authentication the operator performs goes through it, keyed by
- * (host, role, Secret uid + resourceVersion). Once a credential version is rejected, further attempts with
- * it are refused until the Secret changes. Records are plain JSON so the caller persists them in status and
+ * (host, role, Secret uid) and the keyed digest of the value. Once a value is rejected, further attempts with it
+ * are refused until the value changes: a metadata-only update of the Secret (labels, annotations, a re-sync by
+ * External Secrets or Sealed Secrets) lifts nothing. Records without a digest (written before digests existed)
+ * compare the Secret's resourceVersion instead. Records are plain JSON so the caller persists them in status and
  * a restarted process restores them.
  */
 import { AuthenticationRejectedError, CredentialRefusedError } from './errors.js';
@@ -17,6 +19,8 @@ export interface SecretVersion {
   resourceVersion: string;
   /** `namespace/name`, for messages. */
   name?: string;
+  /** Keyed digest of the value (never the value): what decides "the same credential again". */
+  digest?: string;
 }
 
 export interface CredentialAttempt {
@@ -30,6 +34,8 @@ export interface GuardRecord {
   role: GuardRole;
   secretUid: string;
   secretResourceVersion: string;
+  /** Keyed digest of the rejected value; the guard holds while the Secret's value has this digest. */
+  valueDigest?: string;
   /** ISO timestamp. */
   rejectedAt: string;
   /** Why it was rejected (device text, never the credential). */
@@ -46,6 +52,15 @@ export interface CredentialGuardOptions {
 
 const slot = (host: string, role: string, secretUid: string): string => JSON.stringify([host, role, secretUid]);
 
+/** Whether a record was made for the value this Secret version holds: by digest, else (old records) by version. */
+function sameValue(r: GuardRecord, s: SecretVersion): boolean {
+  if (r.valueDigest !== undefined && s.digest !== undefined) return r.valueDigest === s.digest;
+  return r.secretResourceVersion === s.resourceVersion;
+}
+
+/** What identifies one credential value for in-flight sharing: its digest, else its Secret version. */
+const valueKey = (s: SecretVersion): string => s.digest ?? `rv:${s.resourceVersion}`;
+
 function isRecord(v: unknown): v is GuardRecord {
   if (typeof v !== 'object' || v === null) return false;
   const r = v as Record<string, unknown>;
@@ -57,6 +72,7 @@ function isRecord(v: unknown): v is GuardRecord {
     typeof r.secretResourceVersion === 'string' &&
     typeof r.rejectedAt === 'string' &&
     typeof r.message === 'string' &&
+    (r.valueDigest === undefined || typeof r.valueDigest === 'string') &&
     (r.secretName === undefined || typeof r.secretName === 'string')
   );
 }
@@ -67,7 +83,7 @@ export function isCredentialRejection(e: unknown): e is AuthenticationRejectedEr
 }
 
 export class CredentialGuard {
-  /** One record per (host, role, secret uid): the last rejected resourceVersion. */
+  /** One record per (host, role, secret uid): the last rejected value. */
   readonly #records = new Map<string, GuardRecord>();
   readonly #inFlight = new Map<string, Promise<unknown>>();
   /** When a slot last saw a successful authentication: records rejected before that are obsolete. */
@@ -99,7 +115,7 @@ export class CredentialGuard {
       if (!isRecord(r)) continue;
       const k = slot(r.host, r.role, r.secretUid);
       const have = this.#records.get(k);
-      if (have && (have.secretResourceVersion === r.secretResourceVersion || have.rejectedAt >= r.rejectedAt)) continue;
+      if (have && ((have.valueDigest ?? have.secretResourceVersion) === (r.valueDigest ?? r.secretResourceVersion) || have.rejectedAt >= r.rejectedAt)) continue;
       // A status not yet rewritten after a later success must not bring the obsolete record back.
       const accepted = this.#acceptedAt.get(k);
       if (accepted !== undefined && accepted >= r.rejectedAt) continue;
@@ -117,7 +133,7 @@ export class CredentialGuard {
   /** The record refusing this attempt, if any. */
   refusal(a: CredentialAttempt): GuardRecord | undefined {
     const r = this.#records.get(slot(a.host, a.role, a.secret.uid));
-    return r && r.secretResourceVersion === a.secret.resourceVersion ? { ...r } : undefined;
+    return r && sameValue(r, a.secret) ? { ...r } : undefined;
   }
 
   /** Throws CredentialRefusedError when this credential version was already rejected. */
@@ -129,10 +145,10 @@ export class CredentialGuard {
   /**
    * Runs one authentication. Concurrent attempts with the same credential wait for the first one's outcome,
    * so a wrong credential is sent once. A rejection (AuthenticationRejectedError) is recorded; a success
-   * clears records of older versions of the same Secret.
+   * clears records of older values of the same Secret.
    */
   async attempt<T>(a: CredentialAttempt, fn: () => Promise<T>): Promise<T> {
-    const key = JSON.stringify([a.host, a.role, a.secret.uid, a.secret.resourceVersion]);
+    const key = JSON.stringify([a.host, a.role, a.secret.uid, valueKey(a.secret)]);
     for (let pending = this.#inFlight.get(key); pending; pending = this.#inFlight.get(key)) {
       await pending.catch(() => undefined);
     }
@@ -162,6 +178,7 @@ export class CredentialGuard {
       role: a.role,
       secretUid: a.secret.uid,
       secretResourceVersion: a.secret.resourceVersion,
+      ...(a.secret.digest !== undefined ? { valueDigest: a.secret.digest } : {}),
       rejectedAt: this.#now().toISOString(),
       message,
       ...(a.secret.name !== undefined ? { secretName: a.secret.name } : {}),

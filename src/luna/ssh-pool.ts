@@ -325,7 +325,8 @@ export class SshPool {
   }
 
   #session(host: string, port: number, username: string, secret: SecretVersion): HostSession {
-    const key = `${host}:${port}:${username}#${secret.uid}@${secret.resourceVersion}`;
+    // One session per credential value (its digest), not per Secret version: a metadata-only update keeps it.
+    const key = `${host}:${port}:${username}#${secret.uid}@${secret.digest ?? secret.resourceVersion}`;
     let s = this.#sessions.get(key);
     if (!s) {
       s = new HostSession(host, port, username);

@@ -4,7 +4,8 @@
  * changes (two operator processes with leader election), while re-syncs, drift checks and member polls keep asking.
  * Once the Secrets are fixed, everything converges on the first try. No zeroization and no lockout at any point: HSM
  * SO attempts left stay 3, no HSM SO login is ever tried, the partition that saw the wrong group password counts
- * one failed CO login (of the 10 before lockout).
+ * one failed CO login (of the 10 before lockout). Metadata-only updates of a wrong Secret lift nothing: the guard
+ * compares a keyed digest of the value.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { safetyViolations } from '../support/reliability-invariants.js';
@@ -100,6 +101,21 @@ describe('wrong credentials cost exactly one attempt each', () => {
     a = await rw.spawn('op-solo');
     await holdsAtOne('after a restart without leader election');
   }, 90_000);
+
+  it('still one after metadata-only updates of each wrong Secret (labels, annotations, the same value re-applied)', async () => {
+    // What External Secrets or Sealed Secrets do on every refresh: the resourceVersion moves, the value does not.
+    for (const [i, name] of ['hsm1-appliance', 'lunacm-ssh-wrong', 'ha-password-wrong'].entries()) {
+      for (let n = 0; n < 3; n++) {
+        await rw.kube.patch('Secret', name, { metadata: { labels: { refreshed: `r${n}` }, annotations: { 'reconcile.external-secrets.io/data-hash': `h${i}-${n}` } } });
+      }
+    }
+    await rw.kube.setSecret('hsm1-appliance', { password: 'wrong-appliance-pw-7f3a9c' });
+    await holdsAtOne('after three metadata-only updates of each wrong Secret');
+    const hsm1 = await rw.kube.get('DedicatedHsm', 'hsm1');
+    const record = (hsm1.status?.credentialGuard as { valueDigest?: string }[] | undefined)?.[0];
+    // The record names the rejected value by a keyed digest, never by the value.
+    expect(record?.valueDigest).toMatch(/^hmac-sha256:[0-9a-f]{64}$/);
+  }, 60_000);
 
   it('fixed Secrets lift the guard: one success each, no further failures', async () => {
     const pw = rw.planted.find((p) => p.secret === 'hsm1-appliance')?.value ?? '';

@@ -17,6 +17,8 @@ export interface TestOperatorOptions {
   controllers?: OperatorOptions['controllers'];
   resyncIntervalMs?: number;
   leaderElection?: OperatorOptions['manager']['leaderElection'];
+  /** Workers per controller, as --concurrency sets them (e.g. { default: 1, byController: { DedicatedHsm: 4 } }). */
+  concurrency?: OperatorOptions['manager']['concurrency'];
   logLevel?: 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 }
 
@@ -30,10 +32,12 @@ export async function startTestOperator(o: TestOperatorOptions): Promise<Operato
     manager: {
       kubeConfig: testKubeConfig(o.user),
       namespaces: [o.namespace],
-      leaderElection: o.leaderElection ?? false,
+      // An empty Lease namespace means the test's own (known only once the scenario made it).
+      leaderElection: o.leaderElection ? { ...o.leaderElection, namespace: o.leaderElection.namespace || o.namespace } : false,
       metricsBindAddress: '127.0.0.1:0',
       healthProbeBindAddress: '127.0.0.1:0',
       resyncIntervalMs: o.resyncIntervalMs ?? 0,
+      ...(o.concurrency ? { concurrency: o.concurrency } : {}),
       log: createLogger({ level: o.logLevel ?? (process.env.TEST_LOG_LEVEL as TestOperatorOptions['logLevel']) ?? 'silent', name: 'hsm-operator' }),
     },
     azure: { connection: o.world.azure.connection, defaultCredential: o.world.azure.credential },

@@ -6,19 +6,20 @@ import { ensureGoBinaries, moduleHash, toolCacheRoot } from '../../src/sandbox/c
 
 const moduleDir = resolve(dirname(fileURLToPath(import.meta.url)), '../tools');
 
-/** Paths of `helm`, `kustomize` and `kstatus`, building them on first use. */
-export async function ensureTools(): Promise<{ helm: string; kustomize: string; kstatus: string }> {
+/** Paths of `helm`, `kustomize`, `kstatus` and `luahealth`, building them on first use. */
+export async function ensureTools(): Promise<{ helm: string; kustomize: string; kstatus: string; luahealth: string }> {
   const bins = await ensureGoBinaries({
     moduleDir,
     cacheDir: join(toolCacheRoot(), 'tools', `tools-${moduleHash(moduleDir)}`),
-    what: 'helm, kustomize and kstatus',
+    what: 'helm, kustomize, kstatus and luahealth (gopher-lua)',
     binaries: [
       { pkg: 'helm.sh/helm/v3/cmd/helm', built: 'helm', name: 'helm' },
       { pkg: 'sigs.k8s.io/kustomize/kustomize/v5', built: 'kustomize', name: 'kustomize' },
       { pkg: './kstatus', built: 'kstatus', name: 'kstatus' },
+      { pkg: './luahealth', built: 'luahealth', name: 'luahealth' },
     ],
   });
-  return { helm: bins.helm!, kustomize: bins.kustomize!, kstatus: bins.kstatus! };
+  return { helm: bins.helm!, kustomize: bins.kustomize!, kstatus: bins.kstatus!, luahealth: bins.luahealth! };
 }
 
 /** Runs a tool and returns its output; throws with stderr when it fails. */

@@ -1,4 +1,5 @@
-// Real tools the tests run: helm (lint, template), kustomize (build) and kstatus from sigs.k8s.io/cli-utils.
+// Real tools the tests run: helm (lint, template), kustomize (build), kstatus from sigs.k8s.io/cli-utils, and
+// luahealth (Argo CD health scripts in gopher-lua, the engine Argo CD embeds).
 module github.com/hsm-operator/hsm-operator/test/tools
 
 go 1.24.0
@@ -9,6 +10,7 @@ tool (
 )
 
 require (
+	github.com/yuin/gopher-lua v1.1.2
 	k8s.io/apimachinery v0.34.2
 	sigs.k8s.io/cli-utils v0.37.2
 )

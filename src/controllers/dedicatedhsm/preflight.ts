@@ -4,10 +4,11 @@
  * the ExpressRoute gateway (type, VNet, Succeeded: the deployment race), quota (2 per stamp, 4 per region, failed
  * leftovers named). Pure: the reconciler does the reads and hands their results in.
  */
-import type { ConditionLike } from '../../api/index.js';
+import { Annotations, type ConditionLike } from '../../api/index.js';
 import { ACTIONS, sameArmId, type AzureFailure, type FeatureState, type GatewayState, type HsmState, type QuotaView, type SubnetState } from '../../azure/index.js';
 import { quotaRoomFor } from '../../azure/index.js';
 import { shortName } from './desired.js';
+import { formatDuration } from './timing.js';
 
 /** A read that either gave a value or failed with a classified Azure failure. */
 export type Read<T> = { ok: true; value: T } | { ok: false; failure: AzureFailure };
@@ -168,7 +169,11 @@ export function withoutSelf(view: QuotaView, self: Pick<HsmState, 'id' | 'stampI
   return { ...view, byStamp, region: Math.max(0, view.region - 1), failedLeftovers: view.failedLeftovers.filter((l) => !mine(l.id)) };
 }
 
-export function quotaCondition(read: Read<QuotaView>, stamp: string | undefined, location: string): ConditionLike {
+/**
+ * The quota verdict. `recheckMs` is how often the operator looks again while it is exceeded: the message says so, and
+ * that the resync-now annotation makes it look at once once a human freed a place.
+ */
+export function quotaCondition(read: Read<QuotaView>, stamp: string | undefined, location: string, recheckMs?: number): ConditionLike {
   if (!read.ok) return readFailure('QuotaAvailable', 'the dedicated HSMs of the subscription (quota)', read.failure);
   const view = read.value;
   const room = quotaRoomFor(view, stamp);
@@ -177,7 +182,11 @@ export function quotaCondition(read: Read<QuotaView>, stamp: string | undefined,
   const leftovers = view.failedLeftovers.length
     ? ` Failed deployments still consuming quota: ${view.failedLeftovers.map((l) => `${l.name}${l.stampId ? ` (${l.stampId})` : ''}`).join(', ')}: delete them.`
     : '';
-  return { type: 'QuotaAvailable', status: 'False', reason: 'QuotaExceeded', message: `Not deployed: quota exceeded, ${room.reason ?? usage}.${leftovers} ${ACTIONS.quota}` };
+  const again =
+    recheckMs === undefined
+      ? ''
+      : ` The operator looks at the quota again every ${formatDuration(recheckMs)} and deploys once a place is free; to deploy at once after freeing one, set the annotation ${Annotations.resyncNow}.`;
+  return { type: 'QuotaAvailable', status: 'False', reason: 'QuotaExceeded', message: `Not deployed: quota exceeded, ${room.reason ?? usage}.${leftovers} ${ACTIONS.quota}${again}` };
 }
 
 /** After the resource exists it holds its quota; nothing is consumed again. */

@@ -3,6 +3,9 @@
  * subnet) of a VNet are read once for all HSMs behind it within the TTL, and concurrent reads share one request.
  * Failures are not cached. The TTL is at most the first gateway wait, so a gateway that turned Succeeded is seen
  * no later than one wait interval after it did.
+ *
+ * Shared readings are for waiting only. A decision to act (the PUT of an HSM) rests on `fresh()`: a reading that
+ * started no earlier than the call, which then also serves the waiters.
  */
 import type { Clock } from '../../runtime/index.js';
 
@@ -39,6 +42,15 @@ export class ReadCache<T> {
       if (this.#entries.get(key) === entry) this.#entries.delete(key);
     });
     return value;
+  }
+
+  /** A reading of `key` that started no earlier than now (shared only with one that did); it refreshes the cache. */
+  fresh(key: string, fetch: () => Promise<T>): Promise<T> {
+    const now = this.clock.now();
+    const e = this.#entries.get(key);
+    if (e && e.at >= now) return e.value;
+    this.#entries.delete(key);
+    return this.get(key, fetch);
   }
 
   /** Forget `key` (dedicatedhsm.io/resync-now asks for a fresh read). */

@@ -26,6 +26,7 @@ import {
 import {
   AzurePlaneError,
   classifyAzureError,
+  hsmId,
   classifyFailedProvisioning,
   immutableDrift,
   vnetOfSubnet,
@@ -71,6 +72,7 @@ import { OwnWrites } from '../../runtime/index.js';
 import { Pass, type HsmStatus } from './pass.js';
 import { featureCondition, gatewayVerdict, QUOTA_HELD, quotaCondition, readFailure, REQUIRED_FEATURES, subnetCondition, withoutSelf, type Read } from './preflight.js';
 import { ReadCache } from './read-cache.js';
+import { DeployGate } from './deploy-gate.js';
 import { formatDuration, gatewayWaitDelay, jittered, raceBackoffMs } from './timing.js';
 
 export const CONTROLLER = 'DedicatedHsm';
@@ -105,11 +107,14 @@ export class DedicatedHsmReconciler {
   private readonly gateways: ReadCache<GatewayState | undefined>;
   private readonly subnets: ReadCache<SubnetState | undefined>;
   private readonly own = new OwnWrites<DedicatedHsm>();
+  /** One PUT decision at a time per subscription and region, with the quota it takes held (deploy-gate.ts). */
+  readonly gate: DeployGate;
 
   constructor(private readonly ctx: OperatorContext) {
     const ttl = (): number => Math.min(30_000, ctx.settings.gatewayWaitInitialMs);
     this.gateways = new ReadCache(ctx.clock, ttl);
     this.subnets = new ReadCache(ctx.clock, ttl);
+    this.gate = new DeployGate(() => ctx.clock.now());
   }
 
   /** Shared network reads (for tests: how many gateway reads went out). */
@@ -159,7 +164,7 @@ export class DedicatedHsmReconciler {
         ctx.manager.events.normal(hsm, 'ResyncRequested', `${Annotations.resyncNow}: re-reading Azure and the appliance now.`);
       }
     }
-    const secrets = new SecretReads(ctx.secrets, CONTROLLER, key);
+    const secrets = new SecretReads(ctx.secrets, CONTROLLER, key, ctx.digest);
     try {
       const pass = new Pass(now);
       if (hsm.metadata.deletionTimestamp) return await this.finalize(hsm, mode.mode, secrets, pass);
@@ -341,11 +346,63 @@ export class DedicatedHsmReconciler {
       case 'deploy':
         break;
     }
-    return this.deploy(plane, hsm, pass, round, mode, secrets, rc);
+    return this.deploy(plane, hsm, pass, round, mode, secrets, rc, failed, az.identity);
+  }
+
+  /**
+   * The decision to PUT and the PUT, alone in the HSM's subscription and region (DeployGate): the preconditions are
+   * read again inside the gate, after the previous PUT of the scope returned (never the shared readings kept for
+   * waiting), and the quota counts the PUTs this operator sent that Azure does not list yet.
+   */
+  private async deploy(
+    plane: AzurePlane,
+    hsm: DedicatedHsm,
+    pass: Pass,
+    round: Round,
+    mode: ReconcileMode,
+    secrets: SecretReads,
+    rc: ReconcileContext,
+    failed: HsmState | undefined,
+    identity: string,
+  ): Promise<ReconcileOutcome> {
+    const a = hsm.spec.azure;
+    const scope = DeployGate.scope(a.subscriptionId, a.location);
+    const id = hsmId(a.subscriptionId, a.resourceGroup, armName(hsm));
+    return this.gate.exclusive(scope, async () => {
+      const pre = await this.preflight(plane, hsm, pass, failed, identity, rc, { fresh: true });
+      if (pre.blocked) {
+        if (failed) this.reassert(hsm, pass, round.lastFailure);
+        else if (!pre.provisionedSaid) pass.condition({ type: 'Provisioned', status: 'Unknown', reason: 'Pending', message: `Not deployed yet: ${pre.why}` });
+        rc.log.info({ why: pre.why }, 'a fresh reading taken for the deployment decision holds it back');
+        await this.write(hsm, pass);
+        return { requeueAfter: pass.requeueAfter ?? this.resyncMs(hsm) };
+      }
+      this.gate.reserve(scope, id, quotaStampKey(hsm));
+      try {
+        // Refused at once: nothing was created, the place is free again.
+        return await this.put(plane, hsm, pass, round, mode, secrets, rc, () => this.gate.release(scope, id));
+      } catch (e) {
+        this.gate.release(scope, id);
+        throw e;
+      } finally {
+        // Our PUT may change the gateway (and the subnet): waiters read them again rather than trust the old reading.
+        this.gateways.invalidate(`${identity}|${a.expressRouteGatewayId.toLowerCase()}`);
+        this.subnets.invalidate(`${identity}|${a.subnetId.toLowerCase()}`);
+      }
+    });
   }
 
   /** Sends the PUT; its resume token is written to status before anything waits on it. */
-  private async deploy(plane: AzurePlane, input: DedicatedHsm, pass: Pass, round: Round, mode: ReconcileMode, secrets: SecretReads, rc: ReconcileContext): Promise<ReconcileOutcome> {
+  private async put(
+    plane: AzurePlane,
+    input: DedicatedHsm,
+    pass: Pass,
+    round: Round,
+    mode: ReconcileMode,
+    secrets: SecretReads,
+    rc: ReconcileContext,
+    refused: () => void,
+  ): Promise<ReconcileOutcome> {
     let hsm = input;
     const name = armName(hsm);
     const dep = hsm.spec.deployment;
@@ -367,6 +424,7 @@ export class DedicatedHsmReconciler {
     try {
       progress = await plane.beginCreateHsm(desiredHsm(hsm));
     } catch (e) {
+      refused();
       const f = failureOf(e);
       // Refused before anything was deployed: the attempt is recorded again only if it counts as one.
       round.attempts = attempt - 1;
@@ -555,13 +613,16 @@ export class DedicatedHsmReconciler {
     failed: HsmState | undefined,
     identity: string,
     rc: ReconcileContext,
+    opts: { fresh: boolean } = { fresh: false },
   ): Promise<{ blocked: boolean; why: string; provisionedSaid: boolean }> {
     const ctx = this.ctx;
     const a = hsm.spec.azure;
+    // Waiting may share readings between HSMs; the decision to deploy takes its own (opts.fresh).
+    const via = <T>(cache: ReadCache<T>, key: string, fetch: () => Promise<T>): Promise<T> => (opts.fresh ? cache.fresh(key, fetch) : cache.get(key, fetch));
     const [features, subnet, gateway, quota] = await Promise.all([
       read<FeatureState[]>(() => Promise.all(REQUIRED_FEATURES.map((f) => plane.getFeature(a.subscriptionId, f.namespace, f.name)))),
-      read(() => this.subnets.get(`${identity}|${a.subnetId.toLowerCase()}`, () => plane.getSubnet(a.subnetId))),
-      read(() => this.gateways.get(`${identity}|${a.expressRouteGatewayId.toLowerCase()}`, () => plane.getGateway(a.expressRouteGatewayId))),
+      read(() => via(this.subnets, `${identity}|${a.subnetId.toLowerCase()}`, () => plane.getSubnet(a.subnetId))),
+      read(() => via(this.gateways, `${identity}|${a.expressRouteGatewayId.toLowerCase()}`, () => plane.getGateway(a.expressRouteGatewayId))),
       read<QuotaView>(() => plane.quotaView(a.subscriptionId, a.location, this.ctx.settings.quotaLimits)),
     ]);
     const checks: ConditionLike[] = [];
@@ -570,8 +631,11 @@ export class DedicatedHsmReconciler {
     checks.push(subnetCondition(subnet, a.subnetId));
     const gw = this.gatewayCheck(hsm, pass, gateway, false, rc);
     checks.push(gw.condition);
-    const quotaRead: Read<QuotaView> = quota.ok ? { ok: true, value: withoutSelf(quota.value, failed) } : quota;
-    checks.push(quotaCondition(quotaRead, quotaStampKey(hsm), a.location));
+    const scope = DeployGate.scope(a.subscriptionId, a.location);
+    const self = hsmId(a.subscriptionId, a.resourceGroup, armName(hsm));
+    const quotaRead: Read<QuotaView> = quota.ok ? { ok: true, value: this.gate.withReservations(scope, withoutSelf(quota.value, failed), self) } : quota;
+    const quotaRecheckMs = this.quotaRecheckMs();
+    checks.push(quotaCondition(quotaRead, quotaStampKey(hsm), a.location, quotaRecheckMs));
     pass.condition(...checks);
 
     const failing = checks.filter((c) => c.status !== 'True');
@@ -580,6 +644,7 @@ export class DedicatedHsmReconciler {
     for (const c of failing) {
       if (AZURE_RETRYING.has(c.reason)) pass.after(Math.max(retryAfter, ctx.settings.gatewayWaitInitialMs));
       else if (c.reason === 'WaitingForGateway') pass.after(gw.nextLookMs);
+      else if (c.reason === 'QuotaExceeded') pass.after(jittered(quotaRecheckMs));
       else pass.after(ctx.settings.needsHumanRecheckMs);
     }
     const first = failing[0] as ConditionLike;
@@ -1007,6 +1072,11 @@ export class DedicatedHsmReconciler {
     const started = hsm.status?.pendingOperation?.startedAt;
     const ran = started ? this.ctx.clock.now() - Date.parse(started) : 0;
     return gatewayWaitDelay(Number.isNaN(ran) ? 0 : ran, { gatewayWaitInitialMs: s.gatewayWaitInitialMs, gatewayWaitMaxMs: Math.min(MAX_OPERATION_POLL_MS, s.gatewayWaitMaxMs) });
+  }
+
+  /** How often an HSM held back by quota looks again: freed quota (a leftover deleted by hand) is seen within this. */
+  private quotaRecheckMs(): number {
+    return Math.min(this.ctx.settings.needsHumanRecheckMs, this.ctx.settings.gatewayWaitMaxMs);
   }
 
   private resyncMs(hsm: DedicatedHsm): number {

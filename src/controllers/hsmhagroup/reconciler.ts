@@ -139,7 +139,7 @@ class Pass {
       minGapMs: pollMs,
     };
     const desired: DesiredSettings = { retries: spec.recovery.autoRecoveryRetries, intervalSeconds: spec.recovery.autoRecoveryInterval, synchronize: spec.synchronize };
-    const secrets = new SecretReads(this.ctx.secrets, CONTROLLER_NAME, `${this.ref.namespace}/${this.ref.name}`);
+    const secrets = new SecretReads(this.ctx.secrets, CONTROLLER_NAME, `${this.ref.namespace}/${this.ref.name}`, this.ctx.digest);
     const previous = this.group.status ?? {};
 
     const endpoint = await clientEndpoint(this.ctx, this.group, secrets);

@@ -176,7 +176,7 @@ export class NtlsClientBindingReconciler {
     const { namespace, name } = refOf(b);
     const key = `${namespace}/${name}`;
     const now = this.ctx.clock.now();
-    const reads = new SecretReads(this.ctx.secrets, CONTROLLER_NAME, key);
+    const reads = new SecretReads(this.ctx.secrets, CONTROLLER_NAME, key, this.ctx.digest);
     const events: EventNote[] = [];
 
     const cert = await this.certificate(b, mode, timing, reads, now, events);
@@ -550,7 +550,7 @@ export class NtlsClientBindingReconciler {
       this.forget(key);
       return;
     }
-    const reads = new SecretReads(this.ctx.secrets, CONTROLLER_NAME, key);
+    const reads = new SecretReads(this.ctx.secrets, CONTROLLER_NAME, key, this.ctx.digest);
     const names = [...new Set([...b.spec.targets.map((t) => t.dedicatedHsmRef.name), ...(b.status?.targets ?? []).map((t) => t.dedicatedHsm)])];
     const outcomes = await Promise.all(names.map(async (h) => ({ hsm: h, r: await this.unregisterFrom(b, h, reads) })));
     reads.done();

@@ -7,6 +7,7 @@ import type { AzurePlane, QuotaLimits } from '../../azure/index.js';
 import type { CredentialGuard, SshPool } from '../../luna/index.js';
 import type { HsmMetrics } from '../../observability/hsm-metrics.js';
 import type { Clock, Informer, Logger, Manager, SecretCache } from '../../runtime/index.js';
+import type { CredentialDigest } from './credential-digest.js';
 import type { EndpointResolver } from './endpoints.js';
 
 /** Azure credentials as a DedicatedHsm asks for them: the operator's identity, or a client secret it read. */
@@ -63,6 +64,8 @@ export interface OperatorContext {
   secrets: SecretCache;
   ssh: SshPool;
   guard: CredentialGuard;
+  /** Keyed digest of a credential value, which the guard compares (a Secret's metadata changes lift nothing). */
+  digest: CredentialDigest;
   /** An Azure plane for the credentials a DedicatedHsm asks for (cached per credential). */
   azure: (request: AzureCredentialRequest) => AzurePlane;
   resolve: EndpointResolver;

@@ -12,6 +12,7 @@ export interface GuardStatusRecord {
   role: string;
   secretUid: string;
   secretResourceVersion: string;
+  valueDigest?: string;
   rejectedAt: string;
   message: string;
   secretName?: string;
@@ -24,6 +25,7 @@ export function toStatusRecords(records: readonly GuardRecord[]): GuardStatusRec
     role: r.role,
     secretUid: r.secretUid,
     secretResourceVersion: r.secretResourceVersion,
+    ...(r.valueDigest !== undefined ? { valueDigest: r.valueDigest } : {}),
     rejectedAt: r.rejectedAt,
     message: r.message.slice(0, 1024),
     ...(r.secretName !== undefined ? { secretName: r.secretName } : {}),
@@ -38,6 +40,7 @@ export function fromStatusRecords(records: readonly GuardStatusRecord[] | undefi
       role: r.role as GuardRole,
       secretUid: r.secretUid,
       secretResourceVersion: r.secretResourceVersion,
+      ...(r.valueDigest !== undefined ? { valueDigest: r.valueDigest } : {}),
       rejectedAt: r.rejectedAt,
       message: r.message,
       ...(r.secretName !== undefined ? { secretName: r.secretName } : {}),

@@ -1,5 +1,6 @@
 export * from './appliance.js';
 export * from './context.js';
+export * from './credential-digest.js';
 export * from './device-errors.js';
 export * from './endpoints.js';
 export * from './guard-status.js';

@@ -5,6 +5,7 @@
  */
 import type { SecretCache } from '../../runtime/index.js';
 import type { SecretVersion } from '../../luna/index.js';
+import type { CredentialDigest } from './credential-digest.js';
 
 export interface SecretValue {
   value: string;
@@ -33,6 +34,8 @@ export class SecretReads {
     private readonly cache: SecretCache,
     private readonly controller: string,
     private readonly owner: string,
+    /** Keyed digest of a credential value: what the credential guard compares (see credential-digest.ts). */
+    private readonly digest?: CredentialDigest,
   ) {}
 
   /** One key of one Secret in the owner's namespace. */
@@ -47,11 +50,10 @@ export class SecretReads {
     if (b64 === undefined || b64 === '') {
       return { ok: false, reason: 'SecretNotFound', message: `Secret ${secretKey} has no key "${key}": add it (keys present: ${Object.keys(secret.data ?? {}).sort().join(', ') || 'none'}).` };
     }
-    return {
-      ok: true,
-      value: Buffer.from(b64, 'base64').toString('utf8'),
-      version: { uid: secret.metadata?.uid ?? '', resourceVersion: secret.metadata?.resourceVersion ?? '', name: secretKey },
-    };
+    const value = Buffer.from(b64, 'base64').toString('utf8');
+    const version: SecretVersion = { uid: secret.metadata?.uid ?? '', resourceVersion: secret.metadata?.resourceVersion ?? '', name: secretKey };
+    if (this.digest) version.digest = await this.digest(value);
+    return { ok: true, value, version };
   }
 
   /** The whole data map of a Secret (e.g. a kubernetes.io/tls Secret), decoded. */

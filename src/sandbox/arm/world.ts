@@ -97,6 +97,15 @@ export class ArmWorld {
   provisioningMs: number;
   lroStyle: LroStyle;
 
+  /** HSM PUTs that arrived while the gateway of their VNet was not Succeeded (the deployment race, not forced). */
+  gatewayRaces = 0;
+  /**
+   * After an HSM PUT that found the gateway Succeeded, the gateway of its VNet reads `Updating` for this long (ms),
+   * then `Succeeded`. Assumed, not documented: the guide only says the networking resources are dependencies of the
+   * HSM and timing is crucial; scripting it lets tests aim a second PUT at that window. Off (undefined) by default.
+   */
+  gatewayUpdatingAfterHsmPutMs: number | undefined;
+
   constructor(opts: WorldOptions = {}) {
     this.provisioningMs = opts.provisioningMs ?? 10;
     this.lroStyle = opts.lroStyle ?? 'asyncOperation';
@@ -518,6 +527,8 @@ export class ArmWorld {
         message: `No ExpressRoute gateway was found in virtual network '${subnet.vnetId}': the networking dependencies of the dedicated HSM are not ready.`,
       };
     const state = forced === 'race' ? 'Updating' : this.network.gatewayState(gw);
+    if (state !== 'Succeeded' && forced !== 'race') this.gatewayRaces++;
+    if (state === 'Succeeded' && this.gatewayUpdatingAfterHsmPutMs) this.network.setGatewayTimeline(gw.id, [['Updating', this.gatewayUpdatingAfterHsmPutMs], ['Succeeded']]);
     if (state !== 'Succeeded')
       return {
         code: 'NetworkingDependencyNotReady',

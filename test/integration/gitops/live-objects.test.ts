@@ -1,7 +1,7 @@
 /**
  * GitOps health of objects the real controllers wrote (not hand-made fixtures): the quota story of the sandbox runs
- * against the shared API server; kstatus (cli-utils, built from its Go module) and the Argo CD Lua checks (under a real
- * Lua interpreter) judge the live objects while one HSM waits for a human (QuotaExceeded), and again once all is Ready.
+ * against the shared API server; kstatus (cli-utils, built from its Go module) and the Argo CD Lua checks (under gopher-lua,
+ * the engine Argo CD embeds) judge the live objects while one HSM waits for a human (QuotaExceeded), and again once all is Ready.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { startSandbox, type Sandbox } from '../../../src/sandbox/run.js';
 import { createNamespace } from '../../support/kube.js';
 import { ensureTools, run } from '../../support/tools.js';
 import { waitFor } from '../../support/wait.js';
-import { luaInterpreters, runHealthScript } from '../../unit/observability/lua.js';
+import { runHealthScript } from '../../unit/observability/lua.js';
 
 type Live = { kind: string; metadata: { name?: string; annotations?: Record<string, string> }; status?: { conditions?: { type: string; status: string; reason: string }[] } };
 
@@ -24,8 +24,7 @@ describe('kstatus and Argo CD judge objects written by the controllers', () => {
   let lua: string;
 
   beforeAll(async () => {
-    ({ kstatus } = await ensureTools());
-    lua = luaInterpreters()[0]!;
+    ({ kstatus, luahealth: lua } = await ensureTools());
     const namespace = await createNamespace('gitops-live');
     sb = await startSandbox({
       scenario: 'quota',

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuthenticationRejectedError, CredentialGuard, CredentialRefusedError, SshPool, type GuardRecord } from '../../../src/luna/index.js';
 import { startApplianceSimulator, type ApplianceSimulator } from '../../../src/sandbox/luna/index.js';
+import { digestWith } from '../../../src/controllers/shared/credential-digest.js';
 import { applianceEndpoint, expectSoUntouched, rejectionOf } from './support.js';
 
 const attempt = { host: 'hsm1', role: 'appliance-ssh' as const, secret: { uid: 'uid-1', resourceVersion: '7', name: 'ns/creds' } };
@@ -33,7 +34,38 @@ describe('CredentialGuard', () => {
     await rejectionOf(guard.attempt(attempt, rejected));
     const e = await rejectionOf(guard.attempt(attempt, () => Promise.resolve(1)));
     expect(e).toBeInstanceOf(CredentialRefusedError);
-    expect((e as Error).message).toMatch(/Secret ns\/creds \(resourceVersion 7\).*update that Secret/);
+    expect((e as Error).message).toMatch(/value in Secret ns\/creds was rejected .* has not changed since \(resourceVersion 7 then\); put the correct value in that Secret/);
+  });
+
+  it('with value digests, a new resourceVersion of the same value stays refused; a new value gets one attempt', async () => {
+    const guard = new CredentialGuard();
+    const digested = { ...attempt, secret: { ...attempt.secret, digest: digestWith(Buffer.alloc(32, 1), 'wrong') } };
+    let calls = 0;
+    const fn = (): Promise<never> => {
+      calls++;
+      return rejected();
+    };
+    await rejectionOf(guard.attempt(digested, fn));
+    expect(guard.export()[0]?.valueDigest).toBe(digested.secret.digest);
+    // A label, an annotation, an External Secrets re-sync: new resourceVersions, the same value.
+    for (const rv of ['8', '9', '10']) {
+      expect(await rejectionOf(guard.attempt({ ...digested, secret: { ...digested.secret, resourceVersion: rv } }, fn))).toBeInstanceOf(CredentialRefusedError);
+    }
+    expect(calls).toBe(1);
+    // Restored from status (a restart), the record still holds for the same value.
+    const restored = CredentialGuard.restore(JSON.parse(JSON.stringify(guard.export())) as unknown[]);
+    expect(() => restored.check({ ...digested, secret: { ...digested.secret, resourceVersion: '11' } })).toThrow(CredentialRefusedError);
+    const fixed = { ...digested, secret: { ...digested.secret, resourceVersion: '12', digest: digestWith(Buffer.alloc(32, 1), 'right') } };
+    expect(await restored.attempt(fixed, () => Promise.resolve('ok'))).toBe('ok');
+    expect(restored.export()).toEqual([]);
+  });
+
+  it('digests are keyed: the same value under another key, or another value, differs', () => {
+    const k1 = Buffer.alloc(32, 1);
+    expect(digestWith(k1, 'pw')).toBe(digestWith(Buffer.alloc(32, 1), 'pw'));
+    expect(digestWith(k1, 'pw')).not.toBe(digestWith(Buffer.alloc(32, 2), 'pw'));
+    expect(digestWith(k1, 'pw')).not.toBe(digestWith(k1, 'pw2'));
+    expect(digestWith(k1, 'pw')).not.toContain('pw');
   });
 
   it('concurrent attempts with one credential send it once', async () => {
