@@ -98,7 +98,8 @@ export const Patterns = {
   /** Key in a Secret's data. */
   secretKey: '^[-._a-zA-Z0-9]+$',
   /** OpenSSH SHA256 fingerprint: unpadded base64 of 32 bytes. */
-  sshFingerprint: '^SHA256:[A-Za-z0-9+/]{43}$',
+  /** A line of `ssh-keygen -lf <(ssh-keyscan <host>)` (bits, fingerprint, comment, type), or its fingerprint alone. */
+  sshFingerprint: '^(SHA256:[A-Za-z0-9+/]{43}=?|[0-9]{1,5} SHA256:[A-Za-z0-9+/]{43}=? .+ \\((ED25519|ECDSA|RSA)\\))$',
   /** NTLS client name as lunash accepts it in `client register -client <name>`. */
   clientName: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
   /** Luna partition or HA group label: no spaces, so it is one lunash/lunacm argument. */
@@ -186,7 +187,7 @@ export function Fingerprint(description: string): TString {
 export const HostKeyRules = cel(
   {
     rule: 'has(self.hostKey) || (has(self.insecureTrustOnFirstUse) && self.insecureTrustOnFirstUse)',
-    message: 'hostKey is required: pin the SSH host key fingerprint (SHA256:...), or set insecureTrustOnFirstUse: true to trust the first key seen',
+    message: 'hostKey is required: pin the SSH host key (a line of ssh-keygen -lf <(ssh-keyscan <host>) output, or its SHA256:... fingerprint), or set insecureTrustOnFirstUse: true to trust the first key seen',
     fieldPath: '.hostKey',
     reason: 'FieldValueRequired',
   },
@@ -199,8 +200,8 @@ export const HostKeyRules = cel(
 
 export function HostKey(what: string) {
   return Type.String({
-    description: `Pinned SSH host key of ${what}, as \`ssh-keygen -lf\` prints it: SHA256:<43 base64 characters>. A different key stops all traffic to the host (HostKeyMismatch). Required unless insecureTrustOnFirstUse is true.`,
-    maxLength: 50,
+    description: `Pinned SSH host key of ${what}: one line of \`ssh-keygen -lf <(ssh-keyscan <host>)\` output, e.g. "256 SHA256:<43 base64 characters> 10.0.2.4 (ED25519)", or the SHA256:... fingerprint alone. Any of the host's keys (ED25519, ECDSA, RSA) may be pinned; the line's type lets the operator ask for that key directly. A host none of whose keys matches stops all traffic to it (HostKeyMismatch). Required unless insecureTrustOnFirstUse is true.`,
+    maxLength: 300,
     pattern: Patterns.sshFingerprint,
   });
 }

@@ -1,14 +1,16 @@
 /**
- * SSH sessions to appliances and LunaCM hosts: one connection per (host, port, user), commands multiplexed
- * as exec channels with a per-host concurrency bound, keep-alive, reconnect with backoff, per-command
- * timeouts that close the channel, and idle close.
+ * SSH sessions to appliances and LunaCM hosts: one connection per (host, port, user, credential value), commands
+ * multiplexed as exec channels with a per-host concurrency bound (lowered to the server's own session limit when it
+ * refuses a channel), keep-alive, reconnect with backoff, per-command timeouts that cost only their own channel, and
+ * idle close.
  *
- * Host keys are pinned (invariant 5): a key other than the pinned one refuses the connection with
- * HostKeyMismatchError and every later call to that host:port is refused without touching the network
- * until the caller passes a different pin. Trust on first use happens only when the endpoint asks for it,
- * and what was seen is reported through `onHostKey` / `observedHostKey()` so the caller can record it.
+ * Host keys are pinned (invariant 5): a pin of any key the host holds works (host-key.ts); when no key of the host
+ * matches, the connection is refused with HostKeyMismatchError and every later call to that host:port is refused
+ * without touching the network until the caller passes a different pin. Trust on first use happens only when the
+ * endpoint asks for it, and what was seen is reported through `onHostKey` / `observedHostKey()`.
  *
- * Logins go through the credential guard (invariant 1): a rejected credential version is never sent again.
+ * Logins go through the credential guard (invariant 1): a rejected credential value is never sent again, and a
+ * credential counts as rejected only when the server checked it (ssh-auth.ts: password or keyboard-interactive).
  */
 import { connect as netConnect } from 'node:net';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
@@ -16,6 +18,11 @@ import { sshHostKeyFingerprint } from '../pki/index.js';
 import { validHost, validPort } from './args.js';
 import { AuthenticationRejectedError, HostKeyMismatchError, LunaError, NotLeaderError, SshCommandTimeoutError, SshConnectionError, SshConnectionLostError, SshPoolClosedError } from './errors.js';
 import { CredentialGuard, type GuardRole, type SecretVersion } from './guard.js';
+import { HOST_KEY_ALGORITHMS, HOST_KEY_TYPES, hostKeyTypeOfBlob, normalizeHostKeyPin, parseHostKeyPin, type HostKeyType } from './host-key.js';
+import { passwordAuthHandler, SshAuthUnsupportedError, type PasswordLogin } from './ssh-auth.js';
+
+export { normalizeHostKeyPin, parseHostKeyPin, type HostKeyPin, type HostKeyType } from './host-key.js';
+export { SshAuthUnsupportedError } from './ssh-auth.js';
 
 export interface SshCredential {
   password?: string;
@@ -25,7 +32,7 @@ export interface SshCredential {
   secret: SecretVersion;
 }
 
-/** A pinned `SHA256:...` fingerprint, or an explicit trust-on-first-use opt-in. */
+/** A pinned key (`SHA256:...`, or a whole `ssh-keygen -l` line naming its type), or an explicit trust-on-first-use opt-in. */
 export type HostKeyPolicy = { pinned: string; trustOnFirstUse?: undefined } | { trustOnFirstUse: true; pinned?: undefined };
 
 export interface SshEndpoint {
@@ -59,7 +66,11 @@ export interface SshPoolOptions {
   connectAttempts?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
-  /** How long a timed-out channel may take to confirm its close before the whole connection is dropped. */
+  /**
+   * How long a timed-out channel may take to confirm its close (a real sshd confirms only once the remote command
+   * exits) before its connection is retired: no new command goes to it, the commands running on it finish there, and
+   * it is closed when its last channel closes. A timeout never costs the other commands on the connection.
+   */
   closeGraceMs?: number;
   onHostKey?: (event: HostKeyEvent) => void;
   /**
@@ -124,6 +135,14 @@ interface Live {
   client: Client;
   fingerprint: string;
   lost: boolean;
+  /** Channels open on this connection. */
+  channels: number;
+  /** No new channels: ended when the last one closes. */
+  retired: boolean;
+  /** Woken whenever a channel of this connection closes (commands waiting for the server's session limit). */
+  closeWaiters: (() => void)[];
+  /** The family of the host key this connection verified. */
+  keyType?: HostKeyType;
 }
 
 class HostSession {
@@ -132,6 +151,10 @@ class HostSession {
   active = 0;
   readonly waiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   idleTimer: NodeJS.Timeout | undefined;
+  /** Channels the server accepts at once, learnt when it refused one (sshd MaxSessions); undefined until then. */
+  serverLimit: number | undefined;
+  /** Connections retired after a timed-out channel that the server did not close: ended when their channels are. */
+  readonly retired = new Set<Live>();
   readonly counters = zeroCounters();
   constructor(
     readonly host: string,
@@ -146,11 +169,28 @@ class HostSession {
 /** Raised inside the pool when a channel could not be opened: the command never ran, so a retry is safe. */
 class ChannelOpenFailed extends Error {}
 
+/** Inside a handshake: the host presented a key other than the expected one (not yet a verdict on the host). */
+class KeyNotExpected extends Error {
+  constructor(
+    readonly seen: string,
+    readonly keyType: HostKeyType | undefined,
+  ) {
+    super(`host key ${seen}`);
+  }
+}
+
+/** Inside a handshake: the host holds no key of the family asked for. */
+class NoKeyOfFamily extends Error {}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** `SHA256:<base64>` as OpenSSH prints it: surrounding blanks and base64 padding do not make a different pin. */
-export function normalizeHostKeyPin(pin: string): string {
-  return pin.trim().replace(/=+$/, '');
+/** The key type a pin names (a whole `ssh-keygen -l` line), if any. */
+function pinnedKeyType(pin: string): HostKeyType | undefined {
+  try {
+    return parseHostKeyPin(pin).keyType;
+  } catch {
+    return undefined;
+  }
 }
 
 const pinOf = (ep: SshEndpoint): string | undefined => (ep.hostKey.pinned === undefined ? undefined : normalizeHostKeyPin(ep.hostKey.pinned));
@@ -161,6 +201,8 @@ export class SshPool {
   readonly #sessions = new Map<string, HostSession>();
   readonly #blocked = new Map<string, { expected: string; seen: string; at: Date }>();
   readonly #firstSeen = new Map<string, string>();
+  /** The key family that matched the pin per host:port: later connections negotiate it directly. */
+  readonly #keyTypes = new Map<string, HostKeyType>();
   readonly #counters = zeroCounters();
   #closed = false;
 
@@ -252,18 +294,27 @@ export class SshPool {
     // The slot is given back only once the last channel has closed.
     let lastClose: Promise<void> | undefined;
     try {
-      for (let attempt = 0; ; attempt++) {
+      const deadline = Date.now() + (opts.timeoutMs ?? this.#opts.commandTimeoutMs);
+      for (let attempt = 0; ; ) {
         this.#assertFence(host, display);
         const live = await this.#connected(session, ep);
         this.#assertFence(host, display);
-        const run = this.#run(session, live, command, display, drive, opts.timeoutMs ?? this.#opts.commandTimeoutMs);
+        const run = this.#run(session, live, command, display, drive, Math.max(1, deadline - Date.now()));
         lastClose = run.closed;
         try {
           return { value: await run.result, fingerprint: live.fingerprint };
         } catch (e) {
+          if (e instanceof ChannelOpenFailed && !live.lost && live.channels > 0 && Date.now() < deadline) {
+            // The server refused one more session beside ours (sshd MaxSessions): nothing ran. Learn its limit and
+            // wait on this connection for one of our channels to close, instead of failing or reconnecting.
+            session.serverLimit = Math.max(1, live.channels);
+            await this.#channelClosed(live, deadline - Date.now());
+            continue;
+          }
           const retry = e instanceof ChannelOpenFailed || (e instanceof SshConnectionLostError && opts.retryOnDrop === true);
           if (e instanceof ChannelOpenFailed) void this.#end(live);
           if (retry && attempt === 0) {
+            attempt++;
             await run.closed;
             continue;
           }
@@ -288,6 +339,8 @@ export class SshPool {
       clearTimeout(s.idleTimer);
       for (const w of s.waiters.splice(0)) w.reject(new SshPoolClosedError());
       if (s.live) ends.push(this.#end(s.live));
+      for (const r of s.retired) ends.push(this.#end(r));
+      s.retired.clear();
     }
     await Promise.all(ends);
   }
@@ -340,10 +393,34 @@ export class SshPool {
     this.#counters[k]++;
   }
 
+  /** Resolves when a channel of `live` closes (or the connection is lost, or `ms` passed). */
+  #channelClosed(live: Live, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, Math.max(1, ms));
+      live.closeWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** No new command goes to `live`; it ends once its last channel closed. */
+  #retire(s: HostSession, live: Live): void {
+    if (live.retired || live.lost) return;
+    live.retired = true;
+    if (s.live === live) s.live = undefined;
+    s.retired.add(live);
+    if (live.channels === 0) {
+      s.retired.delete(live);
+      void this.#end(live);
+    }
+  }
+
   async #acquire(s: HostSession): Promise<void> {
     clearTimeout(s.idleTimer);
     s.idleTimer = undefined;
-    if (s.active < this.#opts.maxChannelsPerHost && s.waiters.length === 0) {
+    const limit = Math.min(this.#opts.maxChannelsPerHost, s.serverLimit ?? Infinity);
+    if (s.active < limit && s.waiters.length === 0) {
       s.active++;
       return;
     }
@@ -372,7 +449,7 @@ export class SshPool {
     this.#assertOpen();
     this.#checkBlocked(s.host, s.port, ep);
     const live = s.live;
-    if (live && !live.lost) {
+    if (live && !live.lost && !live.retired) {
       // A pin changed by the caller must be proven on a fresh handshake.
       const pin = pinOf(ep);
       if (pin === undefined || pin === live.fingerprint) return live;
@@ -389,7 +466,7 @@ export class SshPool {
     for (let attempt = 1; ; attempt++) {
       this.#checkBlocked(s.host, s.port, ep);
       try {
-        return await this.guard.attempt(this.#attemptOf(ep, s.host), () => this.#connectOnce(s, ep));
+        return await this.guard.attempt(this.#attemptOf(ep, s.host), () => this.#connectVerified(s, ep));
       } catch (e) {
         if (!(e instanceof SshConnectionError) || attempt >= this.#opts.connectAttempts || this.#closed) throw e;
       }
@@ -398,13 +475,54 @@ export class SshPool {
     }
   }
 
-  #connectOnce(s: HostSession, ep: SshEndpoint): Promise<Live> {
+  /**
+   * A connection whose host key is the expected one (the pin, or the key trusted on first use). The host may hold
+   * several keys: the pinned key's family is negotiated when the pin names it (or an earlier connection found it);
+   * otherwise the server's preferred key is checked first and then each other family, each probe ending at host-key
+   * verification (no credential is sent to a key that does not match). Only when no key of the host matches is the
+   * host blocked (invariant 5).
+   */
+  async #connectVerified(s: HostSession, ep: SshEndpoint): Promise<Live> {
+    const hp = s.hostPort;
+    const expected = pinOf(ep) ?? this.#firstSeen.get(hp);
+    if (expected === undefined) return this.#connectOnce(s, ep, expected, undefined);
+    const named = ep.hostKey.pinned !== undefined ? pinnedKeyType(ep.hostKey.pinned) : undefined;
+    const known = named ?? this.#keyTypes.get(hp);
+    const order: (HostKeyType | undefined)[] = named ? [named] : known ? [known, ...HOST_KEY_TYPES.filter((t) => t !== known)] : [undefined, ...HOST_KEY_TYPES];
+    const seen: string[] = [];
+    const tried = new Set<HostKeyType>();
+    for (const family of order) {
+      if (family !== undefined && tried.has(family)) continue;
+      if (family !== undefined) tried.add(family);
+      try {
+        const live = await this.#connectOnce(s, ep, expected, family);
+        if (live.keyType) this.#keyTypes.set(hp, live.keyType);
+        return live;
+      } catch (e) {
+        if (e instanceof KeyNotExpected) {
+          seen.push(e.seen);
+          if (e.keyType) tried.add(e.keyType);
+          continue;
+        }
+        if (e instanceof NoKeyOfFamily) continue;
+        throw e;
+      }
+    }
+    const mismatch = { expected, seen: seen.length ? seen.join(', ') : `no ${named ?? 'matching'} host key offered` };
+    this.#blockHost(s, mismatch);
+    throw new HostKeyMismatchError(s.host, s.port, mismatch.expected, mismatch.seen);
+  }
+
+  #connectOnce(s: HostSession, ep: SshEndpoint, expected: string | undefined, family: HostKeyType | undefined): Promise<Live> {
     const hp = s.hostPort;
     const client = new Client();
     let seen: string | undefined;
-    let mismatch: { expected: string; seen: string } | undefined;
+    let seenType: HostKeyType | undefined;
+    let mismatch: KeyNotExpected | undefined;
     this.#count(s, 'connectionAttempts');
     const cred = ep.credential;
+    const login: PasswordLogin = { sent: false, offered: undefined };
+    const usesKey = cred.privateKey !== undefined;
     const cfg: ConnectConfig = {
       host: s.host,
       port: s.port,
@@ -412,13 +530,15 @@ export class SshPool {
       readyTimeout: this.#opts.connectTimeoutMs,
       keepaliveInterval: this.#opts.keepaliveIntervalMs,
       keepaliveCountMax: this.#opts.keepaliveCountMax,
-      // Exactly one method, no `none` probe: one login attempt per connection.
-      authHandler: cred.privateKey !== undefined ? ['publickey'] : ['password'],
-      ...(cred.privateKey !== undefined ? { privateKey: cred.privateKey, ...(cred.passphrase !== undefined ? { passphrase: cred.passphrase } : {}) } : { password: cred.password ?? '' }),
+      ...(family ? { algorithms: { serverHostKey: [...HOST_KEY_ALGORITHMS[family]] } as ConnectConfig['algorithms'] } : {}),
+      // One login attempt per connection: the key, or the password once (ssh-auth.ts).
+      ...(usesKey
+        ? { authHandler: ['publickey'], privateKey: cred.privateKey, ...(cred.passphrase !== undefined ? { passphrase: cred.passphrase } : {}) }
+        : { authHandler: passwordAuthHandler(s.username, cred.password ?? '', login, () => client.end()) }),
       hostVerifier: (key: Buffer): boolean => {
         const fp = sshHostKeyFingerprint(key);
         seen = fp;
-        const expected = pinOf(ep) ?? this.#firstSeen.get(hp);
+        seenType = hostKeyTypeOfBlob(key);
         if (expected === undefined) {
           this.#firstSeen.set(hp, fp);
           this.#opts.onHostKey?.({ host: s.host, port: s.port, fingerprint: fp, outcome: 'trusted-on-first-use' });
@@ -428,7 +548,7 @@ export class SshPool {
           this.#opts.onHostKey?.({ host: s.host, port: s.port, fingerprint: fp, outcome: 'verified' });
           return true;
         }
-        mismatch = { expected, seen: fp };
+        mismatch = new KeyNotExpected(fp, seenType);
         return false;
       },
     };
@@ -457,11 +577,15 @@ export class SshPool {
         if (failed) return;
         failed = true;
         client.destroy();
-        if (mismatch) {
-          this.#blockHost(s, mismatch);
-          reject(new HostKeyMismatchError(s.host, s.port, mismatch.expected, mismatch.seen));
-        } else if (err.level === 'client-authentication') {
+        const refused = usesKey ? err.level === 'client-authentication' : login.sent && (err.level === 'client-authentication' || login.refusedByPrompt === true);
+        if (mismatch) reject(mismatch);
+        else if (family !== undefined && seen === undefined && /no matching host key/i.test(err.message)) reject(new NoKeyOfFamily(err.message));
+        else if (refused) {
+          // The server checked the credential and refused it: the one rejection the guard records.
           reject(new AuthenticationRejectedError(s.host, ep.role ?? 'appliance-ssh', cred.secret.name, `SSH login as ${s.username} was rejected`));
+        } else if (!usesKey && !login.sent && (login.unsupported !== undefined || err.level === 'client-authentication')) {
+          // Nothing was checked: a configuration problem of the server, not a wrong password.
+          reject(new SshAuthUnsupportedError(s.host, login.unsupported ?? `the server offers ${login.offered?.join(', ') || 'no method'}`));
         } else {
           reject(new SshConnectionError(s.host, s.port, err.message));
         }
@@ -472,7 +596,10 @@ export class SshPool {
       });
       client.on('close', () => {
         if (!ready) return fail(new Error('connection closed during handshake'));
-        if (live) live.lost = true;
+        if (live) {
+          live.lost = true;
+          for (const wake of live.closeWaiters.splice(0)) wake();
+        }
         if (s.live === live) s.live = undefined;
         this.#count(s, 'connectionsClosed');
       });
@@ -481,7 +608,7 @@ export class SshPool {
         // Small request/response exchanges: Nagle plus delayed ACKs would add tens of ms per command.
         client.setNoDelay(true);
         this.#count(s, 'connectionsOpened');
-        live = { client, fingerprint: seen ?? '', lost: false };
+        live = { client, fingerprint: seen ?? '', lost: false, channels: 0, retired: false, closeWaiters: [], ...(seenType ? { keyType: seenType } : {}) };
         s.live = live;
         resolve(live);
       });
@@ -536,14 +663,23 @@ export class SshPool {
         this.#count(s, 'commandsTimedOut');
         settle(new SshCommandTimeoutError(s.host, display, timeoutMs));
         channel?.close();
-        // A peer that never confirms the close costs the connection, not a leaked slot.
-        const grace = setTimeout(() => live.client.destroy(), this.#opts.closeGraceMs);
+        // A real sshd confirms the close only once the remote command exits. Past the grace the connection is
+        // retired (the other commands on it finish there, new ones go to a new connection) and the slot is given
+        // back: the timeout costs its own channel, never the commands beside it.
+        const grace = setTimeout(() => {
+          this.#retire(s, live);
+          closedResolve();
+        }, this.#opts.closeGraceMs);
         void closed.then(() => clearTimeout(grace));
       }, timeoutMs);
       let channel: ClientChannel | undefined;
       try {
+        // The channel counts from the open request on: a refusal (sshd MaxSessions) may come back before the
+        // confirmations of the channels opened just before it.
+        live.channels++;
         live.client.exec(command, (err, ch) => {
           if (err) {
+            live.channels--;
             closedResolve();
             settle(new ChannelOpenFailed(err.message));
             return;
@@ -560,11 +696,14 @@ export class SshPool {
           this.#counters.maxOpenChannels = Math.max(this.#counters.maxOpenChannels, this.#counters.openChannels);
           let exited = false;
           let isClosed = false;
+          let dropped = false;
           let outcome: { ok: true; v: T } | { ok: false; e: Error } | undefined;
           const decide = (): void => {
             if (!isClosed) return;
             if (live.lost && !exited) {
-              this.#count(s, 'commandsDropped');
+              // decide() runs on the close and again on the driver's outcome: one drop is counted once.
+              if (!dropped) this.#count(s, 'commandsDropped');
+              dropped = true;
               settle(new SshConnectionLostError(s.host, display));
             } else if (outcome) {
               if (outcome.ok) settle(undefined, outcome.v);
@@ -577,8 +716,14 @@ export class SshPool {
           ch.on('error', () => undefined);
           ch.on('close', () => {
             isClosed = true;
+            live.channels--;
             s.counters.openChannels--;
             this.#counters.openChannels--;
+            for (const wake of live.closeWaiters.splice(0)) wake();
+            if (live.retired && live.channels === 0) {
+              s.retired.delete(live);
+              void this.#end(live);
+            }
             closedResolve();
             decide();
           });
@@ -595,6 +740,7 @@ export class SshPool {
           );
         });
       } catch (e) {
+        live.channels--;
         closedResolve();
         settle(new ChannelOpenFailed(e instanceof Error ? e.message : 'exec failed'));
       }

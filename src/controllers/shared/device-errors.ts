@@ -7,6 +7,7 @@ import {
   CredentialRefusedError,
   HostKeyMismatchError,
   LunaCommandError,
+  SshAuthUnsupportedError,
   SshCommandTimeoutError,
   SshConnectionError,
   SshConnectionLostError,
@@ -38,6 +39,13 @@ export function describeDeviceError(e: unknown, what: string): DeviceProblem {
     return {
       reason: 'CredentialRejected',
       message: `${what}: the credential was rejected (${e.message}). It will not be tried again until its Secret changes.`,
+      needsHuman: true,
+    };
+  }
+  if (e instanceof SshAuthUnsupportedError) {
+    return {
+      reason: 'ApplianceUnreachable',
+      message: `${what}: ${sentence(e.message)} Let the SSH server accept password or keyboard-interactive authentication for this user (the Secret was not tried and is not marked rejected).`,
       needsHuman: true,
     };
   }

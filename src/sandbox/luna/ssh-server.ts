@@ -22,7 +22,6 @@ export interface SimUser {
 export interface ExecIo {
   readonly username: string;
   readonly command: string;
-  readonly channel: ServerChannel;
   /** Whether the channel is gone (client closed it, timed out, connection dropped). */
   readonly closed: boolean;
   write(text: string | Buffer): void;
