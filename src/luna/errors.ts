@@ -173,3 +173,42 @@ export class ScpError extends LunaError {
 export class ZeroizeNotConfirmedError extends LunaError {
   override name = 'ZeroizeNotConfirmedError';
 }
+
+/**
+ * A failure recognised from a documented device message that carries no `Error` prefix or Luna code (for example
+ * LunaCM's answer when the member is already part of an HA group); `kind` comes from the documented message
+ * (parse/output.ts `KNOWN_FAILURES`), not from the generic classification.
+ */
+export class LunaRecognisedFailure extends LunaCommandError {
+  declare readonly kind: LunaErrorKind;
+  constructor(command: string, code: string | undefined, codeName: string | undefined, details: readonly string[], kind: LunaErrorKind, result?: number) {
+    super(command, code, codeName, details, result);
+    (this as { kind: LunaErrorKind }).kind = kind;
+  }
+}
+
+/**
+ * The command stopped at a confirmation prompt (`Type 'proceed' ... or 'quit'`) and the operator answered `quit`:
+ * only the explicitly confirmed zeroize path ever answers `proceed`.
+ */
+export class ConfirmationRefusedError extends LunaCommandError {
+  override name = 'ConfirmationRefusedError';
+  constructor(
+    command: string,
+    /** The end of the prompt as the device printed it. */
+    readonly prompt: string,
+  ) {
+    super(command, undefined, undefined, [`asked for a confirmation, which the operator refuses outside the confirmed zeroize path ("${prompt}"); answered quit`]);
+  }
+}
+
+/** The command stopped at a prompt the operator does not answer (undocumented for it); its input was closed. */
+export class UnexpectedPromptError extends LunaCommandError {
+  override name = 'UnexpectedPromptError';
+  constructor(
+    command: string,
+    readonly prompt: string,
+  ) {
+    super(command, undefined, undefined, [`stopped at a prompt the operator does not answer ("${prompt}"); its input was closed`]);
+  }
+}

@@ -2,6 +2,7 @@
  * Typed facade over LunaCM on the client host that manages HA groups. The group (partition CO) password
  * goes through the credential guard as role `hagroup-password`: a rejected password version is sent once.
  */
+import { runInteractive } from './appliance.js';
 import type { LunaCommand } from './command.js';
 import { DeviceShell, type DeviceFacadeOptions } from './device-shell.js';
 import { AuthenticationRejectedError, LunaCommandError } from './errors.js';
@@ -20,6 +21,15 @@ export interface GuardedPassword {
 export class LunaCmHost extends DeviceShell {
   constructor(pool: SshPool, endpoint: SshEndpoint, opts: DeviceFacadeOptions = {}) {
     super(pool, endpoint, 'lunacm-ssh', opts);
+  }
+
+  /**
+   * Every LunaCM command runs under `runDialog`: a confirmation is answered `quit`, and only `hagroup listgroups`
+   * answers a password prompt, with an empty line (LunaCM 7.2/7.3 ask for the group password to show synchronization
+   * data; it is optional, and the group password is never typed for a read).
+   */
+  override async run<T>(cmd: LunaCommand<T>): Promise<T> {
+    return runInteractive(this.pool, this.ep, this.opts, cmd, cmd.name === 'hagroup listgroups' ? { skipPasswordPrompts: true } : {});
   }
 
   async listGroups(): Promise<HaGroupList> {

@@ -4,7 +4,7 @@
  */
 import { shellQuote, validInteger, validName, validPassword, validSerial } from './args.js';
 import { REDACTED, type LunaCommand } from './command.js';
-import { checkLunaCm, warningLines } from './parse/output.js';
+import { checkLunaCmChange, warningLines } from './parse/output.js';
 import { parseHaGroupList, type HaGroupList } from './parse/hagroup.js';
 
 /** What a LunaCM change printed besides success: e.g. the cloning-domain warning after `addmember`. */
@@ -25,7 +25,7 @@ function lunacm<T>(name: string, args: readonly Arg[], changesState: boolean, pa
 }
 
 function change(name: string, args: readonly Arg[]): LunaCommand<LunaCmOutcome> {
-  return lunacm(name, args, true, (out) => ({ warnings: warningLines(checkLunaCm(name, out)) }));
+  return lunacm(name, args, true, (out) => ({ warnings: warningLines(checkLunaCmChange(name, out)) }));
 }
 
 export const hagroupListGroups = (): LunaCommand<HaGroupList> => lunacm('hagroup listgroups', [], false, parseHaGroupList);

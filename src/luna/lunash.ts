@@ -5,11 +5,11 @@
  */
 import { validFileName, validHostname, validIp, validName } from './args.js';
 import type { CommandOutcome, LunaCommand } from './command.js';
-import { LunaCommandError } from './errors.js';
+import { LunaCommandError, LunaParseError } from './errors.js';
 import { parseClientFingerprint, parseClientList, parseClientShow, type ClientInfo } from './parse/clients.js';
 import { parseHsmShow, type HsmShow } from './parse/hsm.js';
 import { parseNtlsShow, type NtlsShow } from './parse/ntls.js';
-import { checkLunash } from './parse/output.js';
+import { checkLunash, excerpt, lunashResult } from './parse/output.js';
 import { parsePackageList, type PackageList } from './parse/packages.js';
 import { parsePartitionList, type PartitionInfo } from './parse/partitions.js';
 
@@ -17,7 +17,11 @@ function readOnly<T>(name: string, line: string, parse: (out: string) => T): Lun
   return { tool: 'lunash', name, line, display: line, changesState: false, parse };
 }
 
-/** A state-changing command; `tolerate` lists failure kinds that mean "already in the wanted state". */
+/**
+ * A state-changing command; `tolerate` lists failure kinds that mean "already in the wanted state". Success needs
+ * `'<name>' successful.` or `Command Result : 0`: anything else (cut off, undocumented) is refused, because whether
+ * the change took effect would be a guess.
+ */
 function mutating(name: string, line: string, tolerate: readonly LunaCommandError['kind'][] = []): LunaCommand<CommandOutcome> {
   return {
     tool: 'lunash',
@@ -27,7 +31,10 @@ function mutating(name: string, line: string, tolerate: readonly LunaCommandErro
     changesState: true,
     parse: (out) => {
       try {
-        checkLunash(name, out);
+        const text = checkLunash(name, out);
+        if (!/'[^'\n]+'\s+successful/i.test(text) && lunashResult(text)?.code !== 0) {
+          throw new LunaParseError(name, `neither '${name}' successful nor a command result; it printed: "${excerpt(text)}"`);
+        }
         return { changed: true };
       } catch (e) {
         if (e instanceof LunaCommandError && tolerate.includes(e.kind)) return { changed: false };

@@ -4,10 +4,12 @@
  * (invariant 2) and is never called from anywhere else. `hsm login` is built only here.
  */
 import { randomBytes } from 'node:crypto';
-import { Appliance, type DeviceFacadeOptions } from './appliance.js';
+import { Appliance, runDialog, type DeviceFacadeOptions } from './appliance.js';
 import { LunaError, LunaParseError, ZeroizeNotConfirmedError } from './errors.js';
+import { hsmLoginOutcome, tail } from './parse/dialog.js';
+import type { HsmShow } from './parse/hsm.js';
 import { normalizeOutput } from './parse/output.js';
-import type { SshChannel, SshEndpoint, SshPool } from './ssh-pool.js';
+import type { SshEndpoint, SshPool } from './ssh-pool.js';
 
 /** The explicit confirmation: the caller names the HSM serial it means to destroy. */
 export interface ZeroizeConfirmation {
@@ -34,56 +36,48 @@ function assertConfirmed(c: unknown): asserts c is ZeroizeConfirmation {
   }
 }
 
-/** Answers the `proceed` caution and the password prompt of one `hsm login`; resolves with its output. */
-function hsmLoginDialog(ch: SshChannel, wrongPassword: string): Promise<string> {
-  return new Promise((resolve) => {
-    let out = '';
-    let proceeded = false;
-    let answered = false;
-    const onData = (d: Buffer): void => {
-      out += d.toString('utf8');
-      const tail = normalizeOutput(out).slice(-400);
-      if (!proceeded && /Type 'proceed'[^\n]*$/.test(tail)) {
-        proceeded = true;
-        ch.write('proceed\n');
-      } else if (!answered && /password:\s*(>\s*)?$/i.test(tail)) {
-        answered = true;
-        ch.end(`${wrongPassword}\n`);
-      }
-    };
-    ch.on('data', onData);
-    ch.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
-    ch.on('close', () => resolve(out));
-  });
-}
-
 /**
- * Zeroizes the HSM behind `endpoint` by failing `hsm login` until the threshold, then verifies with
- * `hsm show`. Refuses without the confirmation or when the appliance's serial differs from the one confirmed.
+ * Zeroizes the HSM behind `endpoint` by failing `hsm login` until the threshold. Refuses without the confirmation
+ * or when the appliance's serial differs from the one confirmed. Each attempt is one `hsm login` dialog: the
+ * last-attempt confirmation (`Type 'proceed' ... or 'quit'`, over several lines, then a bare `>` prompt) is answered
+ * `proceed` here and nowhere else, then a random wrong password is typed. Only an explicit `'hsm login' failed`
+ * counts as a spent attempt; whether the HSM is zeroized is decided by a fresh `hsm show` after every attempt, never
+ * by the dialog's text (a caution that mentions zeroization is printed before the end on older firmware).
  */
 export async function zeroizeByFailedLogins(pool: SshPool, endpoint: SshEndpoint, confirmation: ZeroizeConfirmation, opts: DeviceFacadeOptions = {}): Promise<ZeroizeReport> {
   assertConfirmed(confirmation);
   const appliance = new Appliance(pool, endpoint, opts);
-  const before = await appliance.show();
-  if (before.serial !== confirmation.hsmSerial) {
-    throw new ZeroizeNotConfirmedError(`confirmation names HSM ${confirmation.hsmSerial} but ${endpoint.host} reports serial ${before.serial}`);
-  }
-  if (before.zeroized === true) return { serial: before.serial, failedLogins: 0, zeroized: true };
-  const left = before.soLoginAttemptsLeft;
-  if (left === undefined) throw new LunaParseError('hsm show', 'HSM Admin login attempts left not reported; not zeroizing blind');
   let failed = 0;
-  for (let i = 0; i < Math.min(left, MAX_ATTEMPTS); i++) {
+  let previousLeft: number | undefined;
+  for (;;) {
+    const show: HsmShow = await appliance.show();
+    if (show.serial !== confirmation.hsmSerial) {
+      throw new ZeroizeNotConfirmedError(`confirmation names HSM ${confirmation.hsmSerial} but ${endpoint.host} reports serial ${show.serial}`);
+    }
+    if (show.zeroized === true) return { serial: show.serial, failedLogins: failed, zeroized: true };
+    const left = show.soLoginAttemptsLeft;
+    if (show.zeroized === undefined || left === undefined) throw new LunaParseError('hsm show', 'HSM Admin login attempts left not reported; not zeroizing blind');
+    if (previousLeft !== undefined && left >= previousLeft) {
+      throw new LunaError(`HSM ${show.serial} still reports ${left} HSM Admin login attempts left after a failed login (was ${previousLeft}); zeroize aborted after ${failed} failed logins`);
+    }
+    if (failed >= MAX_ATTEMPTS || left <= 0) {
+      throw new LunaError(`HSM ${show.serial} is not zeroized after ${failed} failed HSM Admin logins (hsm show: ${left} attempts left); zeroize aborted`);
+    }
+    previousLeft = left;
     // Random and never stored: this password cannot be anyone's real one by accident.
     const wrong = `zeroize-${randomBytes(24).toString('hex')}`;
     opts.onCommand?.({ tool: 'lunash', host: endpoint.host, name: HSM_LOGIN, display: HSM_LOGIN, changesState: true });
-    const { value: raw } = await pool.withChannel(endpoint, HSM_LOGIN, (ch) => hsmLoginDialog(ch, wrong), { display: HSM_LOGIN, ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}) });
-    const out = normalizeOutput(raw);
-    if (/'hsm login' successful/i.test(out)) throw new LunaError('hsm login unexpectedly succeeded; zeroize aborted');
-    if (/PIN_INCORRECT|LOGIN_FAILURE_THRESHOLD|ZEROIZED/i.test(out)) failed++;
-    else throw new LunaError(`hsm login did not report a failed attempt; zeroize aborted after ${failed} failed logins`);
-    if (/LOGIN_FAILURE_THRESHOLD|ZEROIZED/i.test(out)) break;
+    const { value: dialog } = await pool.withChannel(endpoint, HSM_LOGIN, (ch) => runDialog(ch, { affirm: ['proceed'], password: wrong }), {
+      display: HSM_LOGIN,
+      ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}),
+    });
+    if (!dialog.answered.includes('<password>')) {
+      const why = dialog.refused !== undefined ? `a confirmation it may not answer ("${dialog.refused}")` : `no password prompt ("${tail(normalizeOutput(dialog.output))}")`;
+      throw new LunaError(`hsm login stopped at ${why}; zeroize aborted after ${failed} failed logins`);
+    }
+    const outcome = hsmLoginOutcome(dialog.afterPassword);
+    if (outcome.kind === 'succeeded') throw new LunaError('hsm login unexpectedly succeeded; zeroize aborted');
+    if (outcome.kind === 'unknown') throw new LunaError(`hsm login did not report a failed attempt ("${outcome.text}"); zeroize aborted after ${failed} failed logins`);
+    failed++;
   }
-  const after = await appliance.show();
-  if (after.zeroized !== true) throw new LunaError(`HSM ${after.serial} is not zeroized after ${failed} failed HSM Admin logins`);
-  return { serial: after.serial, failedLogins: failed, zeroized: true };
 }

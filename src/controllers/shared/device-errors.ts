@@ -7,6 +7,7 @@ import {
   CredentialRefusedError,
   HostKeyMismatchError,
   LunaCommandError,
+  LunaParseError,
   SshAuthUnsupportedError,
   SshCommandTimeoutError,
   SshConnectionError,
@@ -51,6 +52,14 @@ export function describeDeviceError(e: unknown, what: string): DeviceProblem {
   }
   if (e instanceof SshConnectionError || e instanceof SshConnectionLostError || e instanceof SshCommandTimeoutError) {
     return { reason: 'ApplianceUnreachable', message: `${what}: ${e.message}. Check the ExpressRoute path and that TCP 22 is open from the operator.`, needsHuman: false };
+  }
+  if (e instanceof LunaParseError) {
+    // The parsers refuse what they do not understand rather than guess: a human must look at what the device said.
+    return {
+      reason: 'CommandFailed',
+      message: `${what}: ${sentence(e.message)} The operator does not act on output it cannot read; check the appliance's software version against the supported ones and report the output.`,
+      needsHuman: true,
+    };
   }
   if (e instanceof LunaCommandError) return { reason: 'CommandFailed', message: `${what}: ${e.message}`, needsHuman: false };
   return { reason: 'ApplianceUnreachable', message: `${what}: ${e instanceof Error ? e.message : String(e)}`, needsHuman: false };

@@ -3,10 +3,27 @@ import { normalizeFingerprint } from '../../pki/index.js';
 import { LunaParseError } from '../errors.js';
 import { checkLunash, keyValue, lunashResult } from './output.js';
 
+const CLIENT_LINE = /^registered\s+client\s+\d+\s*:\s*(.*?)\s*$/i;
+const NOISE = /^Command Result\s*:|Command Line Shell|Copyright \(c\)|^\[[^\]]*\]\s*lunash:>|^lunash:>/i;
+
+/**
+ * `registered client <n>: <name>` lines (test/fixtures/luna/client-list). The name is the rest of the line: clients
+ * registered by hand may have spaces in their names. Any other line is refused rather than skipped.
+ */
 export function parseClientList(raw: string | Buffer): string[] {
   const text = checkLunash('client list', raw);
-  const names = [...text.matchAll(/registered\s+client\s+\d+\s*:\s*(\S+)/gi)].map((m) => m[1] ?? '').filter(Boolean);
-  if (names.length === 0 && !/no clients/i.test(text) && lunashResult(text) === undefined) {
+  const names: string[] = [];
+  let none = false;
+  for (const line of text.split('\n').map((l) => l.trim())) {
+    if (!line || NOISE.test(line)) continue;
+    const m = CLIENT_LINE.exec(line);
+    if (m) {
+      if (!m[1]) throw new LunaParseError('client list', `a client line without a name: "${line}"`);
+      names.push(m[1]);
+    } else if (/^no clients are registered\.?$/i.test(line)) none = true;
+    else throw new LunaParseError('client list', `unexpected line: "${line.slice(0, 120)}"`);
+  }
+  if (names.length === 0 && !none && lunashResult(text) === undefined) {
     throw new LunaParseError('client list', 'neither client lines nor a command result');
   }
   return names;
@@ -38,11 +55,15 @@ export function parseClientShow(raw: string | Buffer): ClientInfo {
   return { name, ...info };
 }
 
+/** `"par0", "par1"` (documented), or unquoted and comma-separated; labels may contain spaces. */
 function parsePartitionNames(value: string): string[] {
   if (/^<?none>?$/i.test(value) || value === '') return [];
   const quoted = [...value.matchAll(/"([^"]*)"/g)].map((m) => m[1] ?? '').filter(Boolean);
   if (quoted.length) return quoted;
-  return value.split(/[,\s]+/).filter((s) => s && !/^<?none>?$/i.test(s));
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s && !/^<?none>?$/i.test(s));
 }
 
 /** The fingerprint as `AA:BB:...` (16, 20 or 32 bytes; compare with pki `fingerprintMatches`). */

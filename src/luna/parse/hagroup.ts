@@ -96,13 +96,16 @@ export function parseHaGroupList(raw: string | Buffer): HaGroupList {
         continue;
       }
       if (inTable) {
-        const row = /^\s*(\S+)\s+(\d{4,})\s+(\S+)\s+([A-Za-z]+)\s*$/.exec(line);
+        // Slot, serial, label (right-aligned, may contain spaces; dashes when the member is not reachable), status.
+        const row = /^\s*(\S+)\s+(\d{4,})\s+(.*?\S)\s+([A-Za-z]+)\s*$/.exec(line);
         if (row?.[2] && row[3] && row[4]) {
           const member: HaMember = { serial: row[2], status: row[4].toLowerCase() };
           if (!/^-+$/.test(row[3])) member.label = row[3];
           group.members.push(member);
           continue;
         }
+        if (/^\s*(?:-+|\d+)\s+\d/.test(line)) throw new LunaParseError('hagroup listgroups', `a member row of group ${label} it cannot read: "${line.trim().slice(0, 120)}"`);
+        if (!line.trim()) inTable = false;
       }
       const kv = keyValue(line);
       if (!kv) continue;

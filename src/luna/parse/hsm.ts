@@ -26,7 +26,8 @@ export function parseHsmShow(raw: string | Buffer): HsmShow {
   const text = checkLunash('hsm show', raw);
   const out: Partial<HsmShow> & { partitions: HsmPartitionSummary[] } = { partitions: [], zeroized: undefined };
   for (const line of text.split('\n')) {
-    const part = /Partition\s*:?\s*(\d+)\s*,\s*Name\s*:\s*(\S+)/i.exec(line);
+    // A label is the rest of the line: labels set by hand may contain spaces.
+    const part = /Partition\s*:?\s*(\d+)\s*,\s*Name\s*:\s*(.*?)\s*$/i.exec(line);
     if (part?.[1] && part[2]) {
       out.partitions.push({ serial: part[1], label: part[2] });
       continue;

@@ -5,3 +5,4 @@ export * from './partitions.js';
 export * from './clients.js';
 export * from './ntls.js';
 export * from './hagroup.js';
+export * from './dialog.js';

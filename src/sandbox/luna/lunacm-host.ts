@@ -4,11 +4,17 @@
  * until `hagroup recover` (appliance up again) or auto recovery (only when `hagroup retry -count` != 0, at the
  * poll interval). Member cloning domains that differ print the documented warning; a wrong group password
  * is a Luna error and costs the partition a CO login attempt.
+ *
+ * Output forms: `hagroup listgroups` in the documented layouts (`ListGroupsForm`); `addmember` on a member already in
+ * a group and `creategroup` with a label in use answer without an `Error` prefix, as public automation
+ * (openstack/ansible-role-lunasa-hsm) matches them; `retry` as the Luna 6 HA Recovery page shows it. The other success
+ * and failure texts are not documented and are the simulator's (test/fixtures/luna/hagroup-* README files). The
+ * renderers are exported for the fixture tests.
  */
 import type { ApplianceSimulator } from './appliance.js';
 import type { SimPartition } from './appliance-state.js';
 import { countCommand, newCommandCounters, type CommandCounters, type LoginCounters } from './counters.js';
-import { SimSshServer, type SimUser, type SshServerCounters } from './ssh-server.js';
+import { SimSshServer, type ExecIo, type SimUser, type SshServerCounters } from './ssh-server.js';
 
 export interface LunaCmSimulatorOptions {
   /** Appliances whose partitions can be members. */
@@ -20,7 +26,17 @@ export interface LunaCmSimulatorOptions {
   /** Auto-recovery interval seconds are multiplied by this (tests: 0.001 makes 60 s into 60 ms). */
   timeScale?: number;
   latencyMs?: number;
+  /** Layout of `hagroup listgroups` (default `with-settings`). */
+  listGroupsForm?: ListGroupsForm;
 }
+
+/**
+ * `hagroup listgroups` layouts (thalesdocs "Replacing an HA Group Member", 7 network and 7.2/7.3 PCIe editions):
+ * `with-settings` prints the recovery settings, then each group and its member table; `sync-password-prompt`
+ * (LunaCM 7.2/7.3) first asks, per group, for the members' password to show synchronization data, optional;
+ * `groups-only` prints the groups without the settings block.
+ */
+export type ListGroupsForm = 'with-settings' | 'sync-password-prompt' | 'groups-only';
 
 export interface HaMemberState {
   serial: string;
@@ -54,6 +70,8 @@ export interface LunaCmCounters {
   passwordAttempts: LoginCounters;
   autoRecoveries: number;
   manualRecoveries: number;
+  /** Answers to the optional `hagroup listgroups` password prompt (form `sync-password-prompt`). */
+  listGroupsPasswordAnswers: { empty: number; typed: number; none: number };
 }
 
 export interface LunaCmControls {
@@ -66,6 +84,7 @@ export interface LunaCmControls {
   /** One auto-recovery poll now (the timer does the same every interval). */
   runAutoRecovery(): void;
   setPassword(password: string): void;
+  setListGroupsForm(form: ListGroupsForm): void;
 }
 
 export interface LunaCmSimulator {
@@ -83,8 +102,98 @@ const CLONING_WARNING = (a: number, b: number): string => `Warning: Synchronize 
 
 const NO_ERROR = '\nCommand Result : No Error\n';
 
-function lunacmError(message: string, code: number, name: string): string {
-  return `\n\tError: ${message}\n\nCommand Result : 0x${code.toString(16).padStart(8, '0')} (${name})\n`;
+const result = (code: number, name: string): string => `Command Result : 0x${code.toString(16).padStart(8, '0')} (${name})\n`;
+
+/** A LunaCM failure: a tab-indented `Error:` line and the CKR result. */
+export function renderLunaCmError(message: string, code: number, name: string): string {
+  return `\n\tError: ${message}\n\n${result(code, name)}`;
+}
+const lunacmError = renderLunaCmError;
+
+/** A failure LunaCM prints without an `Error` prefix (documented messages, see the module comment). */
+export function renderLunaCmNotice(message: string, code: number, name: string): string {
+  return `\n\t${message}\n\n${result(code, name)}`;
+}
+
+export const renderLunaCmOk = (text: string): string => `${text}${NO_ERROR}`;
+
+/** The simulator's success texts (not documented, except `retrySet`: the Luna 6 HA Recovery page). */
+export const LUNACM_MESSAGES = {
+  created: (label: string, number: string, block: string): string => `New group with label "${label}" created with group number ${number}.\nGroup configuration is:\n\n${block}`,
+  added: (serial: string, label: string, block: string): string => `Member ${serial} successfully added to group ${label}. New group configuration is:\n\n${block}`,
+  removed: (serial: string, label: string): string => `Member ${serial} successfully removed from group ${label}.\n`,
+  deleted: (label: string): string => `The HA group ${label} was deleted successfully.\n`,
+  recovered: (serials: string): string => `${serials
+    .split(',')
+    .filter(Boolean)
+    .map((s) => `Member ${s} recovered.`)
+    .join('\n')}\n`,
+  retrySet: (n: string): string => `\n\tHA Auto Recovery Count has been set to ${n}\n`,
+  intervalSet: (n: string): string => `HA auto recovery poll interval set to ${n} seconds.\n`,
+  synchronization: (state: string, label: string): string => `Synchronization ${state} for group ${label}.\n`,
+} as const;
+
+export const ALREADY_MEMBER = 'The member you specified is already part of an HA group.';
+export const LABEL_USED = 'The label you specified for the new group has already been used.';
+
+/** LunaCM 7.2/7.3: the optional request for the group members' password before the listing, per group. */
+export function renderSyncPasswordPrompt(label: string): string {
+  return `\n\tIf you would like to see synchronization data for group ${label},\n\tplease enter the password for the group members. Sync info\n\tnot available in HA Only mode.\n\n\n\tEnter the password: `;
+}
+
+/** What `hagroup listgroups` shows of one group (the fields the operator's parser reads). */
+export interface ListGroupView {
+  label: string;
+  number?: string | undefined;
+  slotId?: number | undefined;
+  synchronization?: boolean | undefined;
+  memberSerials: readonly string[];
+  needsSync?: boolean | undefined;
+  standbyMembers: readonly string[];
+  members: readonly { serial: string; label?: string | undefined; status: string }[];
+  cloningConflicts: readonly { slotA: number; slotB: number }[];
+}
+
+export interface ListGroupsView {
+  settings: { autoRecoveryEnabled?: boolean | undefined; recoveryMode?: string | undefined; maxRetries?: number | undefined; intervalSeconds?: number | undefined };
+  groups: readonly ListGroupView[];
+}
+
+/** One group block and its member table (labels right-aligned; `------------` for a member that is not reachable). */
+export function renderGroupBlock(g: ListGroupView): string {
+  const rows = g.members.map((m) => `    ------  ${m.serial}${(m.label ?? '------------').padStart(34)}${m.status.padStart(10)}`);
+  const yes = (v: boolean | undefined, t: string, f: string): string => (v ? t : f);
+  return [
+    `${'HA Group Label'.padStart(27)}:  ${g.label}`,
+    `${'HA Group Number'.padStart(27)}:  ${g.number ?? ''}`,
+    `${'HA Group Slot ID'.padStart(27)}:  ${g.slotId ?? ''}`,
+    `${'Synchronization'.padStart(26)}:  ${yes(g.synchronization, 'enabled', 'disabled')}`,
+    `${'Group Members'.padStart(27)}:  ${g.memberSerials.join(', ')}`,
+    `${'Needs sync'.padStart(27)}:  ${yes(g.needsSync, 'yes', 'no')}`,
+    `${'Standby Members'.padStart(27)}:  ${g.standbyMembers.length ? g.standbyMembers.join(', ') : '<none>'}`,
+    '',
+    '    Slot #    Member S/N                      Member Label    Status',
+    '    ======    ==========                      ============    ======',
+    ...rows,
+    ...g.cloningConflicts.flatMap((c) => ['', CLONING_WARNING(c.slotA, c.slotB)]),
+    '',
+  ].join('\n');
+}
+
+/** `hagroup listgroups` without its optional password prompt (`sync-password-prompt` prints that first). */
+export function renderListGroups(view: ListGroupsView, form: Exclude<ListGroupsForm, 'sync-password-prompt'>): string {
+  const s = view.settings;
+  const settings = [
+    ['HA auto recovery', s.autoRecoveryEnabled ? 'enabled' : 'disabled'],
+    ['HA recovery mode', s.recoveryMode ?? 'activeEnhanced'],
+    ['Maximum auto recovery retry', s.maxRetries === -1 ? 'unlimited' : String(s.maxRetries ?? 0)],
+    ['Auto recovery poll interval', `${s.intervalSeconds ?? 60} seconds`],
+    ['HA logging', 'disabled'],
+    ['Only Show HA Slots', 'yes'],
+  ].map(([k, v]) => `${(k ?? '').padStart(34)}:  ${v}`);
+  const groups = view.groups.map(renderGroupBlock);
+  const head = form === 'with-settings' ? `${settings.join('\n')}\n\n` : '';
+  return `${head}${groups.length ? groups.join('\n') : 'There are no HA groups.\n'}${NO_ERROR}`;
 }
 
 const CKR_ARGUMENTS_BAD = 0x7;
@@ -167,8 +276,15 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
   const users = new Map<string, SimUser>([[username, { ...(opts.password !== undefined || !opts.publicKeys ? { password: opts.password ?? 'lunacm-password' } : {}), ...(opts.publicKeys ? { publicKeys: opts.publicKeys } : {}) }]]);
   const state: LunaCmState = { groups: new Map(), retryCount: 0, intervalSeconds: 60, nextSlotId: 5 };
   const commands = newCommandCounters();
-  const counters: Omit<LunaCmCounters, 'ssh'> = { commands, passwordAttempts: { success: 0, failure: 0 }, autoRecoveries: 0, manualRecoveries: 0 };
+  const counters: Omit<LunaCmCounters, 'ssh'> = {
+    commands,
+    passwordAttempts: { success: 0, failure: 0 },
+    autoRecoveries: 0,
+    manualRecoveries: 0,
+    listGroupsPasswordAnswers: { empty: 0, typed: 0, none: 0 },
+  };
   const timeScale = opts.timeScale ?? 1;
+  let listGroupsForm: ListGroupsForm = opts.listGroupsForm ?? 'with-settings';
 
   const partitionOf = (m: { serial: string; appliance: ApplianceSimulator }): SimPartition | undefined => m.appliance.state.partitions.find((p) => p.serial === m.serial);
   const reachable = (m: HaMemberState): boolean => !m.appliance.controls.isDown && partitionOf(m) !== undefined;
@@ -229,81 +345,81 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
     return undefined;
   };
 
-  const conflictWarning = (g: HaGroupState): string | undefined => {
+  const conflictSlots = (g: HaGroupState): { slotA: number; slotB: number } | undefined => {
     const primary = g.members[0] && partitionOf(g.members[0]);
     if (!primary) return undefined;
     const i = g.members.findIndex((m) => {
       const p = partitionOf(m);
       return p !== undefined && p.cloningDomain !== primary.cloningDomain;
     });
-    return i > 0 ? CLONING_WARNING(0, i) : undefined;
+    return i > 0 ? { slotA: 0, slotB: i } : undefined;
   };
 
-  const renderGroup = (g: HaGroupState): string => {
-    const rows = g.members.map((m) => {
-      const label = m.status === 'alive' ? (partitionOf(m)?.label ?? '------------') : '------------';
-      return `    ------  ${m.serial}${label.padStart(34)}${m.status.padStart(10)}`;
-    });
-    const warning = conflictWarning(g);
-    return [
-      `${'HA Group Label'.padStart(27)}:  ${g.label}`,
-      `${'HA Group Number'.padStart(27)}:  ${g.number}`,
-      `${'HA Group Slot ID'.padStart(27)}:  ${g.slotId}`,
-      `${'Synchronization'.padStart(26)}:  ${g.synchronize ? 'enabled' : 'disabled'}`,
-      `${'Group Members'.padStart(27)}:  ${g.members.map((m) => m.serial).join(', ')}`,
-      `${'Needs sync'.padStart(27)}:  no`,
-      `${'Standby Members'.padStart(27)}:  <none>`,
-      '',
-      '    Slot #    Member S/N                      Member Label    Status',
-      '    ======    ==========                      ============    ======',
-      ...rows,
-      ...(warning ? ['', warning] : []),
-      '',
-    ].join('\n');
+  const viewOf = (g: HaGroupState): ListGroupView => {
+    const warning = conflictSlots(g);
+    return {
+      label: g.label,
+      number: g.number,
+      slotId: g.slotId,
+      synchronization: g.synchronize,
+      memberSerials: g.members.map((m) => m.serial),
+      needsSync: false,
+      standbyMembers: [],
+      members: g.members.map((m) => ({ serial: m.serial, status: m.status, ...(m.status === 'alive' && partitionOf(m) ? { label: partitionOf(m)?.label } : {}) })),
+      cloningConflicts: warning ? [warning] : [],
+    };
   };
+  const renderGroup = (g: HaGroupState): string => renderGroupBlock(viewOf(g));
 
-  const listGroups = (): string => {
+  const listGroups = async (io: ExecIo): Promise<string> => {
     observe();
-    const settings = [
-      ['HA auto recovery', state.retryCount !== 0 ? 'enabled' : 'disabled'],
-      ['HA recovery mode', 'activeEnhanced'],
-      ['Maximum auto recovery retry', state.retryCount === -1 ? 'unlimited' : String(state.retryCount)],
-      ['Auto recovery poll interval', `${state.intervalSeconds} seconds`],
-      ['HA logging', 'disabled'],
-      ['Only Show HA Slots', 'yes'],
-    ].map(([k, v]) => `${(k ?? '').padStart(34)}:  ${v}`);
-    const groups = [...state.groups.values()].map(renderGroup);
-    return `${settings.join('\n')}\n\n${groups.length ? groups.join('\n') : 'There are no HA groups.\n'}${NO_ERROR}`;
+    const view: ListGroupsView = {
+      settings: { autoRecoveryEnabled: state.retryCount !== 0, recoveryMode: 'activeEnhanced', maxRetries: state.retryCount, intervalSeconds: state.intervalSeconds },
+      groups: [...state.groups.values()].map(viewOf),
+    };
+    if (listGroupsForm !== 'sync-password-prompt') return renderListGroups(view, listGroupsForm);
+    let prompts = '';
+    for (const g of view.groups) {
+      io.write(`${prompts}${renderSyncPasswordPrompt(g.label)}`);
+      prompts = '';
+      const answer = await io.readLine();
+      const a = counters.listGroupsPasswordAnswers;
+      if (answer === null) a.none++;
+      else if (answer === '') a.empty++;
+      else a.typed++;
+    }
+    return `${view.groups.length ? '\n\n' : ''}${renderListGroups(view, 'with-settings')}`;
   };
 
   const group = (label: string): HaGroupState | string => state.groups.get(label) ?? lunacmError(`HA group ${label} not found.`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD');
 
-  const run = (sub: string, o: Opts): { out: string; code: number } => {
+  const run = async (sub: string, o: Opts, io: ExecIo): Promise<{ out: string; code: number }> => {
     const s = (k: string): string => (typeof o[k] === 'string' ? (o[k] as string) : '');
     const fail = (out: string): { out: string; code: number } => ({ out, code: 1 });
     switch (sub) {
       case 'listgroups':
-        return { out: listGroups(), code: 0 };
+        return { out: await listGroups(io), code: 0 };
       case 'creategroup': {
-        if (state.groups.has(s('label'))) return fail(lunacmError(`HA group ${s('label')} already exists.`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
+        if (state.groups.has(s('label'))) return fail(renderLunaCmNotice(LABEL_USED, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
         const found = findPartition(s('serialnumber'));
         if (!found) return fail(lunacmError(`No partition with serial number ${s('serialnumber')} found.`, CKR_TOKEN_NOT_PRESENT, 'CKR_TOKEN_NOT_PRESENT'));
         const bad = checkPassword(found.partition, s('password'));
         if (bad) return fail(bad);
         const g: HaGroupState = { label: s('label'), number: `1${found.partition.serial}`, slotId: state.nextSlotId++, synchronize: true, members: [{ serial: found.partition.serial, appliance: found.appliance, status: 'alive', autoAttempts: 0, recoveries: 0 }] };
         state.groups.set(g.label, g);
-        return { out: `New group with label "${g.label}" created with group number ${g.number}.\nGroup configuration is:\n\n${renderGroup(g)}${NO_ERROR}`, code: 0 };
+        return { out: renderLunaCmOk(LUNACM_MESSAGES.created(g.label, g.number, renderGroup(g))), code: 0 };
       }
       case 'addmember': {
         const g = group(s('group'));
         if (typeof g === 'string') return fail(g);
-        if (g.members.some((m) => m.serial === s('serialnumber'))) return fail(lunacmError(`Member ${s('serialnumber')} is already in group ${g.label}.`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
+        const elsewhere = [...state.groups.values()].some((x) => x.members.some((m) => m.serial === s('serialnumber')));
+        if (elsewhere) return fail(renderLunaCmNotice(ALREADY_MEMBER, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
         const found = findPartition(s('serialnumber'));
         if (!found) return fail(lunacmError(`No partition with serial number ${s('serialnumber')} found.`, CKR_TOKEN_NOT_PRESENT, 'CKR_TOKEN_NOT_PRESENT'));
         const bad = checkPassword(found.partition, s('password'));
         if (bad) return fail(bad);
         g.members.push({ serial: found.partition.serial, appliance: found.appliance, status: 'alive', autoAttempts: 0, recoveries: 0 });
-        return { out: `Member ${found.partition.serial} successfully added to group ${g.label}. New group configuration is:\n\n${renderGroup(g)}${NO_ERROR}`, code: 0 };
+        return { out: renderLunaCmOk(LUNACM_MESSAGES.added(found.partition.serial, g.label, renderGroup(g))), code: 0 };
       }
       case 'removemember': {
         const g = group(s('group'));
@@ -311,19 +427,20 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
         const before = g.members.length;
         g.members = g.members.filter((m) => m.serial !== s('serialnumber'));
         if (g.members.length === before) return fail(lunacmError(`Member ${s('serialnumber')} not found in group ${g.label}.`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
-        return { out: `Member ${s('serialnumber')} successfully removed from group ${g.label}.\n${NO_ERROR}`, code: 0 };
+        return { out: renderLunaCmOk(LUNACM_MESSAGES.removed(s('serialnumber'), g.label)), code: 0 };
       }
       case 'deletegroup': {
         const g = group(s('label'));
         if (typeof g === 'string') return fail(g);
         state.groups.delete(g.label);
-        return { out: `The HA group ${g.label} was deleted successfully.\n${NO_ERROR}`, code: 0 };
+        return { out: renderLunaCmOk(LUNACM_MESSAGES.deleted(g.label)), code: 0 };
       }
       case 'recover': {
         const g = group(s('group'));
         if (typeof g === 'string') return fail(g);
         observe();
         const lines: string[] = [];
+        const back: string[] = [];
         const stillDown: string[] = [];
         for (const m of g.members) {
           if (m.status !== 'down') continue;
@@ -332,31 +449,32 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
             m.autoAttempts = 0;
             m.recoveries++;
             counters.manualRecoveries++;
+            back.push(m.serial);
             lines.push(`Member ${m.serial} recovered.`);
           } else stillDown.push(m.serial);
         }
         if (stillDown.length) return fail(`${lines.join('\n')}${lunacmError(`Failed to recover member(s) ${stillDown.join(', ')}.`, CKR_DEVICE_ERROR, 'CKR_DEVICE_ERROR')}`);
-        return { out: `${lines.length ? lines.join('\n') : 'No members need recovery.'}\n${NO_ERROR}`, code: 0 };
+        return { out: renderLunaCmOk(back.length ? LUNACM_MESSAGES.recovered(back.join(',')) : 'No members need recovery.\n'), code: 0 };
       }
       case 'retry': {
         const n = Number(s('count'));
         if (!Number.isInteger(n) || n < -1 || n > 500) return fail(lunacmError('Retry count must be -1 (unlimited), 0 (disabled) or up to 500.', CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
         state.retryCount = n;
-        return { out: `HA auto recovery retry count set to ${n}.\n${NO_ERROR}`, code: 0 };
+        return { out: renderLunaCmOk(LUNACM_MESSAGES.retrySet(String(n))), code: 0 };
       }
       case 'interval': {
         const n = Number(s('interval'));
         if (!Number.isInteger(n) || n < 60 || n > 1200) return fail(lunacmError('Interval must be 60 to 1200 seconds.', CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
         state.intervalSeconds = n;
         armRecovery();
-        return { out: `HA auto recovery poll interval set to ${n} seconds.\n${NO_ERROR}`, code: 0 };
+        return { out: renderLunaCmOk(LUNACM_MESSAGES.intervalSet(String(n))), code: 0 };
       }
       case 'synchronize': {
         const g = group(s('group'));
         if (typeof g === 'string') return fail(g);
         if (o.enable === o.disable) return fail(lunacmError('Specify exactly one of -enable or -disable.', CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
         g.synchronize = o.enable === true;
-        return { out: `Synchronization ${g.synchronize ? 'enabled' : 'disabled'} for group ${g.label}.\n${NO_ERROR}`, code: 0 };
+        return { out: renderLunaCmOk(LUNACM_MESSAGES.synchronization(g.synchronize ? 'enabled' : 'disabled', g.label)), code: 0 };
       }
       default:
         return fail(lunacmError(`Unknown command hagroup ${sub}.`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
@@ -399,9 +517,9 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
         o[name] = spec.options[name] === 'flag' ? true : (rest[++i] ?? '');
       }
       countCommand(commands, `hagroup ${sub}`, spec.changesState);
-      const result = run(sub, o);
-      io.write(result.out);
-      return result.code;
+      const answer = await run(sub, o, io);
+      io.write(answer.out);
+      return answer.code;
     },
   });
   ssh.faults.latencyMs = opts.latencyMs ?? 0;
@@ -422,6 +540,9 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
     runAutoRecovery,
     setPassword(password) {
       users.set(username, { ...users.get(username), password });
+    },
+    setListGroupsForm(form) {
+      listGroupsForm = form;
     },
   };
 

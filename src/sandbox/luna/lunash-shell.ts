@@ -1,7 +1,11 @@
 /**
  * The appliance shell (lunash) as the simulator speaks it over SSH exec, with the output formats of
- * docs/reference luna-shell.md: results, `Error:` blocks with Luna codes, confirmations, and abbreviations
- * (`par list`, `-c` for `-client`).
+ * docs/reference luna-shell.md and the Thales pages named below: results, `Error:` blocks with Luna codes,
+ * confirmations, and abbreviations (`par list`, `-c` for `-client`).
+ *
+ * Where Luna versions print a command differently, each documented form is a `LunashForms` choice (set per
+ * appliance with `setLunashForms`); the renderers are exported so the fixture tests (test/fixtures/luna) can check
+ * that the simulator prints each documented form exactly.
  */
 import { digestHex, parseCertificate } from '../../pki/index.js';
 import { homeOf, refreshServerPem, registerClient, serverCertificateFor, zeroize, type ApplianceState } from './appliance-state.js';
@@ -21,6 +25,52 @@ export interface LunashHooks {
 
 type Options = Record<string, string | true>;
 
+/**
+ * Output forms that differ between Luna versions.
+ * - `hsmLogin`: `luna7` prints the last-attempt caution, then `Type 'proceed' to continue, or 'quit' to quit now.`
+ *   and a bare `>` prompt line; `luna6` (older firmware; thalesdocs gphsm/luna/6.x .../users/resetting_passwords.htm)
+ *   also prints a caution that mentions ZEROIZED two attempts before the end, and wraps its `Type 'proceed' ... or
+ *   'quit' to quit now.` sentence over two lines before the `>` line. Both ask `Please enter the HSM
+ *   Administrators' password:` with `>` on the next line.
+ * - `partitionList`: `version-column` (7.x table with `Partition Version`, reference notes) or `no-version-column`
+ *   (the layout issue 18 reports; no Thales page in reach shows it, see test/fixtures/luna/partition-list/README.md).
+ */
+export interface LunashForms {
+  hsmLogin: 'luna7' | 'luna6';
+  partitionList: 'version-column' | 'no-version-column';
+}
+
+const DEFAULT_FORMS: LunashForms = { hsmLogin: 'luna7', partitionList: 'version-column' };
+const FORMS = new WeakMap<ApplianceState, LunashForms>();
+
+/** Chooses the output forms of one simulated appliance (tests: `setLunashForms(sim.state, { hsmLogin: 'luna6' })`). */
+export function setLunashForms(state: ApplianceState, forms: Partial<LunashForms>): void {
+  FORMS.set(state, { ...lunashForms(state), ...forms });
+}
+
+export function lunashForms(state: ApplianceState): LunashForms {
+  return FORMS.get(state) ?? DEFAULT_FORMS;
+}
+
+/** Answers the simulator received at confirmation prompts (`Type 'proceed' ... or 'quit'`), by answer. */
+export interface ConfirmationAnswers {
+  proceed: number;
+  quit: number;
+  /** Anything else, or end of input. */
+  other: number;
+}
+
+const ANSWERS = new WeakMap<ApplianceState, ConfirmationAnswers>();
+
+export function confirmationAnswers(state: ApplianceState): ConfirmationAnswers {
+  let a = ANSWERS.get(state);
+  if (!a) {
+    a = { proceed: 0, quit: 0, other: 0 };
+    ANSWERS.set(state, a);
+  }
+  return a;
+}
+
 interface Ctx {
   io: ExecIo;
   opts: Options;
@@ -38,13 +88,17 @@ interface Spec {
 const SHELL_FAILURE = '\n\nCommand Result : 65535 (Luna Shell execution)\n';
 const SUCCESS = '\nCommand Result : 0 (Success)\n';
 
-const ok = (name: string, note = ''): string => `'${name}' successful.${note}\n${SUCCESS}`;
+export const renderOk = (name: string, note = ''): string => `'${name}' successful.${note}\n${SUCCESS}`;
+const ok = renderOk;
 
-function failed(name: string, code: string, rc: string, ...details: string[]): string {
+export function renderFailed(name: string, code: string, rc: string, ...details: string[]): string {
   return `Error:  '${name}' failed. (${code} : ${rc})\n\n${details.map((d) => `Error:  ${d}\n`).join('\n')}${SHELL_FAILURE}`;
 }
+const failed = renderFailed;
 
-const syntax = (message: string): string => `Error:  ${message}${SHELL_FAILURE}`;
+/** An `Error:` line without the `'<command>' failed. (code : name)` line, and the 65535 result. */
+export const renderShellError = (message: string): string => `Error:  ${message}${SHELL_FAILURE}`;
+const syntax = renderShellError;
 
 const NOT_IN_LIST = ['C000040A', 'RC_OBJECT_NOT_IN_LIST'] as const;
 
@@ -52,11 +106,20 @@ function kv(key: string, value: string, width: number): string {
   return `${`   ${key}:`.padEnd(width)}${value}`.replace(/\s+$/, '');
 }
 
-async function confirm(ctx: Ctx, caution: string, action: string): Promise<boolean> {
-  if (ctx.opts.force === true) return true;
-  ctx.out(`${caution}\n\nType 'proceed' to ${action}, or 'quit' to quit now -> `);
-  const answer = await ctx.io.readLine();
-  if (answer?.trim().toLowerCase() === 'proceed') {
+/** A lunash confirmation: the caution, `Type 'proceed' to continue, or 'quit' to quit now.`, a bare `>` line. */
+export function renderConfirmation(caution: string): string {
+  return `${caution}\n\nType 'proceed' to continue, or 'quit' to quit now.\n\n> `;
+}
+
+/** Reads the answer to a confirmation prompt already printed; counts it. */
+async function answer(ctx: Ctx): Promise<boolean> {
+  const line = await ctx.io.readLine();
+  const a = confirmationAnswers(ctx.h.state);
+  const word = line?.trim().toLowerCase();
+  if (word === 'proceed') a.proceed++;
+  else if (word === 'quit') a.quit++;
+  else a.other++;
+  if (word === 'proceed') {
     ctx.out('\n');
     return true;
   }
@@ -64,8 +127,25 @@ async function confirm(ctx: Ctx, caution: string, action: string): Promise<boole
   return false;
 }
 
-function hsmShow({ h, out }: Ctx): number {
-  const s = h.state;
+async function confirm(ctx: Ctx, caution: string): Promise<boolean> {
+  if (ctx.opts.force === true) return true;
+  ctx.out(renderConfirmation(caution));
+  return answer(ctx);
+}
+
+export interface HsmShowView {
+  softwareVersion: string;
+  label: string;
+  serial: string;
+  firmware: string;
+  model: string;
+  zeroized: boolean;
+  soAttemptsLeft: number;
+  partitions: readonly { serial: string; label: string }[];
+}
+
+/** `hsm show` as the Azure Dedicated HSM documentation prints it (7.2 appliance software, firmware 7.0.x). */
+export function renderHsmShow(s: HsmShowView): string {
   const lines = [
     '   Appliance Details:',
     '   ==================',
@@ -89,9 +169,28 @@ function hsmShow({ h, out }: Ctx): number {
     ...(s.partitions.length ? s.partitions.map((p) => `   Partition: ${p.serial}, Name: ${p.label}`) : ['   There are no partitions.']),
     '',
   ];
-  out(`${lines.join('\n')}${SUCCESS}`);
+  return `${lines.join('\n')}${SUCCESS}`;
+}
+
+function hsmShow({ h, out }: Ctx): number {
+  out(renderHsmShow(h.state));
   return 0;
 }
+
+/** The `hsm login` texts of each form (see `LunashForms`). */
+export const HSM_LOGIN_TEXT = {
+  passwordPrompt: "Please enter the HSM Administrators' password:\n> ",
+  /** luna6 only, two attempts left. */
+  twoLeft:
+    'Caution:  You have only TWO HSM Admin login attempts left. If\n          you fail two more consecutive login attempts (i.e.\n          with no successful logins in between) the HSM will\n          be ZEROIZED!!!\n\n',
+  lastAttempt: {
+    luna7: renderConfirmation(
+      'Caution:  This is your LAST available HSM Admin login attempt.\n          If you enter an incorrect password, the HSM will be\n          ZEROIZED and all of its contents will be lost.',
+    ),
+    luna6:
+      "Caution:  This is your LAST available HSM Admin login attempt.\n          If the wrong HSM Admin password is provided the HSM will\n          be ZEROIZED!!!\n\nType 'proceed' if you are certain you have the\nright login credentials or 'quit' to quit now.\n> ",
+  },
+} as const;
 
 async function hsmLogin(ctx: Ctx): Promise<number> {
   const { h, io, out } = ctx;
@@ -100,16 +199,14 @@ async function hsmLogin(ctx: Ctx): Promise<number> {
     out(failed('hsm login', '300014', 'LUNA_RET_SO_NOT_INITIALIZED', 'The HSM is zeroized; it must be initialized first.'));
     return 1;
   }
+  const form = lunashForms(s).hsmLogin;
   if (s.soAttemptsLeft === 1) {
-    out(`Caution:  This is your LAST available HSM Admin login attempt.\n          If you enter an incorrect password, the HSM will be zeroized.\n\nType 'proceed' to continue, or 'quit' to quit now -> `);
-    const answer = await io.readLine();
-    if (answer?.trim().toLowerCase() !== 'proceed') {
-      out(`\nCommand Aborted.${SHELL_FAILURE}`);
-      return 1;
-    }
-    out('\n');
+    out(HSM_LOGIN_TEXT.lastAttempt[form]);
+    if (!(await answer(ctx))) return 1;
+  } else if (s.soAttemptsLeft === 2 && form === 'luna6') {
+    out(HSM_LOGIN_TEXT.twoLeft);
   }
-  out(`Please enter the HSM Administrators' password:\n> `);
+  out(HSM_LOGIN_TEXT.passwordPrompt);
   const password = await io.readLine();
   if (password === null) {
     // No input, no attempt: the HSM did not see a password.
@@ -135,25 +232,54 @@ async function hsmLogin(ctx: Ctx): Promise<number> {
   return 1;
 }
 
-function partitionList({ h, out }: Ctx): number {
-  const rows = h.state.partitions.map(
-    (p) => `${p.serial.padEnd(21)}${p.label.padEnd(34)}${'0'.padEnd(13)}${String(p.objects).padStart(7)}  ${'648381'.padStart(7)}  ${'0'.padStart(7)}  ${'648381'.padStart(7)}`,
-  );
-  out(
+export interface PartitionRow {
+  serial: string;
+  label: string;
+  version?: string;
+  objects: number;
+  total: number;
+  used: number;
+  free: number;
+}
+
+/** `partition list` in either documented layout (see `LunashForms`). */
+export function renderPartitionList(rows: readonly PartitionRow[], form: LunashForms['partitionList']): string {
+  const num = (n: number): string => String(n).padStart(7);
+  if (form === 'no-version-column') {
+    return (
+      [
+        '                                                       ----------------------------------',
+        'Partition            Name                              Objects  Total     Used     Free',
+        '===================  ================================  =======  =======  =======  =======',
+        ...rows.map((p) => `${p.serial.padEnd(21)}${p.label.padEnd(34)}${num(p.objects)}  ${num(p.total)}  ${num(p.used)}  ${num(p.free)}`),
+        '',
+      ].join('\n') + SUCCESS
+    );
+  }
+  return (
     [
       '                                                            Partition    ----------------------------------',
       'Partition            Name                              Version      Objects  Total     Used     Free',
       '===================  ================================  ===========  =======  =======  =======  =======',
-      ...rows,
+      ...rows.map((p) => `${p.serial.padEnd(21)}${p.label.padEnd(34)}${(p.version ?? '0').padEnd(13)}${num(p.objects)}  ${num(p.total)}  ${num(p.used)}  ${num(p.free)}`),
       '',
-    ].join('\n') + SUCCESS,
+    ].join('\n') + SUCCESS
   );
+}
+
+function partitionList({ h, out }: Ctx): number {
+  const rows = h.state.partitions.map((p) => ({ serial: p.serial, label: p.label, version: '0', objects: p.objects, total: 648381, used: 0, free: 648381 }));
+  out(renderPartitionList(rows, lunashForms(h.state).partitionList));
   return 0;
 }
 
+/** `client list` (reference notes): one `registered client <n>: <name>` line each; names may contain spaces. */
+export function renderClientList(names: readonly string[]): string {
+  return names.length ? `${names.map((n, i) => `registered client ${i + 1}: ${n}`).join('\n')}\n${SUCCESS}` : `No clients are registered.\n${SUCCESS}`;
+}
+
 function clientList({ h, out }: Ctx): number {
-  const names = [...h.state.clients.keys()];
-  out(names.length ? `${names.map((n, i) => `registered client ${i + 1}: ${n}`).join('\n')}\n${SUCCESS}` : `No clients are registered.\n${SUCCESS}`);
+  out(renderClientList([...h.state.clients.keys()]));
   return 0;
 }
 
@@ -163,19 +289,26 @@ function requireClient(ctx: Ctx, name: string) {
   return client;
 }
 
+/** `client show` (reference notes): partitions quoted, `<none>` when there are none. */
+export function renderClientShow(c: { name: string; hostname?: string | undefined; ip?: string | undefined; partitions: readonly string[] }): string {
+  const parts = c.partitions.length ? c.partitions.map((p) => `"${p}"`).join(', ') : '<none>';
+  const lines = [`ClientID:     ${c.name}`, ...(c.ip !== undefined ? [`IP Address:   ${c.ip}`] : []), `Hostname:     ${c.hostname ?? c.ip ?? ''}`, `Partitions:   ${parts}`, ''];
+  return lines.join('\n') + SUCCESS;
+}
+
 function clientShow(ctx: Ctx): number {
   const c = requireClient(ctx, 'client show');
   if (!c) return 1;
-  const parts = c.partitions.length ? c.partitions.map((p) => `"${p}"`).join(', ') : '<none>';
-  const lines = [`ClientID:     ${c.name}`, ...(c.ip !== undefined ? [`IP Address:   ${c.ip}`] : []), `Hostname:     ${c.hostname ?? c.ip ?? ''}`, `Partitions:   ${parts}`, ''];
-  ctx.out(lines.join('\n') + SUCCESS);
+  ctx.out(renderClientShow(c));
   return 0;
 }
+
+export const renderClientFingerprint = (fingerprint: string): string => `Certificate fingerprint: ${fingerprint}\n${SUCCESS}`;
 
 function clientFingerprint(ctx: Ctx): number {
   const c = requireClient(ctx, 'client fingerprint');
   if (!c) return 1;
-  ctx.out(`Certificate fingerprint: ${digestHex(c.certDer, ctx.h.state.fingerprintDigest)}\n${SUCCESS}`);
+  ctx.out(renderClientFingerprint(digestHex(c.certDer, ctx.h.state.fingerprintDigest)));
   return 0;
 }
 
@@ -189,6 +322,11 @@ function clientRegister(ctx: Ctx): number {
   }
   if (h.state.clients.has(name)) {
     out(failed('client register', 'C0000404', 'RC_OBJECT_ALREADY_EXISTS', 'A client with the specified name already exists.'));
+    return 1;
+  }
+  // The message public automation matches (openstack/ansible-role-lunasa-hsm, tasks/register_client.yaml).
+  if (typeof opts.ip === 'string' && [...h.state.clients.values()].some((c) => c.ip === opts.ip)) {
+    out(renderShellError('A client with the same IP address has already been registered.'));
     return 1;
   }
   const file = homeOf(h.state, io.username).get(`${host}.pem`);
@@ -223,7 +361,8 @@ function partitionAccess(ctx: Ctx, assign: boolean): number {
     return 1;
   }
   if (!assign && !has) {
-    ctx.out(failed(name, 'C0000408', 'RC_NOT_ASSIGNED', 'Specified partition was not assigned to client.'));
+    // As the reference notes give it: the message alone, without the `'<command>' failed` line.
+    ctx.out(renderShellError('Specified partition was not assigned to client'));
     return 1;
   }
   c.partitions = assign ? [...c.partitions, label] : c.partitions.filter((p) => p !== label);
@@ -235,7 +374,7 @@ function partitionAccess(ctx: Ctx, assign: boolean): number {
 async function clientDelete(ctx: Ctx): Promise<number> {
   const c = requireClient(ctx, 'client delete');
   if (!c) return 1;
-  if (!(await confirm(ctx, `CAUTION:  Are you sure you wish to delete client named:\n          ${c.name}`, 'delete the client'))) return 1;
+  if (!(await confirm(ctx, `CAUTION:  Are you sure you wish to delete client named:\n          ${c.name}`))) return 1;
   ctx.h.state.clients.delete(c.name);
   ctx.h.clientsChanged();
   ctx.out(ok('client delete'));
@@ -243,7 +382,7 @@ async function clientDelete(ctx: Ctx): Promise<number> {
 }
 
 async function regenCert(ctx: Ctx): Promise<number> {
-  if (!(await confirm(ctx, 'WARNING !!  This command will overwrite the current server certificate and private key.\n            All clients will have to be re-configured with this new certificate.', 'continue'))) return 1;
+  if (!(await confirm(ctx, 'WARNING !!  This command will overwrite the current server certificate and private key.\n            All clients will have to be re-configured with this new certificate.'))) return 1;
   ctx.h.state.serverCert = await serverCertificateFor(ctx.h.state.hostname);
   refreshServerPem(ctx.h.state);
   ctx.h.serverCertChanged();

@@ -4,6 +4,8 @@
 // stderr and the exit status. Plain JavaScript so sshd can start it with the project's own node binary.
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
+import { Buffer } from 'node:buffer';
+import process from 'node:process';
 
 const command = process.env.SSH_ORIGINAL_COMMAND ?? '';
 const port = Number(process.argv[2]);

@@ -10,6 +10,7 @@ import {
 } from '../../../src/luna/index.js';
 import { fingerprintMatches, issueCertificate, parseCertificate } from '../../../src/pki/index.js';
 import { startApplianceSimulator, type ApplianceSimulator } from '../../../src/sandbox/luna/index.js';
+import { setLunashForms } from '../../../src/sandbox/luna/lunash-shell.js';
 import { applianceEndpoint, expectSoUntouched, rejectionOf } from './support.js';
 
 describe('Appliance facade against the simulator', () => {
@@ -93,6 +94,23 @@ describe('Appliance facade against the simulator', () => {
     expect(fingerprintMatches(parseCertificate(cert.certPem), (await a.clientFingerprint('app-a')) ?? '')).toBe(false);
   });
 
+  it('reads partitions in both documented table layouts, and client names with spaces, as the simulator prints them', async () => {
+    const a = await start({ partitions: [{ label: 'par0' }, { label: 'team a keys' }] });
+    const want = [
+      { label: 'par0', objects: 0, total: 648381, used: 0, free: 648381 },
+      { label: 'team a keys', objects: 0, total: 648381, used: 0, free: 648381 },
+    ];
+    expect(await a.partitions()).toMatchObject(want.map((p) => ({ ...p, version: '0' })));
+    setLunashForms(sim.state, { partitionList: 'no-version-column' });
+    const noVersion = await a.partitions();
+    expect(noVersion).toMatchObject(want);
+    expect(noVersion.every((p) => p.version === undefined)).toBe(true);
+    const cert = await issueCertificate({ commonName: 'pay01' });
+    sim.controls.registerClient('payments web 01', { hostname: 'pay01' }, cert.certPem);
+    sim.controls.registerClient('payments', { hostname: 'pay02' }, cert.certPem);
+    expect(await a.clients()).toEqual(['payments web 01', 'payments']);
+  });
+
   it('read-only calls issue no state-changing command (steady state)', async () => {
     const a = await start();
     await Promise.all([a.show(), a.packages(), a.partitions(), a.clients(), a.client('nobody'), a.clientFingerprint('nobody'), a.ntls(), a.serverCertificate()]);
@@ -148,7 +166,8 @@ describe('Appliance facade against the simulator', () => {
     const cert = await issueCertificate({ commonName: 'app-a' });
     sim.controls.registerClient('app-a', { hostname: 'app-a' }, cert.certPem);
     const aborted = await pool.exec(ep, 'client delete -client app-a', { stdin: 'quit\n' });
-    expect(aborted.stdout).toMatch(/Type 'proceed' to delete the client, or 'quit' to quit now -> /);
+    // The documented form: the sentence, then a bare `>` prompt on its own line (test/fixtures/luna/lunash-confirmation).
+    expect(aborted.stdout).toMatch(/Type 'proceed' to continue, or 'quit' to quit now\.\n\n> \nCommand Aborted\./);
     expect(aborted.stdout).toContain('Command Aborted.');
     expect(await a.clients()).toEqual(['app-a']);
     const done = await pool.exec(ep, 'client delete -client app-a', { stdin: 'proceed\n' });

@@ -1,5 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuthenticationRejectedError, CredentialRefusedError, HostKeyMismatchError, InvalidArgumentError, LunaCmHost, LunaCommandError, SshPool, type DeviceCommandEvent, type GuardedPassword } from '../../../src/luna/index.js';
+import {
+  AuthenticationRejectedError,
+  CredentialRefusedError,
+  HostKeyMismatchError,
+  InvalidArgumentError,
+  LunaCmHost,
+  LunaCommandError,
+  LunaRecognisedFailure,
+  SshPool,
+  type DeviceCommandEvent,
+  type GuardedPassword,
+} from '../../../src/luna/index.js';
 import { startApplianceSimulator, startLunaCmSimulator, type ApplianceSimulator, type LunaCmSimulator } from '../../../src/sandbox/luna/index.js';
 import { expectSoUntouched, lunacmEndpoint, rejectionOf, until } from './support.js';
 
@@ -23,7 +34,7 @@ describe('LunaCM host facade against the LunaCM simulator', () => {
     await hsm2.stop();
   });
 
-  async function start(opts: { coPassword?: string } = {}): Promise<{ s1: string; s2: string; s3: string }> {
+  async function start(opts: { coPassword?: string; commandTimeoutMs?: number } = {}): Promise<{ s1: string; s2: string; s3: string }> {
     const coPassword = opts.coPassword ?? 'co-secret';
     hsm1 = await startApplianceSimulator({ hostname: 'hsm1', serial: '572413', partitions: [{ label: 'par0', serial: '154438865287', coPassword }] });
     hsm2 = await startApplianceSimulator({
@@ -37,7 +48,7 @@ describe('LunaCM host facade against the LunaCM simulator', () => {
     cm = await startLunaCmSimulator({ appliances: [hsm1, hsm2], timeScale: 0.001 });
     pool = new SshPool();
     events = [];
-    host = new LunaCmHost(pool, lunacmEndpoint(cm), { onCommand: (e) => events.push(e) });
+    host = new LunaCmHost(pool, lunacmEndpoint(cm), { onCommand: (e) => events.push(e), ...(opts.commandTimeoutMs !== undefined ? { commandTimeoutMs: opts.commandTimeoutMs } : {}) });
     return { s1: '154438865287', s2: '1238700701509', s3: '1238700701510' };
   }
 
@@ -153,5 +164,32 @@ describe('LunaCM host facade against the LunaCM simulator', () => {
     const execs = cm.counters.ssh.execs;
     expect(await rejectionOf(host.recover('g'))).toBeInstanceOf(HostKeyMismatchError);
     expect(cm.counters.ssh.execs).toBe(execs);
+  });
+
+  it('LunaCM 7.2/7.3 listgroups: the optional sync-data password prompt is answered empty, never with the group password', async () => {
+    const { s1, s2 } = await start({ commandTimeoutMs: 4_000 });
+    await host.createGroup('g', s1, pw('co-secret'));
+    await host.addMember('g', s2, pw('co-secret'));
+    cm.controls.setListGroupsForm('sync-password-prompt');
+    const attempts = { ...cm.counters.passwordAttempts };
+    const list = await host.listGroups();
+    expect(list.groups.map((g) => [g.label, g.members.map((m) => m.status)])).toEqual([['g', ['alive', 'alive']]]);
+    expect(cm.counters.listGroupsPasswordAnswers).toEqual({ empty: 1, typed: 0, none: 0 });
+    expect(cm.counters.passwordAttempts).toEqual(attempts);
+  });
+
+  it('answers LunaCM prints without an Error prefix are classified: already part of a group, label in use', async () => {
+    const { s1, s2 } = await start();
+    await host.createGroup('g', s1, pw('co-secret'));
+    await host.addMember('g', s2, pw('co-secret'));
+    const attempts = cm.counters.passwordAttempts.success + cm.counters.passwordAttempts.failure;
+    const again = await rejectionOf(host.addMember('g', s2, pw('co-secret')));
+    expect(again).toBeInstanceOf(LunaRecognisedFailure);
+    expect(again).toMatchObject({ kind: 'already-exists', details: ['The member you specified is already part of an HA group.'] });
+    const label = await rejectionOf(host.createGroup('g', s1, pw('co-secret')));
+    expect(label).toBeInstanceOf(LunaCommandError);
+    expect(label).toMatchObject({ kind: 'already-exists' });
+    // Neither reached a Crypto Officer login.
+    expect(cm.counters.passwordAttempts.success + cm.counters.passwordAttempts.failure).toBe(attempts);
   });
 });

@@ -109,6 +109,38 @@ describe('lunash parsers over the reference samples', () => {
   });
 });
 
+describe('names with spaces and output the parsers do not understand (issue 18)', () => {
+  it('client names and partition labels are the rest of their line, in every parser that reads them', () => {
+    expect(parseClientList('registered client 1: payments web 01\nregistered client 2: app-b\n')).toEqual(['payments web 01', 'app-b']);
+    expect(parseClientShow('ClientID:     payments web 01\nHostname:     pay01.corp.example\nPartitions:   team a keys, par1\n')).toEqual({
+      name: 'payments web 01',
+      hostname: 'pay01.corp.example',
+      partitions: ['team a keys', 'par1'],
+    });
+    expect(parseHsmShow(S.HSM_SHOW_INITIALIZED.replace('Name: par0', 'Name: team a keys')).partitions).toEqual([{ serial: '1582775433934', label: 'team a keys' }]);
+    const row = S.LISTGROUPS.replace('                              par0     alive', '                       team a keys     alive');
+    expect(parseHaGroupList(row).groups[0]?.members[0]).toEqual({ serial: '154438865287', label: 'team a keys', status: 'alive' });
+  });
+
+  it('refuses, with what it saw, lines and tables it cannot read instead of skipping or shifting them', () => {
+    const refusal = (fn: () => unknown): string => {
+      try {
+        fn();
+      } catch (e) {
+        expect(e).toBeInstanceOf(LunaParseError);
+        return (e as Error).message;
+      }
+      throw new Error('expected a LunaParseError');
+    };
+    expect(refusal(() => parseClientList('registered client 1: app-a\nclient 2 -> app-b\n'))).toContain('client 2 -> app-b');
+    expect(refusal(() => parsePartitionList('Slot   Label\n====   =====\n1      par0\n'))).toMatch(/no Partition and Name columns/);
+    expect(refusal(() => parsePartitionList(S.PARTITION_LIST.replace('648381        0', '648381      n/a')))).toMatch(/used of partition 1582775433934 is not a number: "n\/a"/);
+    expect(refusal(() => parseHaGroupList(S.LISTGROUPS.replace('------------      down', '------------  4')))).toMatch(/member row of group myHAgroup/);
+    expect(refusal(() => lunash.clientRegister('a', { hostname: 'h' }).parse(''))).toMatch(/neither 'client register' successful nor a command result/);
+    expect(refusal(() => lunacm.hagroupRecover('g').parse('Member 154438865287 recovered.\n'))).toMatch(/no 'Command Result' line.*Member 154438865287 recovered/);
+  });
+});
+
 describe('LunaCM parsers', () => {
   it('hagroup listgroups: settings, group, members (alive and down)', () => {
     const l = parseHaGroupList(S.LISTGROUPS);
