@@ -46,6 +46,54 @@ export function fromSdkHsm(hsm: DedicatedHsm): HsmState {
   return state;
 }
 
+/** A dedicated HSM as the wire carries it (2021-11-30: `id`; 2024-06-30-preview and later: `resourceId`). */
+interface WireHsm {
+  id?: string;
+  name?: string;
+  location?: string;
+  zones?: string[];
+  tags?: Record<string, string>;
+  sku?: { name?: string };
+  properties?: {
+    stampId?: string;
+    provisioningState?: string;
+    statusMessage?: string;
+    networkProfile?: {
+      subnet?: { id?: string; resourceId?: string };
+      networkInterfaces?: Array<{ id?: string; resourceId?: string; privateIpAddress?: string }>;
+    };
+  };
+}
+
+/**
+ * A dedicated HSM from raw wire JSON (what this plane reads itself: list pages followed through their nextLink
+ * verbatim, PATCH answers, resource polls). A nextLink may name another api-version, so both ID field names are read.
+ */
+export function fromWireHsm(body: unknown): HsmState {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as WireHsm;
+  const p = b.properties ?? {};
+  const subnet = p.networkProfile?.subnet?.id ?? p.networkProfile?.subnet?.resourceId;
+  const hsm: DedicatedHsm = {
+    ...(b.id ? { id: b.id } : {}),
+    ...(b.name ? { name: b.name } : {}),
+    location: b.location ?? '',
+    tags: b.tags ?? {},
+    ...(b.sku?.name ? { sku: { name: b.sku.name } } : {}),
+    ...(b.zones?.length ? { zones: [...b.zones] } : {}),
+    ...(p.stampId ? { stampId: p.stampId } : {}),
+    ...(p.provisioningState ? { provisioningState: p.provisioningState } : {}),
+    ...(p.statusMessage ? { statusMessage: p.statusMessage } : {}),
+    networkProfile: {
+      ...(subnet ? { subnet: { id: subnet } } : {}),
+      networkInterfaces: (p.networkProfile?.networkInterfaces ?? []).map((n) => ({
+        ...(n.id ?? n.resourceId ? { id: n.id ?? n.resourceId } : {}),
+        ...(n.privateIpAddress ? { privateIpAddress: n.privateIpAddress } : {}),
+      })),
+    },
+  };
+  return fromSdkHsm(hsm);
+}
+
 export function fromSdkGateway(id: string, gw: VirtualNetworkGateway): GatewayState {
   const state: GatewayState = { id: gw.id ?? id };
   if (gw.gatewayType) state.gatewayType = gw.gatewayType;

@@ -184,6 +184,9 @@ class NoKeyOfFamily extends Error {}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Channel refusals on a live connection one command waits through before it fails. */
+const MAX_CHANNEL_REFUSALS = 20;
+
 /** The key type a pin names (a whole `ssh-keygen -l` line), if any. */
 function pinnedKeyType(pin: string): HostKeyType | undefined {
   try {
@@ -295,6 +298,7 @@ export class SshPool {
     let lastClose: Promise<void> | undefined;
     try {
       const deadline = Date.now() + (opts.timeoutMs ?? this.#opts.commandTimeoutMs);
+      let refusals = 0;
       for (let attempt = 0; ; ) {
         this.#assertFence(host, display);
         const live = await this.#connected(session, ep);
@@ -304,11 +308,14 @@ export class SshPool {
         try {
           return { value: await run.result, fingerprint: live.fingerprint };
         } catch (e) {
-          if (e instanceof ChannelOpenFailed && !live.lost && live.channels > 0 && Date.now() < deadline) {
-            // The server refused one more session beside ours (sshd MaxSessions): nothing ran. Learn its limit and
-            // wait on this connection for one of our channels to close, instead of failing or reconnecting.
+          if (e instanceof ChannelOpenFailed && !live.lost && Date.now() < deadline && refusals < MAX_CHANNEL_REFUSALS) {
+            // The server refused one more session on a live connection (sshd MaxSessions): nothing ran. Learn its
+            // limit and wait on this connection for one of our channels to close (or briefly, when ours just
+            // closed), instead of failing or reconnecting under the commands still running on it.
+            refusals++;
             session.serverLimit = Math.max(1, live.channels);
-            await this.#channelClosed(live, deadline - Date.now());
+            if (live.channels > 0) await this.#channelClosed(live, deadline - Date.now());
+            else await sleep(Math.min(50 * refusals, Math.max(1, deadline - Date.now())));
             continue;
           }
           const retry = e instanceof ChannelOpenFailed || (e instanceof SshConnectionLostError && opts.retryOnDrop === true);

@@ -30,21 +30,25 @@ export interface HsmRequest {
   tags: Record<string, string>;
 }
 
+/**
+ * Validation errors use documented ARM codes (LocationRequired, InvalidParameter: common deployment errors) and, like
+ * ARM's common error shape, name the offending property in `target`.
+ */
 export function parseHsmBody(body: unknown): HsmRequest {
   const b = (body ?? {}) as { location?: unknown; sku?: { name?: unknown }; zones?: unknown; tags?: unknown; properties?: Record<string, unknown> };
   const props = (b.properties ?? {}) as { networkProfile?: { subnet?: { id?: unknown }; networkInterfaces?: Array<{ privateIpAddress?: unknown }> }; stampId?: unknown };
   if (typeof b.location !== 'string' || !b.location) throw new ArmHttpError(400, 'LocationRequired', 'The location property is required for this definition.');
   const sku = b.sku?.name;
-  if (typeof sku !== 'string' || !sku) throw new ArmHttpError(400, 'InvalidParameter', "The property 'sku.name' is required.");
-  if (sku.startsWith('payShield')) throw new ArmHttpError(400, 'InvalidParameter', `The SKU '${sku}' is a Payment HSM SKU, which this resource does not accept.`);
-  if (sku !== LUNA_SKU) throw new ArmHttpError(400, 'InvalidParameter', `The value '${sku}' of property 'sku.name' is invalid.`);
+  if (typeof sku !== 'string' || !sku) throw new ArmHttpError(400, 'InvalidParameter', "The property 'sku.name' is required.", {}, { target: 'sku.name' });
+  if (sku.startsWith('payShield')) throw new ArmHttpError(400, 'InvalidParameter', `The SKU '${sku}' is a Payment HSM SKU, which this resource does not accept.`, {}, { target: 'sku.name' });
+  if (sku !== LUNA_SKU) throw new ArmHttpError(400, 'InvalidParameter', `The value '${sku}' of property 'sku.name' is invalid.`, {}, { target: 'sku.name' });
   const subnetId = props.networkProfile?.subnet?.id;
-  if (typeof subnetId !== 'string' || !subnetId) throw new ArmHttpError(400, 'InvalidParameter', "The property 'properties.networkProfile.subnet.id' is required.");
+  if (typeof subnetId !== 'string' || !subnetId) throw new ArmHttpError(400, 'InvalidParameter', "The property 'properties.networkProfile.subnet.id' is required.", {}, { target: 'properties.networkProfile.subnet.id' });
   const req: HsmRequest = { location: b.location, sku, subnetId, tags: b.tags === undefined ? {} : stringRecord(b.tags, 'tags') };
   const ip = props.networkProfile?.networkInterfaces?.[0]?.privateIpAddress;
   if (typeof ip === 'string' && ip) req.privateIpAddress = ip;
   if (typeof props.stampId === 'string' && props.stampId) {
-    if (!STAMPS.includes(props.stampId)) throw new ArmHttpError(400, 'InvalidParameter', `The value '${props.stampId}' of property 'properties.stampId' is invalid.`);
+    if (!STAMPS.includes(props.stampId)) throw new ArmHttpError(400, 'InvalidParameter', `The value '${props.stampId}' of property 'properties.stampId' is invalid.`, {}, { target: 'properties.stampId' });
     req.stampId = props.stampId;
   }
   if (Array.isArray(b.zones) && b.zones.length) req.zones = b.zones.map(String);

@@ -10,10 +10,10 @@ import { createArmServer } from './server.js';
 import type { RequestRecord } from './server.js';
 import { ArmWorld } from './world.js';
 import type { QuotaLimits } from '../../azure/types.js';
-import type { HsmEvent, LroStyle } from './world.js';
+import type { DeleteStyle, HsmEvent, LroStyle, PatchStyle } from './world.js';
 
 export { ArmWorld, REQUIRED_FEATURES } from './world.js';
-export type { ApplianceLink, HsmEvent, LroStyle, PutFailureKind } from './world.js';
+export type { ApplianceLink, DeleteStyle, HsmEvent, LroStyle, PatchStyle, PutFailureKind } from './world.js';
 export type { RequestFilter } from './faults.js';
 export type { GatewayTimeline } from './network.js';
 export { HSM_DELEGATION } from './network.js';
@@ -28,8 +28,14 @@ export interface ArmSimulatorOptions {
   /** Register the allowlisting features for every subscription (default true). */
   allowlisted?: boolean;
   lroStyle?: LroStyle;
+  /** Default `resourceLocation`: 202 + Location on the HSM itself (the published 2025-03-31 example). */
+  deleteStyle?: DeleteStyle;
+  /** Default `sync` (200). */
+  patchStyle?: PatchStyle;
   quota?: QuotaLimits;
-  /** Items per list page (default 100). */
+  /** Regions with availability zones (stampId refused there); default `southeastasia`. */
+  zonalRegions?: string[];
+  /** Items per list page (default 100); further pages follow through a nextLink whose `$skiptoken` ends in `==`. */
   listPageSize?: number;
 }
 
@@ -59,6 +65,9 @@ export async function startArmSimulator(opts: ArmSimulatorOptions = {}): Promise
     ...(opts.provisioningMs !== undefined ? { provisioningMs: opts.provisioningMs } : {}),
     ...(opts.allowlisted !== undefined ? { allowlisted: opts.allowlisted } : {}),
     ...(opts.lroStyle ? { lroStyle: opts.lroStyle } : {}),
+    ...(opts.deleteStyle ? { deleteStyle: opts.deleteStyle } : {}),
+    ...(opts.patchStyle ? { patchStyle: opts.patchStyle } : {}),
+    ...(opts.zonalRegions ? { zonalRegions: opts.zonalRegions } : {}),
     ...(opts.quota ? { quota: opts.quota } : {}),
   });
   const requests: RequestRecord[] = [];

@@ -46,18 +46,38 @@ function at(m: string[], i: number): string {
   return decodeURIComponent(m[i] ?? '');
 }
 
+/**
+ * The continuation token of a list page: opaque base64 with `=` padding, as in the nextLink of azure-rest-api-specs
+ * hardwaresecuritymodules example DedicatedHsm_ListBySubscription.json (`...?api-version=...&$skiptoken=<base64>==`).
+ * Seven bytes always encode to a token ending in `==`.
+ */
+export function skipTokenOf(offset: number): string {
+  return Buffer.from(`o${String(offset).padStart(6, '0')}`, 'utf8').toString('base64');
+}
+
+/** The offset a token stands for; a token that is not exactly one this server issued is refused, as ARM refuses it. */
+export function offsetOfSkipToken(token: string): number {
+  const m = /^o(\d{6})$/.exec(Buffer.from(token, 'base64').toString('utf8'));
+  if (!m || skipTokenOf(Number(m[1])) !== token)
+    // BadRequest: documented ARM code; the target names the query parameter. Wording is the simulator's own.
+    throw new ArmHttpError(400, 'BadRequest', `The continuation token '${token}' is not valid.`, {}, { target: '$skiptoken' });
+  return Number(m[1]);
+}
+
 export function buildRoutes(world: ArmWorld, opts: ServerOptions): Route[] {
   const page = (items: Array<Record<string, unknown>>, query: URLSearchParams, baseUrl: string, path: string): Reply => {
-    const skip = Number(query.get('$skipToken') ?? query.get('$skiptoken') ?? '0') || 0;
+    const token = query.get('$skiptoken') ?? query.get('$skipToken');
+    const skip = token === null ? 0 : offsetOfSkipToken(token);
     const value = items.slice(skip, skip + opts.listPageSize);
-    const next = skip + opts.listPageSize < items.length ? `${baseUrl}${path}?api-version=${query.get('api-version') ?? ''}&$skipToken=${skip + opts.listPageSize}` : undefined;
+    const next =
+      skip + opts.listPageSize < items.length ? `${baseUrl}${path}?api-version=${query.get('api-version') ?? ''}&$skiptoken=${skipTokenOf(skip + opts.listPageSize)}` : undefined;
     return { status: 200, body: { value, ...(next ? { nextLink: next } : {}) } };
   };
   return [
     route(`${RG}/${HSM_PROVIDER}/dedicatedHSMs/${SEG}`, {
       GET: (m) => world.getHsm(at(m, 1), at(m, 2), at(m, 3)),
       PUT: (m, r) => world.putHsm(at(m, 1), at(m, 2), at(m, 3), r.body, r.baseUrl),
-      PATCH: (m, r) => world.patchHsm(at(m, 1), at(m, 2), at(m, 3), r.body),
+      PATCH: (m, r) => world.patchHsm(at(m, 1), at(m, 2), at(m, 3), r.body, r.baseUrl),
       DELETE: (m, r) => world.deleteHsm(at(m, 1), at(m, 2), at(m, 3), r.baseUrl),
     }),
     route(`${RG}/${HSM_PROVIDER}/dedicatedHSMs`, { GET: (m, r) => page(world.listHsms(at(m, 1), at(m, 2)), r.query, r.baseUrl, r.path) }),

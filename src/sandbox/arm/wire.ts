@@ -1,23 +1,45 @@
 /**
  * Wire JSON of the simulated ARM: the bodies the SDKs deserialize (HSM api-version 2021-11-30, Network,
- * Features, async operation status) and ARM's error envelope `{ error: { code, message } }`.
+ * Features, async operation status) and ARM's error envelope `{ error: { code, message, target?, details?,
+ * innererror? } }`.
  */
 
-/** An ARM error answer: status, ARM code, message, extra headers (Retry-After). */
+/**
+ * One node of an ARM error. `target`, `details` and `additionalInfo` are ARM's common error shape (the
+ * resource-management common types, ErrorDetail); `innererror` is the narrower cause the Dedicated HSM provider's own
+ * 2021-11-30 swagger declares (DHsmError.innererror, recursive).
+ */
+export interface ArmErrorNode {
+  code: string;
+  message: string;
+  target?: string;
+  details?: ArmErrorNode[];
+  innererror?: ArmErrorNode;
+}
+
+/** An ARM error answer: status, ARM code, message, extra headers (Retry-After), and the narrower causes. */
 export class ArmHttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    readonly more: Pick<ArmErrorNode, 'target' | 'details' | 'innererror'> = {},
   ) {
     super(message);
     this.name = 'ArmHttpError';
   }
 
-  body(): { error: { code: string; message: string } } {
-    return { error: { code: this.code, message: this.message } };
+  body(): { error: ArmErrorNode } {
+    return { error: { code: this.code, message: this.message, ...this.more } };
   }
+}
+
+/** The innermost message of an error chain (what a provider writes into the resource's statusMessage). */
+export function innermostMessage(e: ArmErrorNode): string {
+  let node = e;
+  while (node.innererror) node = node.innererror;
+  return node.details?.[0]?.message ?? node.message;
 }
 
 export const HSM_RESOURCE_TYPE = 'Microsoft.HardwareSecurityModules/dedicatedHSMs';
@@ -65,7 +87,7 @@ export interface OperationWireView {
   id: string;
   path: string;
   status: 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
-  error?: { code: string; message: string };
+  error?: ArmErrorNode;
   startTime: number;
   endTime?: number;
 }

@@ -13,10 +13,25 @@ import type { RequestFilter } from './faults.js';
 import { NAME_RULE, STAMPS, changedImmutable, parseHsmBody, stampOf, stringRecord } from './hsm-request.js';
 import { HSM_DELEGATION, SimNetwork } from './network.js';
 import type { GatewayTimeline, SubnetRecord } from './network.js';
-import { ArmHttpError, HSM_RESOURCE_TYPE, LUNA_SKU, STATUS_FUNCTIONAL, STATUS_PROVISIONING, featureBody, gatewayBody, hsmBody, nicBody, operationStatusBody, subnetBody, vnetBody } from './wire.js';
-import type { HsmWireView, OperationWireView } from './wire.js';
+import { ArmHttpError, HSM_RESOURCE_TYPE, LUNA_SKU, STATUS_FUNCTIONAL, STATUS_PROVISIONING, featureBody, gatewayBody, hsmBody, innermostMessage, nicBody, operationStatusBody, subnetBody, vnetBody } from './wire.js';
+import type { ArmErrorNode, HsmWireView, OperationWireView } from './wire.js';
 
+/** How a PUT answers: `Azure-AsyncOperation` (201 + operation status URL) or `body` (no header: poll provisioningState). */
 export type LroStyle = 'asyncOperation' | 'body';
+/**
+ * How a DELETE answers. `resourceLocation`: 202 with a `Location` naming the HSM itself, no api-version, trailing
+ * slash (the form of azure-rest-api-specs hardwaresecuritymodules 2025-03-31 example DedicatedHsm_Delete.json); the
+ * resource reads `Deleting` until it is gone (404). `operationResult`: 202 with a `Location` on an operationResults
+ * URL that answers 202 until done, then 204 (ARM's generic async pattern). `asyncOperation`: 202 with an
+ * `Azure-AsyncOperation` operation-status URL (`{ status, error? }`) besides that Location (ARM's async-operation
+ * pattern, as the PUT uses it).
+ */
+export type DeleteStyle = 'resourceLocation' | 'operationResult' | 'asyncOperation';
+/**
+ * How a PATCH (tags) answers. `sync`: 200 with the resource (2021-11-30 swagger: 200 only). `resourceLocation`: 202
+ * with a `Location` on the HSM itself (2025-03-31 example DedicatedHsm_Update.json); the tags change a phase later.
+ */
+export type PatchStyle = 'sync' | 'resourceLocation';
 export type PutFailureKind = 'race' | 'internal';
 
 export interface ApplianceLink {
@@ -73,7 +88,16 @@ export interface WorldOptions {
   /** Register the two allowlisting features for every subscription. Default true. */
   allowlisted?: boolean;
   lroStyle?: LroStyle;
+  /** Default `resourceLocation`, the published example's form. */
+  deleteStyle?: DeleteStyle;
+  /** Default `sync`. */
+  patchStyle?: PatchStyle;
   quota?: QuotaLimits;
+  /**
+   * Regions with availability zones, where a PUT with `stampId` is refused. Default `southeastasia`, the region of
+   * hashicorp/terraform-provider-azurerm issue #8741 (the service refused stampId there since zones are supported).
+   */
+  zonalRegions?: string[];
 }
 
 export class ArmWorld {
@@ -81,10 +105,14 @@ export class ArmWorld {
   private readonly hsmRecords = new Map<string, HsmRecord>();
   private readonly operations = new Map<string, OperationRecord>();
   private readonly features = new Map<string, string>();
+  /** `<subscription>|<namespace>` (or `*|<namespace>`) of resource providers NOT registered. */
+  private readonly unregisteredProviders = new Set<string>();
+  private readonly zonalRegions = new Set<string>();
   private readonly quotas = new Map<string, QuotaLimits>();
   private readonly capacities = new Map<string, number>();
   private readonly faults = new FaultQueue();
   private readonly putFailures: PutFailureKind[] = [];
+  private deleteFailures = 0;
   private readonly appliances = new Map<string, ApplianceLink>();
   private readonly neverFinish = new Set<string>();
   /** Last steps held back by `lroNeverFinishes`, run when it is lifted. */
@@ -96,6 +124,8 @@ export class ArmWorld {
   latencyMs = 0;
   provisioningMs: number;
   lroStyle: LroStyle;
+  deleteStyle: DeleteStyle;
+  patchStyle: PatchStyle;
 
   /** HSM PUTs that arrived while the gateway of their VNet was not Succeeded (the deployment race, not forced). */
   gatewayRaces = 0;
@@ -109,6 +139,9 @@ export class ArmWorld {
   constructor(opts: WorldOptions = {}) {
     this.provisioningMs = opts.provisioningMs ?? 10;
     this.lroStyle = opts.lroStyle ?? 'asyncOperation';
+    this.deleteStyle = opts.deleteStyle ?? 'resourceLocation';
+    this.patchStyle = opts.patchStyle ?? 'sync';
+    for (const r of opts.zonalRegions ?? ['southeastasia']) this.zonalRegions.add(normalizeLocation(r));
     this.quotas.set('*', opts.quota ?? { perStamp: 2, perRegion: 4 });
     if (opts.allowlisted ?? true) for (const [ns, name] of REQUIRED_FEATURES) this.registerFeature(ns, name);
   }
@@ -159,6 +192,21 @@ export class ArmWorld {
     return this.features.get(key(`${subscriptionId}|${namespace}/${name}`)) ?? this.features.get(key(`*|${namespace}/${name}`)) ?? 'NotRegistered';
   }
 
+  /** The resource provider `namespace` is not registered on the subscription (or on all): PUTs get MissingSubscriptionRegistration. */
+  unregisterProvider(namespace: string, opts: { subscriptionId?: string } = {}): void {
+    this.unregisteredProviders.add(key(`${opts.subscriptionId ?? '*'}|${namespace}`));
+  }
+
+  registerProvider(namespace: string, opts: { subscriptionId?: string } = {}): void {
+    this.unregisteredProviders.delete(key(`${opts.subscriptionId ?? '*'}|${namespace}`));
+  }
+
+  /** Whether `location` has availability zones (a PUT with stampId is refused there). */
+  setZonalRegion(location: string, zonal = true): void {
+    if (zonal) this.zonalRegions.add(normalizeLocation(location));
+    else this.zonalRegions.delete(normalizeLocation(location));
+  }
+
   setQuota(limits: Partial<QuotaLimits>, opts: { subscriptionId?: string } = {}): void {
     const scope = opts.subscriptionId ?? '*';
     this.quotas.set(key(scope), { ...this.quotaFor(scope), ...limits });
@@ -174,6 +222,14 @@ export class ArmWorld {
   /** The next `n` accepted HSM PUTs fail asynchronously: `race` like the documented gateway race. */
   failNextPuts(n: number, kind: PutFailureKind = 'race'): void {
     for (let i = 0; i < n; i++) this.putFailures.push(kind);
+  }
+
+  /**
+   * The next `n` accepted DELETEs end Failed: the operation reports an InternalServerError (documented ARM code) and
+   * the HSM stays, provisioningState Failed.
+   */
+  failNextDeletes(n: number): void {
+    this.deleteFailures += n;
   }
 
   /** The next `count` matching requests get 429 with `Retry-After` (seconds, or an HTTP date string). */
@@ -200,6 +256,14 @@ export class ArmWorld {
     this.lroStyle = style;
   }
 
+  setDeleteStyle(style: DeleteStyle): void {
+    this.deleteStyle = style;
+  }
+
+  setPatchStyle(style: PatchStyle): void {
+    this.patchStyle = style;
+  }
+
   /** Deletion of `hsmName` is refused unless the appliance says it is zeroized. */
   linkAppliance(hsmName: string, link: ApplianceLink): void {
     this.appliances.set(key(hsmName), link);
@@ -209,7 +273,7 @@ export class ArmWorld {
     this.appliances.delete(key(hsmName));
   }
 
-  /** Operations on `hsmName` stop before their end: create stays Provisioning, delete stays Deleting. */
+  /** Operations on `hsmName` stop before their end: create stays Provisioning, delete stays Deleting, a 202 PATCH keeps the old tags. */
   lroNeverFinishes(hsmName: string, never = true): void {
     if (never) {
       this.neverFinish.add(key(hsmName));
@@ -226,6 +290,7 @@ export class ArmWorld {
     const rec = this.find(nameOrId);
     if (!rec) throw new Error(`no dedicated HSM ${nameOrId}`);
     const op = rec.opId ? this.operations.get(rec.opId) : undefined;
+    // ResourceDeleted: ASSUMED.
     if (op?.status === 'InProgress') this.finishOp(op, 'Failed', { code: 'ResourceDeleted', message: `The dedicated HSM '${rec.name}' was deleted while the operation was running.` });
     this.remove(rec);
   }
@@ -323,14 +388,25 @@ export class ArmWorld {
     if (!NAME_RULE.test(name))
       throw new ArmHttpError(400, 'InvalidResourceName', `The resource name '${name}' is invalid. A dedicated HSM name must be 3 to 24 characters long and contain only letters, digits and hyphens.`);
     const req = parseHsmBody(body);
+    // Documented ARM code (ARM docs, "Resolve errors for resource provider registration"): the provider itself is not
+    // registered on the subscription. Wording is the simulator's own.
+    if (this.providerUnregistered(sub, 'Microsoft.HardwareSecurityModules'))
+      throw new ArmHttpError(409, 'MissingSubscriptionRegistration', `Subscription '${sub}' has no registration for the resource provider namespace 'Microsoft.HardwareSecurityModules'.`);
     for (const [ns, feature] of REQUIRED_FEATURES) {
+      // SubscriptionNotRegisteredForFeature: ARM's code for a feature flag the subscription lacks, seen in public reports
+      // (Microsoft.Network/AllowBringYourOwnPublicIpAddress failures; the Storage RP error table lists it as 409).
       if (this.featureState(sub, ns, feature) !== 'Registered')
         throw new ArmHttpError(
           409,
-          'SubscriptionNotRegistered',
-          `The subscription '${sub}' is not registered for feature '${ns}/${feature}' required to deploy dedicated HSMs. Dedicated HSM is an allowlisted service.`,
+          'SubscriptionNotRegisteredForFeature',
+          `Subscription '${sub}' lacks the feature '${ns}/${feature}' that dedicated HSM deployments need.`,
         );
     }
+    // Seen in public reports (hashicorp/terraform-provider-azurerm #8741): in a region with availability zones the
+    // service refuses stampId. Status 400 and code BadRequest are assumed (the report shows only the message, in a
+    // screenshot); the target names the property. Wording is the simulator's own.
+    if (req.stampId && (req.zones?.length || this.zonalRegions.has(normalizeLocation(req.location))))
+      throw new ArmHttpError(400, 'BadRequest', `Region '${req.location}' has availability zones: give zones and leave stampId out.`, {}, { target: 'properties.stampId' });
     const id = hsmId(sub, rg, name);
     const existing = this.hsmRecords.get(key(id));
     if (existing) {
@@ -344,12 +420,15 @@ export class ArmWorld {
       if (existing.provisioningState !== 'Failed')
         throw new ArmHttpError(409, 'AnotherOperationInProgress', `Another operation is in progress on dedicated HSM '${name}' (provisioningState '${existing.provisioningState}'). Retry when it completes.`);
       // Re-running a failed deployment: the same resource goes through provisioning again.
+      this.checkDelegation(existing.subnetId);
       existing.tags = req.tags;
       if (!existing.heldIp) existing.heldIp = this.network.holdIp(existing.subnetId, existing.requestedIp);
       return this.startCreate(existing, baseUrl, 200);
     }
     const subnet = this.network.subnet(req.subnetId);
+    // InvalidResourceReference: documented ARM code (common deployment errors).
     if (!subnet) throw new ArmHttpError(400, 'InvalidResourceReference', `Resource ${req.subnetId} referenced by resource ${id} was not found.`);
+    this.checkDelegation(subnet.id);
     const rec: HsmRecord = {
       id,
       name,
@@ -373,19 +452,33 @@ export class ArmWorld {
     return this.startCreate(rec, baseUrl, 201);
   }
 
-  patchHsm(sub: string, rg: string, name: string, body: unknown): Reply {
+  patchHsm(sub: string, rg: string, name: string, body: unknown, baseUrl: string): Reply {
     const rec = this.mustHsm(sub, rg, name);
-    const tags = (body as { tags?: unknown } | undefined)?.tags;
-    if (tags !== undefined) rec.tags = stringRecord(tags, 'tags');
-    return { status: 200, body: hsmBody(rec) };
+    const raw = (body as { tags?: unknown } | undefined)?.tags;
+    const tags = raw === undefined ? undefined : stringRecord(raw, 'tags');
+    if (this.patchStyle === 'sync') {
+      if (tags) rec.tags = tags;
+      return { status: 200, body: hsmBody(rec) };
+    }
+    // 202 + Location on the HSM itself (2025-03-31 example DedicatedHsm_Update.json); the new tags show a phase later,
+    // and provisioningState stays as it was (the enum has no updating state).
+    if (tags) {
+      const apply = (): void => {
+        if (this.neverFinish.has(key(rec.name))) this.parked.set(key(rec.name), apply);
+        else rec.tags = tags;
+      };
+      this.later(apply);
+    }
+    return { status: 202, headers: { Location: this.resourceUrl(baseUrl, rec) } };
   }
 
   async deleteHsm(sub: string, rg: string, name: string, baseUrl: string): Promise<Reply> {
     let rec = this.hsmRecords.get(key(hsmId(sub, rg, name)));
     if (!rec) return { status: 204 };
     const running = rec.opId ? this.operations.get(rec.opId) : undefined;
-    if (rec.provisioningState === 'Deleting' && running?.status === 'InProgress') return { status: 202, headers: { Location: this.opUrl(baseUrl, running, 'operationResults') } };
+    if (rec.provisioningState === 'Deleting' && running?.status === 'InProgress') return this.deleteAccepted(baseUrl, rec, running);
     const link = this.appliances.get(key(name));
+    // HsmNotZeroized: ASSUMED. The Dedicated HSM docs say an HSM must be zeroized before deletion but publish no code.
     if (link && !(await link.isZeroized()))
       throw new ArmHttpError(409, 'HsmNotZeroized', `The dedicated HSM '${name}' cannot be deleted because the HSM is not zeroized. Zeroize the HSM before deleting the resource.`);
     rec = this.hsmRecords.get(key(hsmId(sub, rg, name)));
@@ -395,17 +488,62 @@ export class ArmWorld {
     const gen = ++rec.generation;
     rec.provisioningState = 'Deleting';
     const target = rec;
+    const fails = this.deleteFailures > 0;
+    if (fails) this.deleteFailures--;
     const finish = (): void => {
       if (target.generation !== gen) return;
       if (this.neverFinish.has(key(target.name))) {
         this.parked.set(key(target.name), finish);
         return;
       }
+      if (fails) {
+        const error = { code: 'InternalServerError', message: `The dedicated HSM '${target.name}' could not be deleted. Retry the deletion.` };
+        target.provisioningState = 'Failed';
+        target.statusMessage = error.message;
+        this.finishOp(op, 'Failed', error);
+        return;
+      }
       this.remove(target);
       this.finishOp(op, 'Succeeded');
     };
     this.later(finish);
-    return { status: 202, headers: { Location: this.opUrl(baseUrl, op, 'operationResults') } };
+    return this.deleteAccepted(baseUrl, rec, op);
+  }
+
+  private deleteAccepted(baseUrl: string, rec: HsmRecord, op: OperationRecord): Reply {
+    if (this.deleteStyle === 'resourceLocation') return { status: 202, headers: { Location: this.resourceUrl(baseUrl, rec) } };
+    const headers: Record<string, string> = { Location: this.opUrl(baseUrl, op, 'operationResults') };
+    if (this.deleteStyle === 'asyncOperation') headers['Azure-AsyncOperation'] = this.opUrl(baseUrl, op, 'operationStatuses');
+    return { status: 202, headers };
+  }
+
+  /** The HSM's own URL as the published examples give it in a Location: no api-version, trailing slash. */
+  private resourceUrl(baseUrl: string, rec: HsmRecord): string {
+    return `${baseUrl}${rec.id}/`;
+  }
+
+  private providerUnregistered(sub: string, namespace: string): boolean {
+    return this.unregisteredProviders.has(key(`${sub}|${namespace}`)) || this.unregisteredProviders.has(key(`*|${namespace}`));
+  }
+
+  /**
+   * A subnet without the delegation is refused when the PUT arrives: a 400 whose outer code and message are generic
+   * (BadRequest, documented) and whose `details` carry the cause with its `target` (ARM's common error shape).
+   * SubnetMissingRequiredDelegation is Microsoft.Network's code for a subnet lacking a required delegation, seen in
+   * public reports; whether the HSM provider passes it through is assumed. Wording is the simulator's own.
+   */
+  private checkDelegation(subnetIdValue: string): void {
+    const subnet = this.network.subnet(subnetIdValue);
+    if (!subnet || subnet.delegations.includes(HSM_DELEGATION)) return;
+    throw new ArmHttpError(400, 'BadRequest', 'The request failed validation; see details.', {}, {
+      details: [
+        {
+          code: 'SubnetMissingRequiredDelegation',
+          target: 'properties.networkProfile.subnet.id',
+          message: `Subnet '${subnet.id}' has no delegation to '${HSM_DELEGATION}'; add it before deploying dedicated HSMs into the subnet.`,
+        },
+      ],
+    });
   }
 
   operationStatus(sub: string, opId: string): Reply {
@@ -416,7 +554,8 @@ export class ArmWorld {
     const op = this.mustOp(sub, opId);
     if (op.status === 'InProgress') return { status: 202, headers: { Location: this.opUrl(baseUrl, op, 'operationResults') } };
     if (op.status === 'Succeeded') return { status: 204 };
-    throw new ArmHttpError(500, op.error?.code ?? 'OperationFailed', op.error?.message ?? 'The operation failed.');
+    const e = op.error ?? { code: 'InternalServerError', message: 'The operation failed.' };
+    throw new ArmHttpError(500, e.code, e.message, {}, { ...(e.details ? { details: e.details } : {}), ...(e.innererror ? { innererror: e.innererror } : {}) });
   }
 
   getGateway(sub: string, rg: string, name: string): Reply {
@@ -506,24 +645,30 @@ export class ArmWorld {
     return { status, body: hsmBody(rec), headers };
   }
 
-  private networkVerdict(rec: HsmRecord): { code: string; message: string } | undefined {
+  /**
+   * Codes of asynchronous failures. Dedicated HSM publishes no error codes; where nothing public names one, the
+   * simulator's code is invented and marked ASSUMED: NetworkingDependencyNotReady (the gateway race),
+   * InvalidSubnetConfiguration (NSG/UDR on the subnet). DeploymentFailed and InternalServerError are documented ARM
+   * codes (common deployment errors).
+   */
+  private networkVerdict(rec: HsmRecord): ArmErrorNode | undefined {
     const forced = this.putFailures.shift();
     const subnet = this.network.subnet(rec.subnetId) as SubnetRecord;
-    if (!subnet.delegations.includes(HSM_DELEGATION))
-      return {
-        code: 'InvalidSubnetDelegation',
-        message: `Subnet '${subnet.id}' is not delegated to '${HSM_DELEGATION}'. Add the delegation to the subnet before deploying dedicated HSMs into it.`,
-      };
     if (subnet.nsgId || subnet.routeTableId)
+      // The narrower cause under a generic one, as the provider's swagger allows (DHsmError.innererror).
       return {
-        code: 'InvalidSubnetConfiguration',
-        message: `Subnet '${subnet.id}' has a network security group or route table associated with it; the subnet of dedicated HSMs must have neither.`,
+        code: 'DeploymentFailed',
+        message: 'The dedicated HSM could not be connected to its subnet.',
+        innererror: {
+          code: 'InvalidSubnetConfiguration', // ASSUMED
+          message: `Subnet '${subnet.id}' has a network security group or route table associated with it; the subnet of dedicated HSMs must have neither.`,
+        },
       };
     if (forced === 'internal') return { code: 'InternalServerError', message: 'An internal error occurred while deploying the dedicated HSM. Retry the operation.' };
     const gw = this.network.gatewayOfVnet(subnet.vnetId);
     if (!gw || gw.gatewayType !== 'ExpressRoute')
       return {
-        code: 'NetworkingDependencyNotReady',
+        code: 'NetworkingDependencyNotReady', // ASSUMED
         message: `No ExpressRoute gateway was found in virtual network '${subnet.vnetId}': the networking dependencies of the dedicated HSM are not ready.`,
       };
     const state = forced === 'race' ? 'Updating' : this.network.gatewayState(gw);
@@ -531,14 +676,15 @@ export class ArmWorld {
     if (state === 'Succeeded' && this.gatewayUpdatingAfterHsmPutMs) this.network.setGatewayTimeline(gw.id, [['Updating', this.gatewayUpdatingAfterHsmPutMs], ['Succeeded']]);
     if (state !== 'Succeeded')
       return {
-        code: 'NetworkingDependencyNotReady',
+        code: 'NetworkingDependencyNotReady', // ASSUMED
         message: `The ExpressRoute gateway '${gw.id}' was in provisioning state '${state}' while the dedicated HSM was being connected: networking dependencies were not ready. Retry the deployment once the gateway has succeeded.`,
       };
     return undefined;
   }
 
   /** Every HSM of the subscription in the region counts, failed leftovers included. Assigns a stamp if none. */
-  private quotaVerdict(rec: HsmRecord): { code: string; message: string } | undefined {
+  /** QuotaExceeded: seen in public reports (ARM providers' quota failures; ResourceQuotaExceeded is the documented one). */
+  private quotaVerdict(rec: HsmRecord): ArmErrorNode | undefined {
     const limits = this.quotaFor(rec.subscriptionId);
     const others = [...this.hsmRecords.values()].filter(
       (h) => h !== rec && key(h.subscriptionId) === key(rec.subscriptionId) && normalizeLocation(h.location) === normalizeLocation(rec.location),
@@ -563,7 +709,8 @@ export class ArmWorld {
     return undefined;
   }
 
-  private capacityVerdict(rec: HsmRecord): { code: string; message: string } | undefined {
+  /** InsufficientCapacity: ASSUMED (nothing public names the code of a full stamp; AllocationFailed is ARM's documented code). */
+  private capacityVerdict(rec: HsmRecord): ArmErrorNode | undefined {
     const stamp = stampOf(rec);
     if (this.freeDevices(rec.location, stamp, rec) > 0) return undefined;
     return { code: 'InsufficientCapacity', message: `There is not enough capacity in ${stamp} of region '${rec.location}' to allocate a dedicated HSM device.` };
@@ -577,9 +724,9 @@ export class ArmWorld {
     return cap - used;
   }
 
-  private failCreate(rec: HsmRecord, op: OperationRecord, error: { code: string; message: string }, keepDevice: boolean): false {
+  private failCreate(rec: HsmRecord, op: OperationRecord, error: ArmErrorNode, keepDevice: boolean): false {
     rec.provisioningState = 'Failed';
-    rec.statusMessage = error.message;
+    rec.statusMessage = innermostMessage(error);
     if (!keepDevice) rec.holdsDevice = false;
     if (!rec.nicId && rec.heldIp) {
       this.network.releaseIp(rec.subnetId, rec.heldIp);
@@ -626,7 +773,7 @@ export class ArmWorld {
     return op;
   }
 
-  private finishOp(op: OperationRecord, status: OperationRecord['status'], error?: { code: string; message: string }): void {
+  private finishOp(op: OperationRecord, status: OperationRecord['status'], error?: ArmErrorNode): void {
     op.status = status;
     op.endTime = Date.now();
     if (error) op.error = error;

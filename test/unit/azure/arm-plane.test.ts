@@ -8,7 +8,7 @@ import { request } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
 import { AzurePlaneError, connectionFor, createAzurePlane, nicId } from '../../../src/azure/index.js';
 import type { AzureFailure, AzurePlane, HsmSpec, HsmState } from '../../../src/azure/index.js';
-import { decodeToken, resumeStateAfterAccepted } from '../../../src/azure/lro.js';
+import { decodeToken, encodeToken, resumeStateAfterAccepted } from '../../../src/azure/lro.js';
 import { LUNA_SKU, startArmSimulator } from '../../../src/sandbox/arm/index.js';
 import type { ArmSimulator, GatewayTimeline, HsmEvent } from '../../../src/sandbox/arm/index.js';
 
@@ -156,7 +156,7 @@ describe('create, adopt, resume, delete', () => {
     const token = before.done ? '' : before.token;
 
     // The token holds the SDK's own poller state; rebuilding it from the PUT's headers gives the same state.
-    const state = JSON.parse(decodeToken(token, 'create').poller) as { state: { config: { operationLocation: string } } };
+    const state = JSON.parse(decodeToken(token, 'create').poller ?? '') as { state: { config: { operationLocation: string } } };
     expect(JSON.parse(resumeStateAfterAccepted('PUT', { status: 201, headers: { 'Azure-AsyncOperation': state.state.config.operationLocation } }) ?? '')).toEqual(state);
 
     // The operation is held at its last phase: polls from the restarted operator see it still running.
@@ -280,10 +280,11 @@ describe('failures, classified', () => {
     expect(f.action).toContain('support ticket');
   });
 
-  it('delegation: an undelegated subnet, and a subnet with an NSG, fail the deployment', async () => {
+  it('delegation: an undelegated subnet (refused at once, the cause in details), and a subnet with an NSG, fail the deployment', async () => {
     const undelegated = scenario({ delegated: false });
-    const f = await failureOf(create(newPlane(), undelegated.spec('hsm-deleg')));
-    expect(f).toMatchObject({ class: 'delegation', retryable: false });
+    const f = await failureOf(newPlane().beginCreateHsm(undelegated.spec('hsm-deleg')));
+    expect(f).toMatchObject({ class: 'delegation', retryable: false, statusCode: 400, code: 'SubnetMissingRequiredDelegation' });
+    expect(f.message).toContain('has no delegation');
     expect(f.action).toContain('Microsoft.HardwareSecurityModules/dedicatedHSMs');
     const withNsg = scenario({ nsg: true });
     const g = await failureOf(create(newPlane(), withNsg.spec('hsm-nsg')));
@@ -296,7 +297,7 @@ describe('failures, classified', () => {
     sim.world.unregisterFeature('Microsoft.HardwareSecurityModules', 'AzureDedicatedHSM', { subscriptionId: s.sub });
     const plane = newPlane();
     const f = await failureOf(plane.beginCreateHsm(s.spec('hsm-allow')));
-    expect(f).toMatchObject({ class: 'notAllowlisted', retryable: false, code: 'SubscriptionNotRegistered', statusCode: 409 });
+    expect(f).toMatchObject({ class: 'notAllowlisted', retryable: false, code: 'SubscriptionNotRegisteredForFeature', statusCode: 409 });
     expect(f.action).toContain('Microsoft account manager');
     expect(await plane.getHsm(s.sub, 'rg-hsm', 'hsm-allow')).toBeUndefined();
   });
@@ -326,12 +327,12 @@ describe('failures, classified', () => {
     sim.world.failNextPuts(1, 'internal');
     expect(await failureOf(create(plane, s.spec('hsm-int')))).toMatchObject({ class: 'transient', code: 'InternalServerError' });
 
-    const body = scenario({ delegated: false });
+    const body = scenario({ nsg: true });
     sim.world.setLroStyle('body');
     try {
       const f = await failureOf(create(plane, body.spec('hsm-body')));
       expect(f.class).toBe('delegation');
-      expect(f.message).toContain('is not delegated');
+      expect(f.message).toContain('network security group');
       expect(sim.count({ pathIncludes: `/subscriptions/${body.sub}/providers/Microsoft.HardwareSecurityModules/locations/` })).toBe(0);
     } finally {
       sim.world.setLroStyle('asyncOperation');
@@ -348,9 +349,9 @@ describe('failures, classified', () => {
 });
 
 describe('the simulator itself', () => {
-  function raw(method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+  function raw(method: string, path: string, headers: Record<string, string> = {}, target: ArmSimulator = sim): Promise<{ status: number; body: unknown }> {
     return new Promise((resolve, reject) => {
-      const req = request(new URL(path, sim.endpoint), { method, headers, ca: sim.caPem }, (res) => {
+      const req = request(new URL(path, target.endpoint), { method, headers, ca: target.caPem }, (res) => {
         let data = '';
         res.on('data', (c: Buffer) => (data += c.toString()));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: data ? (JSON.parse(data) as unknown) : undefined }));
@@ -371,17 +372,162 @@ describe('the simulator itself', () => {
     expect(sim.count({ method: 'GET', pathIncludes: `/subscriptions/${s.sub}/`, status: 401 })).toBe(1);
   });
 
-  it('pages lists through nextLink', async () => {
+  it('pages lists through a nextLink whose $skiptoken ends in = (the spec example form), sent back as given', async () => {
     const paged = await startArmSimulator({ listPageSize: 2 });
     try {
       const sub = randomUUID();
       for (let i = 0; i < 5; i++) paged.world.addHsm({ subscriptionId: sub, resourceGroup: `rg${i % 2}`, name: `hsm-${i}`, location: 'westeurope', stampId: i < 2 ? 'stamp1' : 'stamp2' });
+      const listPath = `/subscriptions/${sub}/providers/Microsoft.HardwareSecurityModules/dedicatedHSMs`;
+      const first = await raw('GET', `${listPath}?api-version=2021-11-30`, { Authorization: 'Bearer x' }, paged);
+      const nextLink = (first.body as { nextLink?: string }).nextLink ?? '';
+      expect(new URL(nextLink).searchParams.get('$skiptoken')).toMatch(/==$/);
+      // The simulator refuses a token that lost its padding, as ARM refuses a mangled one.
+      const mangled = await raw('GET', nextLink.replace(/==$/, '').replace(paged.endpoint, ''), { Authorization: 'Bearer x' }, paged);
+      expect(mangled).toMatchObject({ status: 400, body: { error: { code: 'BadRequest', target: '$skiptoken' } } });
+
       const plane = createAzurePlane(credential, connectionFor({ endpoint: paged.endpoint, credentialScopes: ['https://management.azure.com/.default'] }, { caPem: paged.caPem }));
+      const before = paged.requests.length;
       expect((await plane.listHsms(sub)).map((h) => h.name)).toEqual(['hsm-0', 'hsm-1', 'hsm-2', 'hsm-3', 'hsm-4']);
-      expect(paged.count({ method: 'GET', pathIncludes: '/providers/Microsoft.HardwareSecurityModules/dedicatedHSMs' })).toBe(3);
+      expect(paged.requests.slice(before).map((r) => r.status)).toEqual([200, 200, 200]);
+      // The quota view spans the pages: stamp2's three HSMs sit on pages two and three.
       expect((await plane.quotaView(sub, 'westeurope')).byStamp).toEqual({ stamp1: 2, stamp2: 3 });
+      const h = (await plane.listHsms(sub)).find((x) => x.name === 'hsm-3');
+      expect(h).toMatchObject({ resourceGroup: 'rg1', stampId: 'stamp2', provisioningState: 'Succeeded', location: 'westeurope' });
     } finally {
       await paged.stop();
     }
+  });
+});
+
+describe('the published ARM contract (issue 18)', () => {
+  /** A plane that polls fast when the service gives no Retry-After. */
+  function fastPlane(): AzurePlane {
+    return createAzurePlane(credential, connectionFor({ endpoint: sim.endpoint, credentialScopes: ['https://management.azure.com/.default'] }, { caPem: sim.caPem, pollIntervalMs: 20 }));
+  }
+
+  it.each(['resourceLocation', 'operationResult', 'asyncOperation'] as const)('a delete (202, %s) is done only once the HSM is gone', async (style) => {
+    const s = scenario();
+    const plane = newPlane();
+    const name = `hsm-d-${style.slice(0, 8)}`;
+    await create(plane, s.spec(name));
+    sim.world.setDeleteStyle(style);
+    try {
+      sim.world.lroNeverFinishes(name);
+      const started = await plane.beginDeleteHsm(s.sub, 'rg-hsm', name);
+      expect(started.done).toBe(false);
+      let p = started;
+      for (let i = 0; i < 3 && !p.done; i++) {
+        await sleep(10);
+        p = await newPlane().pollDelete(p.token);
+      }
+      // Still Deleting: the resource answers 200 to its own URL, which does not mean the delete finished.
+      expect(p.done).toBe(false);
+      expect(sim.world.hsm(name)?.provisioningState).toBe('Deleting');
+      if (style === 'resourceLocation') expect(sim.count({ method: 'GET', pathIncludes: `/dedicatedHSMs/${name}`, status: 200 })).toBeGreaterThanOrEqual(3);
+      sim.world.lroNeverFinishes(name, false);
+      for (let i = 0; !p.done && i < 400; i++) {
+        await sleep(5);
+        p = await newPlane().pollDelete(p.token);
+      }
+      expect(p.done).toBe(true);
+      expect(sim.world.hsm(name)).toBeUndefined();
+    } finally {
+      sim.world.setDeleteStyle('resourceLocation');
+    }
+  });
+
+  it('a delete token of the older form (an SDK poller state) still resumes, and is done only once the HSM is gone', async () => {
+    const s = scenario();
+    const plane = newPlane();
+    await create(plane, s.spec('hsm-legacy'));
+    sim.world.lroNeverFinishes('hsm-legacy');
+    const started = await plane.beginDeleteHsm(s.sub, 'rg-hsm', 'hsm-legacy');
+    const url = started.done ? '' : (decodeToken(started.token, 'delete').poll?.url ?? '');
+    expect(url).toMatch(/\/dedicatedHSMs\/hsm-legacy\/$/);
+    const legacy = encodeToken({ kind: 'delete', subscriptionId: s.sub, resourceGroup: 'rg-hsm', name: 'hsm-legacy', poller: resumeStateAfterAccepted('DELETE', { status: 202, headers: { Location: url } }) ?? '' });
+    let p = await newPlane().pollDelete(legacy);
+    expect(p.done).toBe(false);
+    sim.world.lroNeverFinishes('hsm-legacy', false);
+    for (let i = 0; !p.done && i < 400; i++) {
+      await sleep(5);
+      p = await newPlane().pollDelete(p.token);
+    }
+    expect(p.done).toBe(true);
+    expect(sim.world.hsm('hsm-legacy')).toBeUndefined();
+  });
+
+  it.each(['operationResult', 'asyncOperation'] as const)('a delete operation that ends Failed is reported with its error, not as done, and ends the token (%s)', async (style) => {
+    const s = scenario();
+    const plane = newPlane();
+    const name = `hsm-df-${style.slice(0, 5)}`;
+    await create(plane, s.spec(name));
+    sim.world.setDeleteStyle(style);
+    try {
+      sim.world.failNextDeletes(1);
+      const started = await plane.beginDeleteHsm(s.sub, 'rg-hsm', name);
+      expect(started.done).toBe(false);
+      for (let i = 0; sim.world.hsm(name)?.provisioningState === 'Deleting' && i < 400; i++) await sleep(5);
+      const f = await failureOf(plane.pollDelete(started.done ? '' : started.token));
+      expect(f).toMatchObject({ code: 'InternalServerError', retryable: false });
+      expect(f.message).toContain('could not be deleted');
+      expect(sim.world.hsm(name)?.provisioningState).toBe('Failed');
+
+      // The operation fails but the HSM is gone anyway (deleted out of band meanwhile): the delete is done.
+      sim.world.lroNeverFinishes(name);
+      const again = await plane.beginDeleteHsm(s.sub, 'rg-hsm', name);
+      sim.world.deleteOutOfBand(name);
+      sim.world.lroNeverFinishes(name, false);
+      expect(await plane.pollDelete(again.done ? '' : again.token)).toEqual({ done: true });
+    } finally {
+      sim.world.setDeleteStyle('resourceLocation');
+    }
+  });
+
+  it('a tag PATCH answered 202 + Location on the HSM itself returns only once the tags show', async () => {
+    const s = scenario();
+    const plane = fastPlane();
+    await create(plane, s.spec('hsm-tags', { tags: { v: '1' } }));
+    sim.world.setPatchStyle('resourceLocation');
+    try {
+      sim.world.lroNeverFinishes('hsm-tags');
+      let settled: HsmState | undefined;
+      const pending = plane.updateTags(s.sub, 'rg-hsm', 'hsm-tags', { v: '2' }).then((h) => (settled = h));
+      await sleep(80);
+      expect(settled).toBeUndefined();
+      expect(sim.world.hsm('hsm-tags')?.tags).toEqual({ v: '1' });
+      sim.world.lroNeverFinishes('hsm-tags', false);
+      await pending;
+      expect(settled?.tags).toEqual({ v: '2' });
+      expect(sim.count({ method: 'PATCH', pathIncludes: '/dedicatedHSMs/hsm-tags', status: 202 })).toBe(1);
+    } finally {
+      sim.world.setPatchStyle('sync');
+    }
+  });
+
+  it('stampId in a zonal region is refused (400, target properties.stampId) and reported as such; stampId with zones is not sent', async () => {
+    const s = scenario({ location: 'southeastasia' });
+    const plane = newPlane();
+    const f = await failureOf(plane.beginCreateHsm(s.spec('hsm-zonal', { stampId: 'stamp1' })));
+    expect(f).toMatchObject({ class: 'invalid', retryable: false, statusCode: 400 });
+    expect(f.message).toContain('stampId');
+    expect(f.action).toMatch(/zones/);
+    expect(f.action).toMatch(/stampId/);
+    expect(await plane.getHsm(s.sub, 'rg-hsm', 'hsm-zonal')).toBeUndefined();
+
+    const both = await failureOf(plane.beginCreateHsm(s.spec('hsm-both', { stampId: 'stamp1', zones: ['1'] })));
+    expect(both).toMatchObject({ class: 'invalid', retryable: false });
+    expect(both.action).toMatch(/zones/);
+    expect(puts('hsm-both')).toBe(0);
+    expect((await create(plane, s.spec('hsm-zone1', { zones: ['1'] }))).zones).toEqual(['1']);
+  });
+
+  it('an unregistered resource provider is not "not allowlisted": it says to register the provider', async () => {
+    const s = scenario();
+    sim.world.unregisterProvider('Microsoft.HardwareSecurityModules', { subscriptionId: s.sub });
+    const f = await failureOf(newPlane().beginCreateHsm(s.spec('hsm-rp')));
+    expect(f).toMatchObject({ retryable: false, code: 'MissingSubscriptionRegistration', statusCode: 409 });
+    expect(f.class).not.toBe('notAllowlisted');
+    expect(f.action).toContain('az provider register --namespace Microsoft.HardwareSecurityModules');
+    expect(f.action).not.toContain('account manager');
   });
 });

@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { RestError, createHttpHeaders, createPipelineRequest } from '@azure/core-rest-pipeline';
 import { CredentialUnavailableError } from '@azure/identity';
-import { ACTIONS, AzurePlaneError, classifyAzureError, classifyFailedProvisioning, parseRetryAfter, redactSecrets } from '../../../src/azure/errors.js';
+import { ACTIONS, AzurePlaneError, CLASSIFIER_RULES, classifyAzureError, classifyFailedProvisioning, parseRetryAfter, redactSecrets } from '../../../src/azure/errors.js';
 import type { AzureFailure, FailureClass } from '../../../src/azure/errors.js';
 
-/** A RestError as core-client builds it from an ARM error body. */
-function armError(status: number, body: { error: { code: string; message: string } }, headers: Record<string, string> = {}): RestError {
+interface ErrorNode {
+  code: string;
+  message: string;
+  target?: string;
+  details?: ErrorNode[];
+  innererror?: ErrorNode;
+}
+
+/** A RestError as core-client builds it from an ARM error body (code and message of the outer error; the body kept raw). */
+function armError(status: number, body: { error: ErrorNode }, headers: Record<string, string> = {}): RestError {
   const request = createPipelineRequest({ url: 'https://management.azure.com/x' });
   const response = { status, headers: createHttpHeaders(headers), request, bodyAsText: JSON.stringify(body) };
   return new RestError(body.error.message, { statusCode: status, code: body.error.code, request, response });
@@ -26,6 +34,7 @@ function expectClass(f: AzureFailure, cls: FailureClass, retryable: boolean): vo
 
 describe('classifyAzureError', () => {
   it('recognises the gateway race by code and by message text', () => {
+    // NetworkingDependencyNotReady is the simulator's (assumed) code; the text rules carry real reports.
     const byCode = classifyAzureError(
       lroFailure(
         'NetworkingDependencyNotReady',
@@ -71,23 +80,76 @@ describe('classifyAzureError', () => {
     expect(nsg.action).toBe(ACTIONS.subnetPolicy);
   });
 
-  it('recognises a subscription that is not allowlisted, and an unregistered provider', () => {
+  it('recognises a subscription that is not allowlisted (a missing feature)', () => {
     const f = classifyAzureError(
-      armError(409, {
-        error: {
-          code: 'SubscriptionNotRegistered',
-          message: "The subscription 's' is not registered for feature 'Microsoft.HardwareSecurityModules/AzureDedicatedHSM' required to deploy dedicated HSMs.",
-        },
-      }),
+      armError(409, { error: { code: 'SubscriptionNotRegisteredForFeature', message: "Subscription 's' lacks the feature 'Microsoft.Network/AllowBaremetalServers'." } }),
     );
     expectClass(f, 'notAllowlisted', false);
     expect(f.action).toContain('Microsoft account manager');
     expectClass(classifyFailedProvisioning('The subscription is not allowlisted for Dedicated HSM.'), 'notAllowlisted', false);
-    const provider = classifyAzureError(
-      armError(409, { error: { code: 'MissingSubscriptionRegistration', message: "The subscription is not registered to use namespace 'Microsoft.HardwareSecurityModules'." } }),
+  });
+
+  it.each(['SubscriptionNotRegistered', 'MissingSubscriptionRegistration', 'NoRegisteredProviderFound'])(
+    '%s means the resource provider is not registered: register it, not "ask for allowlisting"',
+    (code) => {
+      // Even with a message that mentions a feature, the documented code decides.
+      const f = classifyAzureError(armError(409, { error: { code, message: "Subscription 's' is not registered for 'Microsoft.HardwareSecurityModules'; no feature was granted yet." } }));
+      expect(f.class).not.toBe('notAllowlisted');
+      expect(f.retryable).toBe(false);
+      expect(f.action).toBe(ACTIONS.providerNotRegistered);
+      expect(f.action).toContain('az provider register --namespace Microsoft.HardwareSecurityModules');
+      expect(f.action).not.toContain('account manager');
+    },
+  );
+
+  it('classifies on the narrower cause in details / innererror before the outer code, and on codes before message text', () => {
+    // A 400 whose outer code and message are generic; the cause sits in details, with its target.
+    const deleg = classifyAzureError(
+      armError(400, {
+        error: {
+          code: 'InvalidParameter',
+          message: 'One or more properties of the request are invalid.',
+          details: [{ code: 'SubnetMissingRequiredDelegation', target: 'properties.networkProfile.subnet.id', message: "Subnet 'hsm' lacks a delegation." }],
+        },
+      }),
     );
-    expectClass(provider, 'notAllowlisted', false);
-    expect(provider.action).toContain('az provider register');
+    expectClass(deleg, 'delegation', false);
+    expect(deleg.code).toBe('SubnetMissingRequiredDelegation');
+    expect(deleg.statusCode).toBe(400);
+    expect(deleg.message).toContain("Subnet 'hsm' lacks a delegation.");
+    expect(deleg.message).toContain('properties.networkProfile.subnet.id');
+
+    // innererror (the provider's own swagger) two levels down beats a generic outer Conflict.
+    const quota = classifyAzureError(
+      armError(409, { error: { code: 'Conflict', message: 'The request conflicts.', innererror: { code: 'Wrapped', message: 'See inner.', innererror: { code: 'ResourceQuotaExceeded', message: 'Limit reached.' } } } }),
+    );
+    expectClass(quota, 'quota', false);
+    expect(quota.code).toBe('ResourceQuotaExceeded');
+
+    // A documented code wins over contradicting message text.
+    expectClass(classifyAzureError(armError(409, { error: { code: 'SkuNotAvailable', message: 'The subnet delegation was checked; the SKU is not offered here.' } })), 'capacity', false);
+    // Without a telling code, the message text still decides.
+    expectClass(classifyAzureError(armError(400, { error: { code: 'BadRequest', message: 'The subnet is not delegated to the service.' } })), 'delegation', false);
+  });
+
+  it('recognises stampId refused in a zonal region (terraform-provider-azurerm #8741)', () => {
+    const f = classifyAzureError(armError(400, { error: { code: 'BadRequest', message: 'Availability zones are supported in this region, so leave the stampId out.', target: 'properties.stampId' } }));
+    expectClass(f, 'invalid', false);
+    expect(f.action).toBe(ACTIONS.stampInZonalRegion);
+    expect(f.action).toContain('spec.azure.zones');
+  });
+
+  it('names where every rule comes from; invented codes are marked assumed, documented codes documented', () => {
+    const sources = new Set(CLASSIFIER_RULES.map((r) => r.source));
+    expect([...sources].every((x) => ['documented', 'seen', 'assumed'].includes(x))).toBe(true);
+    for (const r of CLASSIFIER_RULES) expect(r.ref.length, r.class).toBeGreaterThan(5);
+    const sourceOf = (code: string): string | undefined => CLASSIFIER_RULES.find((r) => r.codes?.some((c) => c.toLowerCase() === code.toLowerCase()))?.source;
+    for (const code of ['NetworkingDependencyNotReady', 'SubscriptionNotAllowlisted', 'InvalidSubnetConfiguration', 'HsmNotZeroized', 'InsufficientCapacity']) expect(sourceOf(code), code).toBe('assumed');
+    for (const code of ['ResourceQuotaExceeded', 'SubscriptionNotRegistered', 'MissingSubscriptionRegistration', 'SkuNotAvailable', 'AllocationFailed', 'RequestDisallowedByPolicy', 'AnotherOperationInProgress'])
+      expect(sourceOf(code), code).toBe('documented');
+    expect(sourceOf('SubscriptionNotRegisteredForFeature')).toBe('seen');
+    // Rules that match message text say so, and are marked as such.
+    expect(CLASSIFIER_RULES.filter((r) => r.text).length).toBeGreaterThan(3);
   });
 
   it('honours Retry-After on 429 as seconds, as an HTTP date and as retry-after-ms', () => {

@@ -23,8 +23,8 @@ import {
   vnetOfSubnet,
 } from '../../../src/azure/index.js';
 import type { HsmSpec, HsmState } from '../../../src/azure/index.js';
-import { decodeToken, encodeToken, resumeStateAfterAccepted } from '../../../src/azure/lro.js';
-import { fromSdkHsm, toSdkHsm } from '../../../src/azure/wire.js';
+import { decodeToken, encodeToken, judgePoll, pollStateOf, resumeStateAfterAccepted } from '../../../src/azure/lro.js';
+import { fromSdkHsm, fromWireHsm, toSdkHsm } from '../../../src/azure/wire.js';
 
 const SUB = '00000000-0000-0000-0000-000000000001';
 
@@ -165,5 +165,67 @@ describe('resume tokens', () => {
     expect(resumeStateAfterAccepted('PUT', { status: 400, headers: {} })).toBeUndefined();
     expect(resumeStateAfterAccepted('DELETE', { status: 200, headers: {} })).toBeUndefined();
     expect(JSON.parse(resumeStateAfterAccepted('PUT', { status: 201, headers: {} }) ?? '').state.config.metadata.mode).toBe('Body');
+  });
+
+  it('read delete tokens of the older form (an SDK poller state) as what to poll', () => {
+    const poller = resumeStateAfterAccepted('DELETE', { status: 202, headers: { Location: 'https://x/hsm1/' } }) ?? '';
+    const token = encodeToken({ kind: 'delete', subscriptionId: SUB, resourceGroup: 'rg', name: 'hsm1', poller });
+    expect(decodeToken(token, 'delete').poll).toEqual({ url: 'https://x/hsm1/', via: 'location' });
+    const fresh = encodeToken({ kind: 'delete', subscriptionId: SUB, resourceGroup: 'rg', name: 'hsm1', poll: { url: 'https://x/op', via: 'asyncOperation' } });
+    expect(decodeToken(fresh, 'delete').poll).toEqual({ url: 'https://x/op', via: 'asyncOperation' });
+    expect(() => decodeToken(encodeToken({ kind: 'delete', subscriptionId: SUB, resourceGroup: 'rg', name: 'hsm1' }), 'delete')).toThrow(AzurePlaneError);
+  });
+});
+
+describe('asynchronous operation answers', () => {
+  it('prefer the operation-status URL to the Location', () => {
+    expect(pollStateOf({ Location: 'https://x/l', 'Azure-AsyncOperation': 'https://x/a' })).toEqual({ url: 'https://x/a', via: 'asyncOperation' });
+    expect(pollStateOf({ location: 'https://x/l' })).toEqual({ url: 'https://x/l', via: 'location' });
+    expect(pollStateOf({})).toBeUndefined();
+  });
+
+  it('judge a poll by what it answers, not by its status code alone', () => {
+    const hsmBody = { id: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.HardwareSecurityModules/dedicatedHSMs/h', properties: { provisioningState: 'Deleting' } };
+    // 200 from the resource's own URL: it still exists.
+    expect(judgePoll(200, hsmBody, true)).toEqual({ kind: 'resource', body: hsmBody });
+    expect(judgePoll(404, undefined, true)).toEqual({ kind: 'gone' });
+    expect(judgePoll(404, undefined, false)).toEqual({ kind: 'unknown' });
+    expect(judgePoll(202, undefined, true)).toEqual({ kind: 'running' });
+    expect(judgePoll(204, undefined, false)).toEqual({ kind: 'unknown' });
+    expect(judgePoll(200, { status: 'InProgress' }, false)).toEqual({ kind: 'running' });
+    expect(judgePoll(200, { status: 'Succeeded' }, false)).toEqual({ kind: 'succeeded' });
+    expect(judgePoll(200, { status: 'Canceled' }, false)).toEqual({ kind: 'canceled' });
+    expect(judgePoll(200, { status: 'Failed', error: { code: 'X', message: 'y' } }, false)).toEqual({ kind: 'failed', error: { code: 'X', message: 'y' } });
+    expect(judgePoll(500, undefined, false)).toEqual({ kind: 'error' });
+  });
+});
+
+describe('wire reading', () => {
+  it('reads an HSM from wire JSON of 2021-11-30 (id) and of later api-versions (resourceId)', () => {
+    const id = hsmId(SUB, 'rg', 'hsm1');
+    const nic = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Network/networkInterfaces/hsm1_HSMnic`;
+    const subnet = subnetId(SUB, 'rg', 'vnet', 'hsmsubnet');
+    const props = (field: 'id' | 'resourceId') => ({
+      stampId: 'stamp2',
+      provisioningState: 'Succeeded',
+      statusMessage: 'functional',
+      networkProfile: { subnet: { [field]: subnet }, networkInterfaces: [{ [field]: nic, privateIpAddress: '10.0.2.5' }] },
+    });
+    for (const field of ['id', 'resourceId'] as const) {
+      expect(fromWireHsm({ id, name: 'hsm1', location: 'westeurope', sku: { name: 'SafeNet Luna Network HSM A790' }, tags: { a: 'b' }, properties: props(field) })).toEqual({
+        id,
+        name: 'hsm1',
+        resourceGroup: 'rg',
+        location: 'westeurope',
+        sku: 'SafeNet Luna Network HSM A790',
+        stampId: 'stamp2',
+        subnetId: subnet,
+        provisioningState: 'Succeeded',
+        statusMessage: 'functional',
+        nicId: nic,
+        privateIpAddress: '10.0.2.5',
+        tags: { a: 'b' },
+      });
+    }
   });
 });
