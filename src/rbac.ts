@@ -1,7 +1,9 @@
 /**
- * The operator's Kubernetes permissions, declared once. The Helm chart's and kustomize's RBAC are generated from
- * this list (`npm run generate:rbac`), tests prove each entry is needed and none is missing, and docs/install.md
- * explains it. Add a permission here, never in YAML.
+ * The Kubernetes permissions of the operator and around it, declared once: the operator's own (PERMISSIONS),
+ * what a metrics scraper needs (METRICS_READER_RULES) and the ClusterRoles for people who write the resources,
+ * aggregated into the built-in admin/edit/view roles (USER_ROLES). The Helm chart's and kustomize's RBAC are
+ * generated from them (`npm run generate:rbac`), tests prove each entry is needed and none is missing, and
+ * docs/install.md explains them. Add a permission here, never in YAML.
  *
  * Run directly (`tsx src/rbac.ts`) it rewrites the generated packaging files: the chart's rule templates,
  * config/rbac's roles and the CRD copies in the chart and in config/crd (Helm and kustomize cannot reference the
@@ -15,8 +17,12 @@ import { GROUP } from './api/group.js';
 
 export type RbacVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
 
-/** Where a permission applies: every namespace (ClusterRole) or only the namespace the operator runs in (Role). */
-export type RbacScope = 'cluster' | 'operator-namespace';
+/**
+ * Where a permission applies: the namespaces the operator reconciles (ClusterRole, bound cluster-wide or per
+ * watched namespace), only the namespace it runs in (Role), or cluster-wide for secure metrics (a ClusterRole
+ * always bound with a ClusterRoleBinding, present only when metrics are secure: reviews are cluster-scoped).
+ */
+export type RbacScope = 'cluster' | 'operator-namespace' | 'metrics-auth';
 
 export interface Permission {
   apiGroup: string;
@@ -89,7 +95,88 @@ export const PERMISSIONS: readonly Permission[] = [
     scope: 'operator-namespace',
     why: 'leader election: one replica reconciles, the others stand by',
   },
+  {
+    apiGroup: 'authentication.k8s.io',
+    resources: ['tokenreviews'],
+    verbs: ['create'],
+    scope: 'metrics-auth',
+    why: 'secure metrics: ask the API server whom a scraper\'s bearer token belongs to (TokenReview)',
+  },
+  {
+    apiGroup: 'authorization.k8s.io',
+    resources: ['subjectaccessreviews'],
+    verbs: ['create'],
+    scope: 'metrics-auth',
+    why: 'secure metrics: ask the API server whether that identity may GET /metrics (SubjectAccessReview)',
+  },
 ];
+
+/** A rule on URLs that are not resources (e.g. /metrics), as in a ClusterRole. */
+export interface NonResourceRule {
+  nonResourceURLs: string[];
+  verbs: string[];
+}
+
+/** What a Prometheus (or any scraper) must be granted to read the operator's secure metrics endpoint. */
+export const METRICS_READER_RULES: readonly (NonResourceRule & { why: string })[] = [
+  { nonResourceURLs: ['/metrics'], verbs: ['get'], why: 'scrape the operator\'s metrics endpoint when it is secure (--metrics-secure)' },
+];
+
+/** A rule of a role for people, with its reason. */
+export interface UserRule {
+  apiGroup: string;
+  resources: readonly string[];
+  verbs: readonly ('get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete')[];
+  why: string;
+}
+
+/** A ClusterRole for the people who write the resources, aggregated into built-in roles by label. */
+export interface UserRole {
+  /** Suffix of the ClusterRole's name: `<release>-<suffix>`. */
+  suffix: 'edit' | 'view';
+  /** Built-in roles it is aggregated into (labels `rbac.authorization.k8s.io/aggregate-to-<role>: "true"`). */
+  aggregateTo: readonly ('admin' | 'edit' | 'view')[];
+  rules: readonly UserRule[];
+}
+
+const READ = ['get', 'list', 'watch'] as const;
+
+export const USER_ROLES: readonly UserRole[] = [
+  {
+    suffix: 'edit',
+    aggregateTo: ['admin', 'edit'],
+    rules: [
+      {
+        apiGroup: GROUP,
+        resources: [...OWN_RESOURCES],
+        verbs: [...READ, 'create', 'update', 'patch', 'delete'],
+        why: 'declare, change and remove HSMs, NTLS client bindings and HA groups (namespace admins and editors)',
+      },
+      { apiGroup: GROUP, resources: OWN_RESOURCES.map((r) => `${r}/status`), verbs: ['get'], why: 'read what the operator reports; status is written only by the operator' },
+    ],
+  },
+  {
+    suffix: 'view',
+    aggregateTo: ['view'],
+    rules: [
+      { apiGroup: GROUP, resources: [...OWN_RESOURCES], verbs: [...READ], why: 'see HSMs, NTLS client bindings and HA groups (namespace viewers)' },
+      { apiGroup: GROUP, resources: OWN_RESOURCES.map((r) => `${r}/status`), verbs: ['get'], why: 'read what the operator reports' },
+    ],
+  },
+];
+
+/** The label that aggregates a ClusterRole into the built-in `role`. */
+export const aggregationLabel = (role: 'admin' | 'edit' | 'view'): string => `rbac.authorization.k8s.io/aggregate-to-${role}`;
+
+/** Rules of a role for people, as PolicyRules. */
+export function userRules(role: UserRole): PolicyRule[] {
+  return role.rules.map((r) => ({ apiGroups: [r.apiGroup], resources: [...r.resources], verbs: [...r.verbs] }));
+}
+
+/** Rules of the metrics-reader ClusterRole. */
+export function metricsReaderRules(): NonResourceRule[] {
+  return METRICS_READER_RULES.map((r) => ({ nonResourceURLs: [...r.nonResourceURLs], verbs: [...r.verbs] }));
+}
 
 const toRule = (p: Permission): PolicyRule => ({ apiGroups: [p.apiGroup], resources: [...p.resources], verbs: [...p.verbs] });
 
@@ -101,6 +188,11 @@ export function clusterRules(permissions: readonly Permission[] = PERMISSIONS): 
 /** Rules of the Role in the operator's own namespace. */
 export function namespaceRules(permissions: readonly Permission[] = PERMISSIONS): PolicyRule[] {
   return permissions.filter((p) => p.scope === 'operator-namespace').map(toRule);
+}
+
+/** Rules of the ClusterRole for secure metrics (bound cluster-wide, only when metrics are secure). */
+export function metricsAuthRules(permissions: readonly Permission[] = PERMISSIONS): PolicyRule[] {
+  return permissions.filter((p) => p.scope === 'metrics-auth').map(toRule);
 }
 
 /** Every (apiGroup, resource, verb) the operator holds, e.g. for access reviews. */
@@ -125,19 +217,44 @@ export function rulesYaml(permissions: readonly Permission[], indent = 0): strin
 
 const of = (scope: RbacScope) => PERMISSIONS.filter((p) => p.scope === scope);
 
-/** charts/hsm-operator/templates/_rbac.tpl: named templates the chart's ClusterRole and Role include. */
-export function chartRulesTemplate(): string {
-  return `{{- /*\n${HEADER.slice(2).trimEnd()}\n*/ -}}\n\n{{- define "hsm-operator.clusterRules" }}\n${rulesYaml(of('cluster'))}\n{{- end }}\n\n{{- define "hsm-operator.namespaceRules" }}\n${rulesYaml(of('operator-namespace'))}\n{{- end }}\n`;
+/** YAML of rules that are not Permissions (metrics reader, roles for people), each with its reason. */
+function otherRulesYaml(rules: readonly ((PolicyRule | NonResourceRule) & { why: string })[]): string {
+  return rules
+    .map(({ why, ...rule }) => `# ${why}\n${stringify([rule], { flowCollectionPadding: false, collectionStyle: 'block' }).trimEnd()}`)
+    .join('\n');
 }
 
-/** config/rbac/role.yaml: the manager ClusterRole, named as the chart names it for release `hsm-operator`. */
+const userRulesYaml = (role: UserRole) => otherRulesYaml(role.rules.map((r) => ({ apiGroups: [r.apiGroup], resources: [...r.resources], verbs: [...r.verbs], why: r.why })));
+const readerRulesYaml = () => otherRulesYaml(METRICS_READER_RULES.map((r) => ({ nonResourceURLs: [...r.nonResourceURLs], verbs: [...r.verbs], why: r.why })));
+
+/** charts/hsm-operator/templates/_rbac.tpl: named templates the chart's roles include. */
+export function chartRulesTemplate(): string {
+  const define = (name: string, body: string) => `{{- define "hsm-operator.${name}" }}\n${body}\n{{- end }}\n`;
+  const labels = (role: UserRole) => role.aggregateTo.map((r) => `${aggregationLabel(r)}: "true"`).join('\n');
+  return [
+    `{{- /*\n${HEADER.slice(2).trimEnd()}\n*/ -}}\n`,
+    define('clusterRules', rulesYaml(of('cluster'))),
+    define('namespaceRules', rulesYaml(of('operator-namespace'))),
+    define('metricsAuthRules', rulesYaml(of('metrics-auth'))),
+    define('metricsReaderRules', readerRulesYaml()),
+    ...USER_ROLES.flatMap((role) => [define(`${role.suffix}Rules`, userRulesYaml(role)), define(`${role.suffix}AggregationLabels`, labels(role))]),
+  ].join('\n');
+}
+
+/** A generated kustomize ClusterRole or Role, named as the chart names it for release `hsm-operator`. */
+function kustomizeRole(kind: 'ClusterRole' | 'Role', name: string, rules: string, extraLabels: string[] = []): string {
+  const labels = ['app.kubernetes.io/name: hsm-operator', 'app.kubernetes.io/component: rbac', ...extraLabels].map((l) => `    ${l}`).join('\n');
+  return `${HEADER}apiVersion: rbac.authorization.k8s.io/v1\nkind: ${kind}\nmetadata:\n  name: ${name}\n  labels:\n${labels}\nrules:\n${rules}\n`;
+}
+
+/** config/rbac/role.yaml: the manager ClusterRole. */
 export function kustomizeClusterRole(): string {
-  return `${HEADER}apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: hsm-operator-manager\n  labels:\n    app.kubernetes.io/name: hsm-operator\n    app.kubernetes.io/component: rbac\nrules:\n${rulesYaml(of('cluster'))}\n`;
+  return kustomizeRole('ClusterRole', 'hsm-operator-manager', rulesYaml(of('cluster')));
 }
 
 /** config/rbac/leader_election_role.yaml: the Role in the operator's namespace. */
 export function kustomizeNamespaceRole(): string {
-  return `${HEADER}apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: hsm-operator-leader-election\n  labels:\n    app.kubernetes.io/name: hsm-operator\n    app.kubernetes.io/component: rbac\nrules:\n${rulesYaml(of('operator-namespace'))}\n`;
+  return kustomizeRole('Role', 'hsm-operator-leader-election', rulesYaml(of('operator-namespace')));
 }
 
 /** config/crd/kustomization.yaml for the CRD copies in config/crd/bases. */
@@ -152,6 +269,12 @@ export function generatedFiles(crdFiles: readonly string[]): Map<string, string>
     ['charts/hsm-operator/templates/_rbac.tpl', chartRulesTemplate()],
     ['config/rbac/role.yaml', kustomizeClusterRole()],
     ['config/rbac/leader_election_role.yaml', kustomizeNamespaceRole()],
+    ['config/rbac/metrics_auth_role.yaml', kustomizeRole('ClusterRole', 'hsm-operator-metrics-auth', rulesYaml(of('metrics-auth')))],
+    ['config/rbac/metrics_reader_role.yaml', kustomizeRole('ClusterRole', 'hsm-operator-metrics-reader', readerRulesYaml())],
+    ...USER_ROLES.map((role): [string, string] => [
+      `config/rbac/${role.suffix}_role.yaml`,
+      kustomizeRole('ClusterRole', `hsm-operator-${role.suffix}`, userRulesYaml(role), role.aggregateTo.map((r) => `${aggregationLabel(r)}: "true"`)),
+    ]),
     ['config/crd/kustomization.yaml', crdKustomization(crdFiles)],
   ]);
 }

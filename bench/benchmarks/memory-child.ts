@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   await sleep(500);
   const m = process.memoryUsage();
   const byVerb: Record<string, number> = {};
-  for (const v of (await metrics.registry.getSingleMetric('rest_client_requests_total')?.get())?.values ?? []) byVerb[String(v.labels.verb)] = (byVerb[String(v.labels.verb)] ?? 0) + v.value;
+  for (const v of (await metrics.registry.getSingleMetric('rest_client_requests_total')?.get())?.values ?? []) byVerb[String(v.labels.method)] = (byVerb[String(v.labels.method)] ?? 0) + v.value;
   const report: ChildReport = {
     modulesLoadedMs,
     cachesSyncedMs,

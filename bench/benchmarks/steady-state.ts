@@ -72,7 +72,8 @@ async function snapshot(op: Operator, world: World, requests: RequestLog): Promi
     lunacmConnections: world.lunacm.counters.ssh.connections,
     ntlsHandshakes: handshakes,
     requests: requests.snapshot(),
-    watches: await op.manager.metrics.value('rest_client_requests_total', { verb: 'WATCH' }),
+    // Watches opened, as the transport recorded them (rest_client_requests_total counts a watch as a GET).
+    watches: Object.entries(requests.snapshot()).filter(([k]) => k.startsWith('WATCH')).reduce((n, [, v]) => n + Number(v), 0),
     reconciles: await reconcileTotals(op),
   };
 }

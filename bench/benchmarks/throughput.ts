@@ -52,7 +52,7 @@ export const throughput: Benchmark = {
     // Watch (re)connections of the cache are not requests of the reconcilers.
     const requestCount = async () => {
       let n = 0;
-      for (const verb of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) n += await manager.metrics.value('rest_client_requests_total', { verb });
+      for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) n += await manager.metrics.value('rest_client_requests_total', { method });
       return n;
     };
     const requestsBefore = await requestCount();

@@ -85,12 +85,12 @@ export async function metric(op: Operator, name: string, labels: Record<string, 
   return op.manager.metrics.value(name, labels);
 }
 
-/** rest_client_requests_total by verb (codes summed). */
+/** rest_client_requests_total by method (codes and hosts summed; a watch is a GET, as client-go counts it). */
 export async function apiRequestsByVerb(op: Operator): Promise<Record<string, number>> {
   const m = op.manager.metrics.registry.getSingleMetric('rest_client_requests_total');
   const out: Record<string, number> = {};
   for (const v of (await m?.get())?.values ?? []) {
-    const verb = String(v.labels.verb ?? '?');
+    const verb = String(v.labels.method ?? '?');
     out[verb] = (out[verb] ?? 0) + v.value;
   }
   return out;

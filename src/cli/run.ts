@@ -118,6 +118,7 @@ export async function runCommand(argv: string[], io: Io, stop: AbortSignal): Pro
       concurrency: config.concurrency,
       leaderElection: le.enabled ? { namespace: le.namespace, name: le.name, identity: le.identity, leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs } : false,
       metricsBindAddress: config.metricsBindAddress,
+      metricsSecure: config.metricsSecure ? { certPath: config.metricsCertPath } : false,
       healthProbeBindAddress: config.healthProbeBindAddress,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       instance: le.identity,

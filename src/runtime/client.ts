@@ -1,6 +1,6 @@
 /**
  * The runtime's Kubernetes client: typed-enough CRUD, patch, list and watch on any resource type, every request
- * counted in `rest_client_requests_total{verb,code}`. Small on purpose: caches, status writers, finalizer and
+ * counted in `rest_client_requests_total{code,method,host}` as client-go counts them (a watch is a GET). Small on purpose: caches, status writers, finalizer and
  * event helpers, and leader election all go through it, so the request count is the true count of API calls.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -86,8 +86,8 @@ export class KubeClient {
     return new KubeClient(this.transport, { metrics });
   }
 
-  private count(verb: string, code: number | string): void {
-    this.metrics?.restRequests.inc({ verb, code: String(code) });
+  private count(method: string, code: number | string): void {
+    this.metrics?.restRequests.inc({ code: String(code), method, host: this.transport.host ?? '' });
   }
 
   /** Sends a request and parses the JSON answer; non-2xx answers throw ApiError. */
@@ -177,7 +177,7 @@ export class KubeClient {
         signal,
         onOpen: () => {
           opened = true;
-          this.count('WATCH', 200);
+          this.count('GET', 200);
           onOpen?.();
         },
         onLine: (line) => {
@@ -192,7 +192,7 @@ export class KubeClient {
         },
       });
     } catch (e) {
-      if (!opened) this.count('WATCH', e instanceof ApiError ? e.code : '<error>');
+      if (!opened) this.count('GET', e instanceof ApiError ? e.code : '<error>');
       throw e;
     }
   }

@@ -38,6 +38,10 @@ export interface RuntimeConfig {
   relistIntervalMs: number;
   leaderElection: LeaderElectionConfig;
   metricsBindAddress: string;
+  /** Serve /metrics over HTTPS, only to callers the API server authenticates and authorizes (TokenReview, SubjectAccessReview). */
+  metricsSecure: boolean;
+  /** Directory with tls.crt and tls.key for secure metrics; undefined: a self-signed certificate. */
+  metricsCertPath: string | undefined;
   healthProbeBindAddress: string;
   logLevel: LogLevel;
   /** How long a shutdown waits for in-flight reconciles. */
@@ -74,6 +78,13 @@ const flags = {
   'renew-deadline': { type: 'string', env: ['HSM_OPERATOR_RENEW_DEADLINE'], default: '10s', help: 'the leader steps down if it cannot renew within this', arg: 'duration' },
   'retry-period': { type: 'string', env: ['HSM_OPERATOR_RETRY_PERIOD'], default: '2s', help: 'interval between Lease attempts', arg: 'duration' },
   'metrics-bind-address': { type: 'string', env: ['HSM_OPERATOR_METRICS_BIND_ADDRESS'], default: ':8080', help: 'address of /metrics (host:port, :port; 0 disables)', arg: 'addr' },
+  'metrics-secure': {
+    type: 'boolean',
+    env: ['HSM_OPERATOR_METRICS_SECURE'],
+    default: 'false',
+    help: 'serve /metrics over HTTPS to callers the API server authenticates (TokenReview) and authorizes for GET /metrics (SubjectAccessReview); needs RBAC to create both',
+  },
+  'metrics-cert-path': { type: 'string', env: ['HSM_OPERATOR_METRICS_CERT_PATH'], help: 'directory with tls.crt and tls.key for --metrics-secure, re-read on change (default: a self-signed certificate)', arg: 'dir' },
   'health-probe-bind-address': { type: 'string', env: ['HSM_OPERATOR_HEALTH_PROBE_BIND_ADDRESS'], default: ':8081', help: 'address of /healthz and /readyz (0 disables)', arg: 'addr' },
   'log-level': { type: 'string', env: ['HSM_OPERATOR_LOG_LEVEL', 'LOG_LEVEL'], default: 'info', help: 'trace, debug, info, warn, error, fatal or silent', arg: 'level' },
   'shutdown-timeout': { type: 'string', env: ['HSM_OPERATOR_SHUTDOWN_TIMEOUT'], default: '30s', help: 'how long shutdown waits for in-flight reconciles', arg: 'duration' },
@@ -186,10 +197,13 @@ export function configFromValues(values: FlagValues, env: Env = process.env): Ru
     relistIntervalMs: dur('relist-interval'),
     leaderElection,
     metricsBindAddress: str('metrics-bind-address') ?? ':8080',
+    metricsSecure: bool(str('metrics-secure') ?? 'false', '--metrics-secure'),
+    metricsCertPath: str('metrics-cert-path') || undefined,
     healthProbeBindAddress: str('health-probe-bind-address') ?? ':8081',
     logLevel: logLevel as LogLevel,
     shutdownTimeoutMs: dur('shutdown-timeout'),
   };
+  if (cfg.metricsCertPath && !cfg.metricsSecure) throw new ConfigError('--metrics-cert-path needs --metrics-secure');
   if (cfg.watchIdleTimeoutMs < 1000) throw new ConfigError('--watch-idle-timeout must be at least 1s');
   return cfg;
 }

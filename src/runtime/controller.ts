@@ -7,7 +7,14 @@
  * resolves with nothing (done), `{ requeueAfter }` (look again later) or `{ requeue: true }` (back off and
  * retry), or throws: `TerminalError` (no retry until the object changes), `RetryableError` (retry, not before
  * `retryAfterMs`), anything else (retry with backoff). Results, errors and durations become metrics and logs.
+ *
+ * A throw the reconciler did not mean (see `isPanic`: a non-Error value or one of the engine's own bug errors,
+ * TypeError and friends) is Go's panic: counted in `controller_runtime_reconcile_panics_total`, then handled as an
+ * error (retried with backoff), as controller-runtime does with RecoverPanic. Every reconcile gets a fresh
+ * `reconcileID`, bound with `namespace` and `name` to the logger it is handed, so one reconcile's lines can be
+ * picked out of the log.
  */
+import { randomUUID } from 'node:crypto';
 import { realClock, type CancelTimer, type Clock } from './clock.js';
 import { AbortedError, errorMessage, RetryableError, TerminalError } from './errors.js';
 import type { EventHandlers } from './informer.js';
@@ -24,7 +31,9 @@ export interface ReconcileContext {
   name: string;
   /** Failures of this key since its last success (0 on a first attempt). */
   attempt: number;
-  /** A logger bound to the controller and the key. */
+  /** Unique to this reconcile (a UUID), as controller-runtime's reconcileID. */
+  reconcileID: string;
+  /** A logger bound to the controller, the key, its namespace and name, and the reconcileID. */
   log: Logger;
   /** Aborts when the controller stops and its drain deadline has passed (or leadership is lost). */
   signal: AbortSignal;
@@ -41,6 +50,20 @@ export type ReconcileFn = (key: string, ctx: ReconcileContext) => Promise<Reconc
 /** Anything that delivers add/update/delete events (an Informer). */
 export interface EventSource<S> {
   addHandlers(h: EventHandlers<S>): () => void;
+}
+
+const BUG_ERRORS = [TypeError, ReferenceError, RangeError, SyntaxError, EvalError, URIError];
+
+/**
+ * Whether a value thrown out of a reconciler is a panic rather than an error it meant to report: anything that is
+ * not an Error, or an error the engine raises for a bug (`x.y` of undefined, an unknown name, a bad argument).
+ * Not a TypeError that wraps a system error as its cause (`fetch failed` around ECONNRESET): that is the network.
+ */
+export function isPanic(e: unknown): boolean {
+  if (!(e instanceof Error)) return true;
+  if (!BUG_ERRORS.some((t) => e instanceof t)) return false;
+  const cause = e.cause as { code?: unknown } | undefined;
+  return !(e instanceof TypeError && cause instanceof Error && typeof cause.code === 'string');
 }
 
 export interface WatchSpec {
@@ -178,7 +201,7 @@ export class Controller<T extends KubeObject = KubeObject> {
       ...(this.metrics ? { metrics: this.metrics } : {}),
     });
     this.queue = queue;
-    this.metrics?.maxConcurrentReconciles.set({ controller: this.name }, this.concurrency);
+    this.metrics?.initController(this.name, this.concurrency);
     for (const k of this.options.initialKeys?.() ?? []) queue.add(k);
     const signal = this.abort.signal;
     this.workers = Array.from({ length: this.concurrency }, () => this.worker(queue, signal));
@@ -226,6 +249,11 @@ export class Controller<T extends KubeObject = KubeObject> {
       if (key === undefined) return;
       try {
         await this.process(queue, key, signal);
+      } catch (e) {
+        // Only a bug in the runtime gets here; the worker must live on, and the key is retried.
+        this.metrics?.reconcilePanics.inc({ controller: this.name });
+        this.log.error({ err: e, key }, 'worker caught an error outside the reconciler; retrying the key');
+        if (!queue.isShuttingDown) queue.addAfter(key, queue.nextBackoff(key));
       } finally {
         queue.done(key);
       }
@@ -235,13 +263,15 @@ export class Controller<T extends KubeObject = KubeObject> {
   private async process(queue: WorkQueue, key: string, signal: AbortSignal): Promise<void> {
     const labels = { controller: this.name };
     const { namespace, name } = splitKey(key);
-    const log = this.log.child({ key });
+    const reconcileID = randomUUID();
+    // Cluster-scoped objects log namespace "" (as controller-runtime does), so every line has the field.
+    const log = this.log.child({ key, namespace: namespace ?? '', name, reconcileID });
     const attempt = queue.numRequeues(key);
     const started = this.clock.now();
     this.metrics?.activeWorkers.inc(labels);
     let result: ReconcileResult = 'success';
     try {
-      const out = await this.reconcileFn(key, { controller: this.name, key, namespace, name, attempt, log, signal });
+      const out = await this.reconcileFn(key, { controller: this.name, key, namespace, name, attempt, reconcileID, log, signal });
       if (out?.requeueAfter !== undefined && out.requeueAfter > 0) {
         queue.forget(key);
         queue.addAfter(key, out.requeueAfter);
@@ -255,7 +285,13 @@ export class Controller<T extends KubeObject = KubeObject> {
     } catch (e) {
       result = 'error';
       this.metrics?.reconcileErrors.inc(labels);
-      if (e instanceof TerminalError) {
+      const panicked = isPanic(e);
+      if (panicked) this.metrics?.reconcilePanics.inc(labels);
+      if (panicked && !signal.aborted) {
+        const backoff = queue.nextBackoff(key);
+        queue.addAfter(key, backoff);
+        log.error({ err: e instanceof Error ? e : String(e), attempt, retryInMs: Math.round(backoff) }, 'reconciler panicked; retrying');
+      } else if (e instanceof TerminalError) {
         this.metrics?.reconcileTerminalErrors.inc(labels);
         queue.forget(key);
         log.error({ err: e, attempt }, 'reconcile failed; not retrying until the object changes');

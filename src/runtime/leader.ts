@@ -105,6 +105,7 @@ export class LeaderElector {
 
   start(): void {
     if (this.loop) return;
+    this.setLeading(false); // a candidate reports 0 (backup) until it wins
     this.abort = new AbortController();
     this.loop = this.run(this.abort.signal);
   }
@@ -119,9 +120,11 @@ export class LeaderElector {
     if (wasLeader && options.release !== false) await this.release();
   }
 
+  /** Also client-go's `leader_election_master_status{name}` (name: the Lease's name, as controller-runtime sets it). */
   private setLeading(v: boolean): void {
     this.leading = v;
     this.metrics?.leader.set({ lease: `${this.namespace}/${this.name}` }, v ? 1 : 0);
+    this.metrics?.leaderElectionMasterStatus.set({ name: this.name }, v ? 1 : 0);
   }
 
   private jittered(ms: number): number {

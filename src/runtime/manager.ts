@@ -8,6 +8,7 @@
  * close. Losing leadership stops the controllers (their reconciles are aborted at the deadline) and the
  * manager campaigns again; `onLeadershipLost` lets a process exit instead.
  */
+import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { realClock, type Clock } from './clock.js';
 import { KubeClient } from './client.js';
@@ -16,7 +17,7 @@ import { Controller, type ControllerOptions } from './controller.js';
 import { errorMessage } from './errors.js';
 import { EventRecorder } from './events.js';
 import { HealthChecks } from './health.js';
-import { listen, parseBindAddress, type RunningServer } from './httpserver.js';
+import { apiServerReviewer, listen, parseBindAddress, readTlsDir, watchTlsDir, withTokenAuth, type AccessReviewer, type RunningServer, type TlsMaterial } from './httpserver.js';
 import { Informer, type InformerOptions } from './informer.js';
 import { LeaderElector } from './leader.js';
 import { createLogger, type Logger } from './log.js';
@@ -35,6 +36,19 @@ export interface ManagerLeaderElection {
   retryPeriodMs?: number;
 }
 
+/** Secure metrics: HTTPS, and only for callers the API server authenticates and authorizes for `GET /metrics`. */
+export interface MetricsSecurity {
+  /**
+   * Directory holding `tls.crt` and `tls.key` (a mounted `kubernetes.io/tls` Secret), re-read when they change.
+   * Default: a self-signed certificate made at start (scrapers then skip verification, as kubebuilder's do).
+   */
+  certPath?: string;
+  /** Who decides; default: the API server (TokenReview + SubjectAccessReview) through the manager's client. */
+  reviewer?: AccessReviewer;
+  /** How long a review answer is reused; default 10 s. */
+  cacheTtlMs?: number;
+}
+
 export interface ManagerOptions {
   /** Where the API server is; or pass `client`. */
   kubeConfig?: KubeConfig;
@@ -49,6 +63,8 @@ export interface ManagerOptions {
   leaderElection?: ManagerLeaderElection | false;
   /** `:8080` by default; `127.0.0.1:0` for an ephemeral port; `0` disables. */
   metricsBindAddress?: string;
+  /** Serve metrics over HTTPS to authenticated and authorized callers only (true = the defaults). Default false. */
+  metricsSecure?: boolean | MetricsSecurity;
   /** `:8081` by default. */
   healthProbeBindAddress?: string;
   /** Start fails if the caches have not synced by then. Default 120 s. */
@@ -88,6 +104,7 @@ export class Manager {
   private servers: RunningServer[] = [];
   private metricsServer: RunningServer | undefined;
   private healthServer: RunningServer | undefined;
+  private stopCertWatch: (() => void) | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private controllersRunning = false;
   private controllerTransition: Promise<unknown> = Promise.resolve();
@@ -140,6 +157,7 @@ export class Manager {
       concurrency: cfg.concurrency,
       leaderElection: cfg.leaderElection.enabled ? cfg.leaderElection : false,
       metricsBindAddress: cfg.metricsBindAddress,
+      metricsSecure: cfg.metricsSecure ? { certPath: cfg.metricsCertPath } : false,
       healthProbeBindAddress: cfg.healthProbeBindAddress,
       shutdownTimeoutMs: cfg.shutdownTimeoutMs,
       instance: cfg.leaderElection.identity,
@@ -237,7 +255,7 @@ export class Manager {
     this.state = 'starting';
     try {
       const metricsBind = parseBindAddress(this.opts.metricsBindAddress ?? ':8080');
-      if (metricsBind) this.servers.push((this.metricsServer = await listen(metricsBind, metricsHandler(this.metrics.registry))));
+      if (metricsBind) this.servers.push((this.metricsServer = await this.listenMetrics(metricsBind)));
       const healthBind = parseBindAddress(this.opts.healthProbeBindAddress ?? ':8081');
       if (healthBind) this.servers.push((this.healthServer = await listen(healthBind, this.health.handler())));
       for (const inf of this.informers.values()) inf.start();
@@ -252,6 +270,19 @@ export class Manager {
     this.state = 'running';
     if (this.elector) this.elector.start();
     else this.startControllers();
+  }
+
+  private async listenMetrics(bind: NonNullable<ReturnType<typeof parseBindAddress>>): Promise<RunningServer> {
+    const handler = metricsHandler(this.metrics.registry);
+    const opt = this.opts.metricsSecure;
+    if (!opt) return listen(bind, handler);
+    const secure: MetricsSecurity = opt === true ? {} : opt;
+    const log = this.log.child({ component: 'metrics' });
+    const tls = secure.certPath ? readTlsDir(secure.certPath) : await selfSignedMetricsCertificate();
+    const server = await listen(bind, withTokenAuth(handler, { reviewer: secure.reviewer ?? apiServerReviewer(this.client), cacheTtlMs: secure.cacheTtlMs, log }), { tls });
+    if (secure.certPath) this.stopCertWatch = watchTlsDir(server, secure.certPath, { log });
+    log.info({ url: server.url, certificate: secure.certPath ?? 'self-signed' }, 'serving secure metrics: HTTPS, TokenReview and SubjectAccessReview');
+    return server;
   }
 
   private startControllers(): void {
@@ -289,12 +320,19 @@ export class Manager {
     await this.elector?.stop({ release: releaseLease });
     await Promise.all([...this.informers.values()].map((i) => i.stop()));
     await Promise.race([this.events.flush(), new Promise((r) => this.clock.setTimeout(() => r(undefined), 2_000))]);
+    this.stopCertWatch?.();
     await Promise.all(this.servers.map((s) => s.close()));
     this.servers = [];
     if (this.ownsTransport) (this.client.transport as Partial<KubeConfigTransport>).close?.();
     this.state = 'stopped';
     this.log.info('stopped');
   }
+}
+
+/** A self-signed certificate for the metrics endpoint (the pod's host name, localhost), valid a year. */
+async function selfSignedMetricsCertificate(): Promise<TlsMaterial> {
+  const { issueCertificate } = await import('../pki/certs.js');
+  return issueCertificate({ commonName: 'hsm-operator-metrics', dnsNames: [...new Set([hostname(), 'localhost'])], ipAddresses: ['127.0.0.1', '::1'], keyAlgorithm: 'ECDSAP256' });
 }
 
 /** A KubeConfig per the runtime config: a file, the in-cluster ServiceAccount, or the default loading rules. */

@@ -42,6 +42,8 @@ export interface StreamRequest {
 
 /** The two ways the runtime talks to the API server; tests substitute an in-memory implementation. */
 export interface Transport {
+  /** The API server's host:port, for `rest_client_requests_total{host}`; empty when there is none (in-memory fakes). */
+  readonly host?: string;
   request(req: ApiRequest): Promise<ApiResponse>;
   /** Resolves when the server ends the stream; rejects with ApiError on a non-200 answer, or on network errors and abort. */
   stream(req: StreamRequest): Promise<void>;
@@ -76,6 +78,16 @@ export class KubeConfigTransport implements Transport {
   ) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.userAgent = options.userAgent ?? 'hsm-operator';
+  }
+
+  get host(): string {
+    const server = this.kc.getCurrentCluster()?.server;
+    if (!server) return '';
+    try {
+      return new URL(server).host;
+    } catch {
+      return '';
+    }
   }
 
   /** Closes pooled connections (keep-alive sockets would otherwise linger after shutdown). */

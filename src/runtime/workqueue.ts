@@ -5,6 +5,8 @@
  * - `addAfter` delays a key (the earliest pending delay wins); `addRateLimited` delays it by its backoff;
  * - `shutDown` stops intake at once; in-flight items finish, queued ones are dropped (the next start or leader
  *   relists everything anyway), and `drain(deadline)` waits for the in-flight ones.
+ * Its metrics are client-go's (as controller-runtime registers them): depth, adds, queue and work durations,
+ * retries, and, read at scrape time, the unfinished work and the longest running processor of the keys in flight.
  */
 import { realClock, type CancelTimer, type Clock } from './clock.js';
 import type { RuntimeMetrics } from './metrics.js';
@@ -37,10 +39,28 @@ export class WorkQueue {
     this.clock = options.clock ?? realClock;
     this.limiter = options.rateLimiter ?? defaultControllerRateLimiter(this.clock);
     this.metrics = options.metrics;
+    this.metrics?.addQueueSource(this.name, () => this.progress());
   }
 
   private get labels() {
     return { name: this.name, controller: this.name };
+  }
+
+  private get depthLabels() {
+    return { ...this.labels, priority: '' };
+  }
+
+  /** Seconds of work in flight, summed and longest (client-go's unfinished work and longest running processor). */
+  progress(): { unfinishedSeconds: number; longestSeconds: number } {
+    const now = this.clock.now();
+    let unfinished = 0;
+    let longest = 0;
+    for (const started of this.processing.values()) {
+      const s = Math.max(0, now - started) / 1000;
+      unfinished += s;
+      longest = Math.max(longest, s);
+    }
+    return { unfinishedSeconds: unfinished, longestSeconds: longest };
   }
 
   /** Keys queued and not yet handed out. */
@@ -79,7 +99,7 @@ export class WorkQueue {
       return;
     }
     this.queue.push(key);
-    this.metrics?.queueDepth.set(this.labels, this.queue.length);
+    this.metrics?.queueDepth.set(this.depthLabels, this.queue.length);
   }
 
   private handOut(key: string): void {
@@ -91,10 +111,14 @@ export class WorkQueue {
     if (added !== undefined) this.metrics?.queueDuration.observe(this.labels, (now - added) / 1000);
   }
 
-  /** Adds `key` after `delayMs`; when a delay is already pending for it, the earlier one wins. */
+  /**
+   * Adds `key` after `delayMs`; when a delay is already pending for it, the earlier one wins. Every delayed add is a
+   * retry in `workqueue_retries_total` (backoffs, requeueAfter), as controller-runtime counts them.
+   */
   addAfter(key: string, delayMs: number): void {
     if (this.shuttingDown) return;
     if (delayMs <= 0) return this.add(key);
+    this.metrics?.queueRetries.inc(this.labels);
     const at = this.clock.now() + delayMs;
     const pending = this.waiting.get(key);
     if (pending && pending.at <= at) return;
@@ -110,14 +134,12 @@ export class WorkQueue {
   addRateLimited(key: string): number {
     if (this.shuttingDown) return 0;
     const delay = this.limiter.when(key);
-    this.metrics?.queueRetries.inc(this.labels);
     this.addAfter(key, delay);
     return delay;
   }
 
   /** The next backoff `key` would get, recorded as a failure (for callers that combine it with their own delay). */
   nextBackoff(key: string): number {
-    this.metrics?.queueRetries.inc(this.labels);
     return this.limiter.when(key);
   }
 
@@ -135,7 +157,7 @@ export class WorkQueue {
     if (this.shuttingDown) return Promise.resolve(undefined);
     const key = this.queue.shift();
     if (key !== undefined) {
-      this.metrics?.queueDepth.set(this.labels, this.queue.length);
+      this.metrics?.queueDepth.set(this.depthLabels, this.queue.length);
       this.handOut(key);
       return Promise.resolve(key);
     }
@@ -165,7 +187,7 @@ export class WorkQueue {
     this.queue.length = 0;
     this.dirty.clear();
     this.addedAt.clear();
-    this.metrics?.queueDepth.set(this.labels, 0);
+    this.metrics?.queueDepth.set(this.depthLabels, 0);
     for (const g of this.getters.splice(0)) g(undefined);
   }
 

@@ -152,7 +152,7 @@ describe('API server trouble', () => {
     await new Promise((r) => setTimeout(r, 2_000));
     // Repeats of earlier Events are written as series updates up to 30 s later: flushed now, so the window sees only new writes.
     await op.manager.events.flush();
-    const writes = () => requests((l) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(String(l.verb).toUpperCase()));
+    const writes = () => requests((l) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(String(l.method).toUpperCase()));
     const seen: string[] = [];
     const client = op.manager.client as unknown as { request: (r: { verb: string; path: string }) => Promise<unknown> };
     const orig = client.request.bind(client);

@@ -45,21 +45,27 @@ async function holdsAtOne(phase: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  rw = await ReliabilityWorld.start({ prefix: 'creds', hsms: 3 });
-  serial2 = rw.partitionSerial('hsm2');
+  // Two partitions per HSM: ha-x groups the par0s, ha-y the par1s (a partition belongs to one HA group at most;
+  // LunaCM refuses a second addmember with "already part of an HA group").
+  rw = await ReliabilityWorld.start({ prefix: 'creds', hsms: 3, partitions: 2 });
+  serial2 = rw.partitionSerial('hsm2', 'par1');
   // Right Secrets for hsm2, hsm3 and the group password of ha-x; wrong ones (planted too) for the rest.
   for (const name of ['hsm2', 'hsm3']) await rw.deployHsm(name);
   await rw.kube.secret('hsm1-appliance', { password: 'wrong-appliance-pw-7f3a9c' });
   rw.planted.push({ kind: 'appliance-password', secret: 'hsm1-appliance (wrong)', value: 'wrong-appliance-pw-7f3a9c' });
   await rw.kube.apply(rw.hsmManifest('hsm1'));
-  await rw.groupSecrets([{ index: 0, members: [{ hsm: 'hsm2' }, { hsm: 'hsm3' }] }]);
+  const yMembers = [{ hsm: 'hsm2', partitionLabel: 'par1' }, { hsm: 'hsm3', partitionLabel: 'par1' }];
+  await rw.groupSecrets([
+    { index: 0, members: [{ hsm: 'hsm2' }, { hsm: 'hsm3' }] },
+    { index: 1, members: yMembers },
+  ]);
   await rw.kube.secret('lunacm-ssh-wrong', { password: 'wrong-lunacm-pw-2b8e1d' });
   await rw.kube.secret('ha-password-wrong', { password: 'wrong-group-pw-5c1f0a' });
   const members = [{ hsm: 'hsm2' }, { hsm: 'hsm3' }];
   const wrongClient = rw.haGroupManifest('ha-x', { label: 'haX', members, passwordSecret: 'ha-password-0' });
   (wrongClient.spec as { client: { credentialsRef: { name: string } } }).client.credentialsRef.name = 'lunacm-ssh-wrong';
   await rw.kube.apply(wrongClient);
-  await rw.kube.apply(rw.haGroupManifest('ha-y', { label: 'haY', members, passwordSecret: 'ha-password-wrong' }));
+  await rw.kube.apply(rw.haGroupManifest('ha-y', { label: 'haY', members: yMembers, passwordSecret: 'ha-password-wrong' }));
   // A binding on hsm1 too: the NTLS controller shares the appliance credential (and must share its guard).
   await rw.kube.apply(rw.bindingManifest('app-on-hsm1', { targets: [{ hsm: 'hsm1', partitions: ['par0'] }, { hsm: 'hsm2', partitions: ['par0'] }] }));
 }, 60_000);
@@ -121,7 +127,7 @@ describe('wrong credentials cost exactly one attempt each', () => {
     const pw = rw.planted.find((p) => p.secret === 'hsm1-appliance')?.value ?? '';
     await rw.kube.setSecret('hsm1-appliance', { password: pw });
     await rw.kube.setSecret('lunacm-ssh-wrong', { password: rw.lunacmPassword });
-    await rw.kube.setSecret('ha-password-wrong', { password: rw.groupPasswords[0] ?? '' });
+    await rw.kube.setSecret('ha-password-wrong', { password: rw.groupPasswords[1] ?? '' });
     await rw.kube.waitReady('DedicatedHsm', 'hsm1', 60_000);
     await rw.kube.waitReady('HsmHaGroup', 'ha-x', 60_000);
     await rw.kube.waitReady('HsmHaGroup', 'ha-y', 60_000);

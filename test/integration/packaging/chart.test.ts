@@ -1,16 +1,17 @@
 /**
  * The Helm chart and the kustomize config, rendered by the real helm and kustomize: lint is clean, values are
- * validated by the schema, the pod is hardened, RBAC is exactly src/rbac.ts, optional parts appear only when
- * asked for (and tolerate missing files), and kustomize renders the same operator as the chart.
+ * validated by the schema, the pod is hardened, RBAC is exactly src/rbac.ts, metrics are secure by default,
+ * optional parts (ServiceMonitor, NetworkPolicy, extra volumes, ...) appear only when asked for (and tolerate
+ * missing files), and kustomize renders the same operator as the chart.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { clusterRules, namespaceRules } from '../../../src/rbac.js';
+import { USER_ROLES, clusterRules, metricsAuthRules, metricsReaderRules, namespaceRules, userRules } from '../../../src/rbac.js';
 import { ensureTools } from '../../support/tools.js';
-import { chartDir, find, helmLint, helmNotes, helmTemplate, kinds, kustomizeBuild, type Manifest } from './render.js';
+import { ALL_ON, chartDir, find, helmLint, helmNotes, helmTemplate, kinds, kustomizeBuild, kustomizeOverlay, type Manifest } from './render.js';
 
 const CLIENT_ID = '6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 const TENANT_ID = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4e';
@@ -25,13 +26,13 @@ interface Container {
   readinessProbe: { httpGet: { path: string; port: string } };
   securityContext: Record<string, unknown>;
   resources: Record<string, unknown>;
-  volumeMounts: { mountPath: string }[];
+  volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[];
 }
 interface PodSpec {
   serviceAccountName: string;
   securityContext: Record<string, unknown>;
   containers: Container[];
-  volumes: { name: string; emptyDir?: object }[];
+  volumes: { name: string; emptyDir?: object; secret?: { secretName: string }; configMap?: { name: string } }[];
 }
 interface Deployment extends Manifest {
   spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
@@ -39,6 +40,30 @@ interface Deployment extends Manifest {
 const deployment = (ms: Manifest[]) => find(ms, 'Deployment') as Deployment;
 const pod = (ms: Manifest[]) => deployment(ms).spec.template.spec;
 const container = (ms: Manifest[]) => pod(ms).containers[0]!;
+type Role = Manifest & { rules: unknown };
+type Binding = Manifest & { subjects: unknown[]; roleRef: { kind: string; name: string } };
+interface Endpoint {
+  port: string;
+  path: string;
+  honorLabels?: boolean;
+  scheme?: string;
+  bearerTokenFile?: string;
+  authorization?: unknown;
+  tlsConfig?: unknown;
+}
+type ServiceMonitor = Manifest & { spec: { selector: { matchLabels: Record<string, string> }; namespaceSelector: unknown; endpoints: Endpoint[] } };
+interface PolicyPort {
+  port: number;
+  protocol: string;
+}
+interface NetworkPolicy extends Manifest {
+  spec: {
+    podSelector: { matchLabels: Record<string, string> };
+    policyTypes: string[];
+    ingress: { ports: PolicyPort[]; from?: unknown[] }[];
+    egress: { to?: { ipBlock?: { cidr: string }; namespaceSelector?: unknown; podSelector?: unknown }[]; ports?: PolicyPort[] }[];
+  };
+}
 
 beforeAll(async () => {
   await ensureTools();
@@ -54,21 +79,27 @@ describe('helm chart', () => {
     const out = await helmLint();
     expect(out).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
     expect(out).not.toMatch(/\[(WARNING|ERROR)\]/);
-    const all = await helmLint({
-      set: [
-        `azure.workloadIdentity.clientId=${CLIENT_ID}`,
-        'metrics.serviceMonitor.enabled=true',
-        'metrics.prometheusRule.enabled=true',
-        'metrics.grafanaDashboard.enabled=true',
-        'argocd.healthCheckHint=true',
-        'watchNamespaces={team-a,team-b}',
-      ],
-    });
+    const all = await helmLint({ set: ALL_ON });
+    expect(all).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
     expect(all).not.toMatch(/\[(WARNING|ERROR)\]/);
   });
 
   it('renders the operator: ServiceAccount, RBAC, Deployment, metrics Service, disruption budget', () => {
-    expect(kinds(defaults)).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    expect(defaults.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'ClusterRole/hsm-operator-edit',
+      'ClusterRole/hsm-operator-manager',
+      'ClusterRole/hsm-operator-metrics-auth',
+      'ClusterRole/hsm-operator-metrics-reader',
+      'ClusterRole/hsm-operator-view',
+      'ClusterRoleBinding/hsm-operator-manager',
+      'ClusterRoleBinding/hsm-operator-metrics-auth',
+      'Deployment/hsm-operator',
+      'PodDisruptionBudget/hsm-operator',
+      'Role/hsm-operator-leader-election',
+      'RoleBinding/hsm-operator-leader-election',
+      'Service/hsm-operator-metrics',
+      'ServiceAccount/hsm-operator',
+    ]);
     for (const m of defaults.filter((x) => !x.kind.startsWith('Cluster'))) expect(m.metadata.namespace, m.kind).toBe('hsm-operator-system');
   });
 
@@ -133,39 +164,189 @@ describe('helm chart', () => {
     ]);
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
-    expect(c.args).toEqual(expect.arrayContaining(['--metrics-bind-address=:8080', '--health-probe-bind-address=:8081']));
+    expect(c.args).toEqual(expect.arrayContaining(['--metrics-bind-address=:8080', '--metrics-secure', '--health-probe-bind-address=:8081']));
     const svc = find(defaults, 'Service') as Manifest & { spec: { selector: Record<string, string>; ports: { port: number; targetPort: string }[] } };
     expect(svc.spec.ports).toEqual([{ name: 'metrics', port: 8080, targetPort: 'metrics', protocol: 'TCP' }]);
     expect(deployment(defaults).spec.template.metadata.labels).toMatchObject(svc.spec.selector);
   });
 
   it('grants exactly the rules of src/rbac.ts, the Lease only in the release namespace', () => {
-    expect((find(defaults, 'ClusterRole') as Manifest & { rules: unknown }).rules).toEqual(clusterRules());
-    const role = find(defaults, 'Role') as Manifest & { rules: unknown };
+    expect((find(defaults, 'ClusterRole', 'hsm-operator-manager') as Role).rules).toEqual(clusterRules());
+    expect((find(defaults, 'ClusterRole', 'hsm-operator-metrics-auth') as Role).rules).toEqual(metricsAuthRules());
+    expect((find(defaults, 'ClusterRole', 'hsm-operator-metrics-reader') as Role).rules).toEqual(metricsReaderRules());
+    const role = find(defaults, 'Role') as Role;
     expect(role.rules).toEqual(namespaceRules());
     expect(role.metadata.namespace).toBe('hsm-operator-system');
     const sa = find(defaults, 'ServiceAccount').metadata.name;
-    for (const b of defaults.filter((m) => m.kind.endsWith('Binding')) as (Manifest & { subjects: unknown[]; roleRef: { kind: string; name: string } })[]) {
+    for (const b of defaults.filter((m) => m.kind.endsWith('Binding')) as Binding[]) {
       expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: sa, namespace: 'hsm-operator-system' }]);
       expect(find(defaults, b.roleRef.kind, b.roleRef.name)).toBeDefined();
     }
   });
 
-  it('binds the rules per namespace when watchNamespaces restricts the operator', async () => {
+  it('binds the rules per namespace when watchNamespaces restricts the operator; the cluster-scoped reviews stay cluster-wide', async () => {
     const ms = await helmTemplate({ set: ['watchNamespaces={team-a,team-b}'] });
-    expect(kinds(ms)).not.toContain('ClusterRoleBinding');
-    const bindings = ms.filter((m) => m.kind === 'RoleBinding' && (m as Manifest & { roleRef: { kind: string } }).roleRef.kind === 'ClusterRole');
+    expect(ms.filter((m) => m.kind === 'ClusterRoleBinding').map((m) => m.metadata.name)).toEqual(['hsm-operator-metrics-auth']);
+    const bindings = ms.filter((m) => m.kind === 'RoleBinding' && (m as Binding).roleRef.kind === 'ClusterRole');
     expect(bindings.map((b) => b.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
     expect(container(ms).args).toContain('--namespaces=team-a,team-b');
   });
 
-  it('adds a ServiceMonitor only when asked for', async () => {
+  it('adds a ServiceMonitor only when asked for: honorLabels, HTTPS and the scraper\'s token', async () => {
     expect(kinds(defaults)).not.toContain('ServiceMonitor');
     const ms = await helmTemplate({ set: ['metrics.serviceMonitor.enabled=true', 'metrics.serviceMonitor.labels.release=prom'] });
-    const sm = find(ms, 'ServiceMonitor') as Manifest & { spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string }[] } };
+    const sm = find(ms, 'ServiceMonitor') as ServiceMonitor;
     expect(sm.metadata.labels?.release).toBe('prom');
-    expect(sm.spec.endpoints[0]?.port).toBe('metrics');
+    expect(sm.spec.endpoints).toEqual([
+      {
+        port: 'metrics',
+        path: '/metrics',
+        interval: '30s',
+        scrapeTimeout: '10s',
+        honorLabels: true,
+        scheme: 'https',
+        bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+        tlsConfig: { insecureSkipVerify: true },
+      },
+    ]);
     expect(find(ms, 'Service').metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+
+    const own = await helmTemplate({
+      set: [
+        'metrics.serviceMonitor.enabled=true',
+        'metrics.serviceMonitor.authorization.type=Bearer',
+        'metrics.serviceMonitor.authorization.credentials.name=prom-token',
+        'metrics.serviceMonitor.authorization.credentials.key=token',
+        'metrics.serviceMonitor.tlsConfig.insecureSkipVerify=false',
+        'metrics.serviceMonitor.tlsConfig.serverName=hsm-operator-metrics.hsm-operator-system.svc',
+      ],
+    });
+    const e = (find(own, 'ServiceMonitor') as ServiceMonitor).spec.endpoints[0]!;
+    expect(e.authorization).toEqual({ type: 'Bearer', credentials: { name: 'prom-token', key: 'token' } });
+    expect(e.bearerTokenFile).toBeUndefined();
+    expect(e.tlsConfig).toEqual({ insecureSkipVerify: false, serverName: 'hsm-operator-metrics.hsm-operator-system.svc' });
+
+    const plain = await helmTemplate({ set: ['metrics.serviceMonitor.enabled=true', 'metrics.secure=false'] });
+    expect((find(plain, 'ServiceMonitor') as ServiceMonitor).spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s', honorLabels: true }]);
+  });
+
+  it('says in the notes how to let Prometheus scrape the secure metrics', async () => {
+    const notes = await helmNotes({ set: [`azure.workloadIdentity.clientId=${CLIENT_ID}`] });
+    expect(notes).toContain('https://hsm-operator-metrics.hsm-operator-system.svc:8080/metrics');
+    expect(notes).toMatch(/ClusterRole\s+hsm-operator-metrics-reader \(or list it in metrics.readerSubjects\)/);
+    expect(await helmNotes({ set: ['metrics.secure=false'] })).toContain('http://hsm-operator-metrics.hsm-operator-system.svc:8080/metrics, open to anyone');
+  });
+
+  it('secures metrics by default; off, it serves plain HTTP and needs no review RBAC', async () => {
+    const plain = await helmTemplate({ set: ['metrics.secure=false'] });
+    expect(container(plain).args).toContain('--no-metrics-secure');
+    expect(container(plain).args).not.toContain('--metrics-secure');
+    expect(plain.filter((m) => m.metadata.name.includes('metrics')).map((m) => `${m.kind}/${m.metadata.name}`)).toEqual(['Service/hsm-operator-metrics']);
+  });
+
+  it('mounts a certificate Secret for the metrics endpoint and binds scrapers to the metrics-reader role when asked', async () => {
+    const ms = await helmTemplate({
+      set: ['metrics.certSecret=metrics-tls', 'metrics.readerSubjects[0].kind=ServiceAccount', 'metrics.readerSubjects[0].name=prometheus', 'metrics.readerSubjects[0].namespace=monitoring'],
+    });
+    expect(container(ms).args).toEqual(expect.arrayContaining(['--metrics-secure', '--metrics-cert-path=/etc/hsm-operator/metrics-tls']));
+    expect(container(ms).volumeMounts).toContainEqual({ name: 'metrics-tls', mountPath: '/etc/hsm-operator/metrics-tls', readOnly: true });
+    expect(pod(ms).volumes).toContainEqual({ name: 'metrics-tls', secret: { secretName: 'metrics-tls' } });
+    const reader = find(ms, 'ClusterRoleBinding', 'hsm-operator-metrics-reader') as Binding;
+    expect(reader.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'hsm-operator-metrics-reader' });
+    expect(reader.subjects).toEqual([{ kind: 'ServiceAccount', name: 'prometheus', namespace: 'monitoring' }]);
+    await expect(helmTemplate({ set: ['metrics.readerSubjects[0].kind=Robot', 'metrics.readerSubjects[0].name=x'] })).rejects.toThrow(/readerSubjects/);
+  });
+
+  it('adds extra volumes, mounts and arguments (e.g. the CA file of a sovereign cloud or a proxy) after its own', async () => {
+    const ms = await helmTemplate({
+      set: [
+        'extraVolumes[0].name=azure-ca',
+        'extraVolumes[0].configMap.name=corporate-proxy-ca',
+        'extraVolumeMounts[0].name=azure-ca',
+        'extraVolumeMounts[0].mountPath=/etc/hsm-operator/azure-ca',
+        'extraVolumeMounts[0].readOnly=true',
+        'extraArgs={--azure-ca-file=/etc/hsm-operator/azure-ca/ca.crt,--azure-cloud=AzureUSGovernment}',
+      ],
+    });
+    expect(pod(ms).volumes).toEqual([
+      { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+      { name: 'azure-ca', configMap: { name: 'corporate-proxy-ca' } },
+    ]);
+    expect(container(ms).volumeMounts).toEqual([
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: 'azure-ca', mountPath: '/etc/hsm-operator/azure-ca', readOnly: true },
+    ]);
+    expect(container(ms).args.slice(-2)).toEqual(['--azure-ca-file=/etc/hsm-operator/azure-ca/ca.crt', '--azure-cloud=AzureUSGovernment']);
+    await expect(helmTemplate({ set: ['extraVolumeMounts[0].name=azure-ca'] })).rejects.toThrow(/mountPath/);
+    await expect(helmTemplate({ set: ['extraVolumes[0].configMap.name=x'] })).rejects.toThrow(/name/);
+  });
+
+  it('adds a NetworkPolicy only when enabled: scrapes and probes in; DNS, API server, ARM, SSH and NTLS out', async () => {
+    expect(kinds(defaults)).not.toContain('NetworkPolicy');
+    await expect(helmTemplate({ set: ['networkPolicy.enabled=true'] })).rejects.toThrow(/networkPolicy.egress.apiServer.cidrs/);
+    await expect(helmTemplate({ set: ['networkPolicy.enabled=true', 'networkPolicy.egress.apiServer.cidrs={api.example.com}'] })).rejects.toThrow(/cidrs/);
+    const ms = await helmTemplate({
+      set: [
+        'networkPolicy.enabled=true',
+        'networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=monitoring',
+        'networkPolicy.egress.apiServer.cidrs={20.50.60.70/32}',
+        'networkPolicy.egress.arm.cidrs={20.37.0.0/16,40.126.0.0/18}',
+        'networkPolicy.egress.appliances.cidrs={10.2.1.0/24,10.3.1.0/24}',
+      ],
+    });
+    const np = find(ms, 'NetworkPolicy') as NetworkPolicy;
+    expect(np.metadata.namespace).toBe('hsm-operator-system');
+    expect(np.spec.podSelector.matchLabels).toEqual(deployment(ms).spec.selector.matchLabels);
+    expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(np.spec.ingress).toEqual([
+      { ports: [{ port: 8080, protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] },
+      { ports: [{ port: 8081, protocol: 'TCP' }] },
+    ]);
+    const cidr = (...c: string[]) => c.map((x) => ({ ipBlock: { cidr: x } }));
+    expect(np.spec.egress).toEqual([
+      {
+        to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+        ports: [
+          { port: 53, protocol: 'UDP' },
+          { port: 53, protocol: 'TCP' },
+        ],
+      },
+      { to: cidr('20.50.60.70/32'), ports: [{ port: 443, protocol: 'TCP' }] },
+      { to: cidr('20.37.0.0/16', '40.126.0.0/18'), ports: [{ port: 443, protocol: 'TCP' }] },
+      {
+        to: cidr('10.2.1.0/24', '10.3.1.0/24'),
+        ports: [
+          { port: 22, protocol: 'TCP' },
+          { port: 1792, protocol: 'TCP' },
+        ],
+      },
+    ]);
+    // Every egress rule names its destinations: a rule without `to` would open its ports to the whole world.
+    for (const rule of np.spec.egress) expect(rule.to?.length).toBeGreaterThan(0);
+
+    const minimal = find(await helmTemplate({ set: ['networkPolicy.enabled=true', 'networkPolicy.egress.dns=false', 'networkPolicy.egress.apiServer.cidrs={10.0.0.1/32}'] }), 'NetworkPolicy') as NetworkPolicy;
+    expect(minimal.spec.egress).toEqual([{ to: cidr('10.0.0.1/32'), ports: [{ port: 443, protocol: 'TCP' }] }]);
+    expect(minimal.spec.ingress.map((r) => r.from)).toEqual([undefined, undefined]);
+  });
+
+  it('aggregates <release>-edit and <release>-view into the built-in roles, unless turned off', async () => {
+    for (const u of USER_ROLES) {
+      const r = find(defaults, 'ClusterRole', `hsm-operator-${u.suffix}`) as Role;
+      expect(r.rules).toEqual(userRules(u));
+      const aggregation = Object.entries(r.metadata.labels ?? {}).filter(([k]) => k.startsWith('rbac.authorization.k8s.io/aggregate-to-'));
+      expect(Object.fromEntries(aggregation)).toEqual(Object.fromEntries(u.aggregateTo.map((to) => [`rbac.authorization.k8s.io/aggregate-to-${to}`, 'true'])));
+    }
+    const other = await helmTemplate({ release: 'hsm-prod' });
+    expect(other.filter((m) => /-(edit|view)$/.test(m.metadata.name)).map((m) => m.metadata.name).sort()).toEqual(['hsm-prod-hsm-operator-edit', 'hsm-prod-hsm-operator-view']);
+    const off = await helmTemplate({ set: ['rbac.aggregateToDefaultRoles=false'] });
+    expect(off.filter((m) => /-(edit|view)$/.test(m.metadata.name))).toEqual([]);
+  });
+
+  it('declares the Kubernetes versions it supports: 1.32 (AKS LTS) and newer', async () => {
+    const chart = parse(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8')) as { kubeVersion?: string };
+    expect(chart.kubeVersion).toBe('>=1.32.0-0');
+    await expect(helmTemplate({ kubeVersion: '1.31.9' })).rejects.toThrow(/kubeVersion/);
+    for (const v of ['1.32.0', '1.34.4', '1.37.0', '1.33.2-gke.100']) expect(kinds(await helmTemplate({ kubeVersion: v }))).toContain('Deployment');
   });
 
   it('validates values against values.schema.json', async () => {
@@ -269,9 +450,32 @@ describe('kustomize config', () => {
     expect(ids(kust)).toEqual(ids(chart));
   });
 
-  it('grants exactly the rules of src/rbac.ts', () => {
-    expect((find(kust, 'ClusterRole') as Manifest & { rules: unknown }).rules).toEqual(clusterRules());
-    expect((find(kust, 'Role') as Manifest & { rules: unknown }).rules).toEqual(namespaceRules());
+  it('grants exactly the rules of src/rbac.ts, with the same roles and bindings as the chart', () => {
+    expect((find(kust, 'ClusterRole', 'hsm-operator-manager') as Role).rules).toEqual(clusterRules());
+    expect((find(kust, 'Role') as Role).rules).toEqual(namespaceRules());
+    const rbac = (ms: Manifest[]) =>
+      ms
+        .filter((m) => m.kind.includes('Role'))
+        .map((m) => ({
+          kind: m.kind,
+          name: m.metadata.name,
+          aggregation: Object.entries(m.metadata.labels ?? {}).filter(([k]) => k.startsWith('rbac.authorization.k8s.io/')),
+          rules: (m as Role).rules,
+          roleRef: (m as Binding).roleRef,
+          subjects: (m as Binding).subjects,
+        }))
+        .sort((a, b) => `${a.kind}/${a.name}`.localeCompare(`${b.kind}/${b.name}`));
+    expect(rbac(kust)).toEqual(rbac(chart));
+  });
+
+  it('config/prometheus adds the same ServiceMonitor as the chart', async () => {
+    const withMonitor = await kustomizeOverlay({ resources: ['config/default'], components: ['config/prometheus'] });
+    const fromChart = find(await helmTemplate({ set: ['metrics.serviceMonitor.enabled=true'] }), 'ServiceMonitor') as ServiceMonitor;
+    const sm = find(withMonitor, 'ServiceMonitor') as ServiceMonitor;
+    expect(sm.metadata.namespace).toBe('hsm-operator-system');
+    expect(sm.spec).toEqual(fromChart.spec);
+    // It selects the metrics Service kustomize renders.
+    expect(find(withMonitor, 'Service').metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
   });
 
   it('runs the same pod as the chart', () => {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { CoreV1Api, KubernetesObjectApi, PatchStrategy, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adminConfig, createNamespace } from '../../support/kube.js';
-import { find, helmTemplate, kustomizeBuild, type Manifest } from './render.js';
+import { ALL_ON, find, helmTemplate, kustomizeBuild, type Manifest } from './render.js';
 
 const CLIENT_ID = '6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 
@@ -59,6 +59,18 @@ describe('server-side dry-run', () => {
     const ms = await helmTemplate({ namespace: ns, set: [`watchNamespaces={${watched}}`] });
     expect(ms.some((m) => m.kind === 'RoleBinding' && m.metadata.namespace === watched)).toBe(true);
     await expectAccepted(ms);
+  });
+
+  it('accepts the chart with every option on: NetworkPolicy, extra volumes, metrics certificate and reader binding', async () => {
+    const ns = await createNamespace('pkg-helm-all');
+    const watched = await createNamespace('pkg-helm-all-watched');
+    const ms = (await helmTemplate({ namespace: ns, set: [...ALL_ON, `watchNamespaces={${watched}}`] })).filter((m) => !m.apiVersion.startsWith('monitoring.coreos.com/'));
+    expect(ms.map((m) => m.kind)).toEqual(expect.arrayContaining(['NetworkPolicy', 'ClusterRoleBinding', 'ConfigMap']));
+    await expectAccepted(ms);
+    const np = (await dryRunApply(find(ms, 'NetworkPolicy'))) as Manifest & { spec: { egress: unknown[] } };
+    expect(np.spec.egress).toHaveLength(4);
+    const d = (await dryRunApply(find(ms, 'Deployment'))) as Manifest & { spec: { template: { spec: { volumes: { name: string }[] } } } };
+    expect(d.spec.template.spec.volumes.map((v) => v.name)).toEqual(['tmp', 'metrics-tls', 'azure-ca']);
   });
 
   it('accepts every object kustomize renders from config/default', async () => {

@@ -5,25 +5,25 @@
  * (b) the effective rules the server reports equal src/rbac.ts, nothing more;
  * (c) each rule is needed: without it, the one operation it exists for is refused with 403 while the others
  *     still work.
- * Bindings are RoleBindings (never cluster-wide), so no other test's user gains anything. The rule-removal
+ * Bindings are RoleBindings (never cluster-wide, but for the cluster-scoped reviews of secure metrics, bound to
+ * fresh users), so no other test's user gains anything. The rule-removal
  * probes run as fresh impersonated users, so a broader grant another test gives `hsm-operator` cannot mask them.
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { GROUP, VERSION } from '../../../src/api/group.js';
-import { clusterRules, namespaceRules, OWN_RESOURCES, PERMISSIONS, type Permission, type PolicyRule } from '../../../src/rbac.js';
+import { clusterRules, metricsAuthRules, namespaceRules, OWN_RESOURCES, PERMISSIONS, type Permission, type PolicyRule } from '../../../src/rbac.js';
 import { KubeClient } from '../../../src/runtime/client.js';
-import { ApiError } from '../../../src/runtime/errors.js';
 import { EventRecorder } from '../../../src/runtime/events.js';
 import { addFinalizer, removeFinalizer } from '../../../src/runtime/finalizers.js';
 import { LeaderElector, type LeaseObject } from '../../../src/runtime/leader.js';
 import { CoreTypes, type KubeObject, type ResourceType } from '../../../src/runtime/resource.js';
 import { StatusWriter } from '../../../src/runtime/status.js';
 import { adminConfig, createNamespace, extraUserConfig } from '../../support/kube.js';
+import { eventually, impersonating, status } from './access.js';
 import { find, helmTemplate, repoRoot, type Manifest } from './render.js';
 
 const FINALIZER = 'dedicatedhsm.io/finalizer';
@@ -45,29 +45,6 @@ function samples(): Map<string, KubeObject> {
   }
   return out;
 }
-
-/** A client acting as `user` through impersonation by the admin. */
-function impersonating(user: string): KubeClient {
-  const admin = adminConfig();
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: admin.clusters,
-    users: [{ ...admin.getCurrentUser()!, name: 'probe', impersonateUser: user }],
-    contexts: [{ name: 'probe', cluster: admin.getCurrentCluster()!.name, user: 'probe' }],
-    currentContext: 'probe',
-  });
-  return KubeClient.fromKubeConfig(kc);
-}
-
-const status = async (p: Promise<unknown>): Promise<number> => {
-  try {
-    await p;
-    return 200;
-  } catch (e) {
-    if (e instanceof ApiError) return e.code;
-    throw e;
-  }
-};
 
 interface Review {
   status?: { allowed?: boolean; resourceRules?: PolicyRule[] };
@@ -99,15 +76,6 @@ async function effective(client: KubeClient, namespace: string): Promise<string[
 const triples = (rules: PolicyRule[]): string[] =>
   [...new Set(rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`)))))].sort();
 
-/** Polls until `check` holds (RBAC changes reach the authorizer's cache asynchronously). */
-async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('operator RBAC on the real API server', () => {
   const admin = KubeClient.fromKubeConfig(adminConfig());
   const cleanup: (() => Promise<void>)[] = [];
@@ -115,6 +83,7 @@ describe('operator RBAC on the real API server', () => {
   let opNs: string; // where the operator runs (its Lease)
   let clusterRole: Manifest & { rules: PolicyRule[] };
   let role: Manifest & { rules: PolicyRule[] };
+  let metricsAuth: Manifest & { rules: PolicyRule[] };
   const objects = new Map<string, KubeObject>();
 
   /** Creates the chart's roles (optionally without some permissions) under fresh names and binds them to `user`. */
@@ -128,17 +97,28 @@ describe('operator RBAC on the real API server', () => {
     const subjects = [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: user }];
     await admin.create(rbacType('rolebindings', true), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name, namespace: workNs }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects });
     await admin.create(rbacType('rolebindings', true), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name, namespace: opNs }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects });
+    // Secure metrics: TokenReviews and SubjectAccessReviews are cluster-scoped, so a ClusterRoleBinding (of a fresh user).
+    const reviews = `${name}-metrics-auth`;
+    await admin.create(rbacType('clusterroles', false), { ...metricsAuth, metadata: { name: reviews }, rules: without.length ? metricsAuthRules(keep) : metricsAuth.rules });
+    cleanup.push(() => admin.delete(rbacType('clusterroles', false), undefined, reviews));
+    await admin.create(rbacType('clusterrolebindings', false), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: reviews }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: reviews }, subjects });
+    cleanup.push(() => admin.delete(rbacType('clusterrolebindings', false), undefined, reviews));
     const expectWork = triples(clusterRules(keep));
     const expectOp = triples(namespaceRules(keep));
     const client = user === 'hsm-operator' ? KubeClient.fromKubeConfig(extraUserConfig(user)) : impersonating(user);
     await eventually(`the bindings of ${user}`, async () => JSON.stringify([await effective(client, workNs), await effective(client, opNs)]) === JSON.stringify([expectWork, expectOp]));
+    // The self-reviews above leave out the review APIs; wait for the cluster-wide binding of those separately.
+    for (const p of keep.filter((k) => k.scope === 'metrics-auth')) {
+      await eventually(`${user} may create ${p.resources[0]}`, () => allowed(client, '', p.apiGroup, p.resources[0]!, 'create'));
+    }
   }
 
   beforeAll(async () => {
     workNs = await createNamespace('pkg-rbac-work');
     opNs = await createNamespace('pkg-rbac-op');
     const rendered = await helmTemplate({ namespace: opNs, release: 'hsm-operator' });
-    clusterRole = find(rendered, 'ClusterRole') as typeof clusterRole;
+    clusterRole = find(rendered, 'ClusterRole', 'hsm-operator-manager') as typeof clusterRole;
+    metricsAuth = find(rendered, 'ClusterRole', 'hsm-operator-metrics-auth') as typeof metricsAuth;
     role = find(rendered, 'Role') as typeof role;
     for (const [kind, sample] of samples()) {
       const plural = OWN_RESOURCES.find((p) => KINDS[p] === kind)!;
@@ -308,6 +288,24 @@ describe('operator RBAC on the real API server', () => {
         permission: PERMISSIONS[6]!,
         what: 'create the leader Lease',
         run: (c) => status(c.create(CoreTypes.leases, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: `leader-${suffix()}`, namespace: opNs }, spec: {} })),
+      },
+      {
+        permission: PERMISSIONS[7]!,
+        what: 'review a scraper\'s token (TokenReview)',
+        run: (c) =>
+          status(c.request({ verb: 'POST', path: '/apis/authentication.k8s.io/v1/tokenreviews', body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: 'not-a-token' } } })),
+      },
+      {
+        permission: PERMISSIONS[8]!,
+        what: 'ask whether a scraper may GET /metrics (SubjectAccessReview)',
+        run: (c) =>
+          status(
+            c.request({
+              verb: 'POST',
+              path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+              body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec: { user: 'prometheus', nonResourceAttributes: { path: '/metrics', verb: 'get' } } },
+            }),
+          ),
       },
     ];
 

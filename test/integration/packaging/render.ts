@@ -1,5 +1,11 @@
 /** Renders the Helm chart and the kustomize config with the real tools and parses what they print. */
-import { dirname, resolve } from 'node:path';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -36,11 +42,13 @@ export interface HelmOptions {
   values?: string;
   includeCrds?: boolean;
   chart?: string;
+  /** The Kubernetes version `helm template` and `helm lint` assume; default KUBE_VERSION. */
+  kubeVersion?: string;
 }
 
 async function helmArgs(o: HelmOptions): Promise<{ helm: string; args: string[] }> {
   const { helm } = await ensureTools();
-  const args = ['--kube-version', KUBE_VERSION, '--namespace', o.namespace ?? 'hsm-operator-system'];
+  const args = ['--kube-version', o.kubeVersion ?? KUBE_VERSION, '--namespace', o.namespace ?? 'hsm-operator-system'];
   for (const s of o.set ?? []) args.push('--set', s);
   if (o.values !== undefined) args.push('--values', '-');
   return { helm, args };
@@ -53,14 +61,75 @@ export async function helmTemplate(o: HelmOptions = {}): Promise<Manifest[]> {
   return parseManifests(out);
 }
 
+/** Runs a tool without blocking the event loop (the version proxy below must answer it); rejects with stderr. */
+function runAsync(bin: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolvePromise(out) : reject(new Error(`${bin} ${args.join(' ')} failed (${code}):\n${err}${out}`))));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/**
+ * A loopback proxy to the test control plane that answers GET /version with a released version (KUBE_VERSION):
+ * the source-built kube-apiserver reports v0.0.0-master, which no Chart.yaml kubeVersion admits. Everything else
+ * goes through as the test admin (client-go sends no token over plain HTTP). Resolves with a kubeconfig for it.
+ */
+async function versionProxy(kubeVersion: string): Promise<{ kubeconfig: string; close(): Promise<void> }> {
+  const cp = inject('controlPlane');
+  const upstream = new URL(cp.server);
+  const [major, minor] = kubeVersion.split('.');
+  const server = createServer((req, res) => {
+    if (req.method === 'GET' && req.url?.split('?')[0] === '/version') {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ major, minor, gitVersion: `v${kubeVersion}`, platform: 'linux/amd64' }));
+      return;
+    }
+    const out = httpsRequest(
+      { hostname: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host, authorization: `Bearer ${cp.adminToken}` }, ca: cp.caPem },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    out.on('error', (e) => res.writeHead(502).end(e.message));
+    req.pipe(out);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  const dir = mkdtempSync(join(tmpdir(), 'hsm-helm-'));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters:\n  - name: proxy\n    cluster:\n      server: http://127.0.0.1:${port}\nusers:\n  - name: admin\n    user: {}\ncontexts:\n  - name: proxy\n    context:\n      cluster: proxy\n      user: admin\ncurrent-context: proxy\n`,
+  );
+  return {
+    kubeconfig,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /**
  * The chart's NOTES.txt as `helm install --dry-run=client` prints it (`helm template` skips the notes); helm asks
- * the test control plane for its version and installs nothing.
+ * the test control plane (through versionProxy) for its version and installs nothing.
  */
 export async function helmNotes(o: HelmOptions = {}): Promise<string> {
   const { helm, args } = await helmArgs(o);
-  const kubeconfig = inject('controlPlane').kubeconfigPath;
-  const out = run(helm, ['install', o.release ?? 'hsm-operator', o.chart ?? chartDir, '--dry-run=client', '--kubeconfig', kubeconfig, ...args.slice(2)], o.values);
+  const proxy = await versionProxy(o.kubeVersion ?? KUBE_VERSION);
+  let out: string;
+  try {
+    out = await runAsync(helm, ['install', o.release ?? 'hsm-operator', o.chart ?? chartDir, '--dry-run=client', '--kubeconfig', proxy.kubeconfig, ...args.slice(2)], o.values);
+  } finally {
+    await proxy.close();
+  }
   const at = out.indexOf('\nNOTES:\n');
   if (at < 0) throw new Error(`no NOTES in helm install --dry-run output:\n${out}`);
   return out.slice(at + 8);
@@ -76,6 +145,47 @@ export async function helmLint(o: HelmOptions = {}): Promise<string> {
 export async function kustomizeBuild(dir = 'config/default'): Promise<Manifest[]> {
   const { kustomize } = await ensureTools();
   return parseManifests(run(kustomize, ['build', resolve(repoRoot, dir)]));
+}
+
+/** Everything optional switched on, for lint and the server-side dry run. */
+export const ALL_ON = [
+  'azure.workloadIdentity.clientId=6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+  'metrics.serviceMonitor.enabled=true',
+  'metrics.prometheusRule.enabled=true',
+  'metrics.grafanaDashboard.enabled=true',
+  'metrics.certSecret=hsm-operator-metrics-tls',
+  'metrics.readerSubjects[0].kind=ServiceAccount',
+  'metrics.readerSubjects[0].name=prometheus',
+  'metrics.readerSubjects[0].namespace=monitoring',
+  'argocd.healthCheckHint=true',
+  'watchNamespaces={team-a,team-b}',
+  'networkPolicy.enabled=true',
+  'networkPolicy.egress.apiServer.cidrs={20.50.60.70/32}',
+  'networkPolicy.egress.arm.cidrs={20.37.0.0/16,40.126.0.0/18}',
+  'networkPolicy.egress.appliances.cidrs={10.2.1.0/24,10.3.1.0/24}',
+  'extraVolumes[0].name=azure-ca',
+  'extraVolumes[0].configMap.name=corporate-proxy-ca',
+  'extraVolumeMounts[0].name=azure-ca',
+  'extraVolumeMounts[0].mountPath=/etc/hsm-operator/azure-ca',
+  'extraVolumeMounts[0].readOnly=true',
+  'extraArgs={--azure-ca-file=/etc/hsm-operator/azure-ca/ca.crt}',
+];
+
+/**
+ * `kustomize build` of a throw-away overlay of folders under the repository (resources and components), as a
+ * user's own overlay would be.
+ */
+export async function kustomizeOverlay(o: { resources: string[]; components?: string[] }): Promise<Manifest[]> {
+  const { kustomize } = await ensureTools();
+  const dir = mkdtempSync(join(tmpdir(), 'hsm-overlay-'));
+  try {
+    const list = (xs: string[]) => xs.map((x) => `  - ${relative(dir, resolve(repoRoot, x))}`).join('\n');
+    const components = o.components?.length ? `components:\n${list(o.components)}\n` : '';
+    writeFileSync(join(dir, 'kustomization.yaml'), `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n${list(o.resources)}\n${components}`);
+    return parseManifests(run(kustomize, ['build', dir]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export function find(ms: Manifest[], kind: string, name?: string): Manifest {

@@ -83,7 +83,8 @@ describe('leader election (real apiserver)', () => {
     const metricsText = await (await fetch(`${leader.metricsUrl}/metrics`)).text();
     expect(metricsText).toMatch(/hsm_operator_leader\{lease="[^"]+\/hsm-operator-leader"\} 1/);
     expect(metricsText).toMatch(/controller_runtime_reconcile_total\{controller="recorder",result="success"\} [1-9]/);
-    expect(metricsText).toMatch(/rest_client_requests_total\{verb="PUT",code="200"\} [1-9]/);
+    // client-go's labels: {code, method, host} (order as the registry prints them).
+    expect(metricsText).toMatch(/rest_client_requests_total\{(?=[^}]*code="200")(?=[^}]*method="PUT")(?=[^}]*host="127\.0\.0\.1:\d+")[^}]*\} [1-9]/);
 
     // The leader dies without releasing the Lease: the standby takes over once it expires.
     await leader.stop(1_000, { releaseLease: false });

@@ -175,6 +175,8 @@ describe('charts/hsm-operator/files/prometheus-rules.yaml', () => {
     expect(byMetric('hsm_operator_reboot_patch_installed')).toContain('HsmRebootPatchMissing');
     expect(byMetric('hsm_operator_cache_staleness_seconds')).toContain('HsmOperatorCacheStale');
     expect(byMetric('controller_runtime_reconcile_errors_total')).toContain('HsmOperatorReconcileErrors');
+    expect(byMetric('controller_runtime_reconcile_panics_total')).toContain('HsmOperatorReconcilePanics');
+    expect(byMetric('workqueue_longest_running_processor_seconds')).toContain('HsmOperatorReconcileStuck');
   });
 
   it('keeps alert templates to the labels and value Prometheus provides', () => {
@@ -182,6 +184,57 @@ describe('charts/hsm-operator/files/prometheus-rules.yaml', () => {
       for (const text of Object.values(a.annotations ?? {})) {
         for (const [, inner] of text.matchAll(/\{\{(.*?)\}\}/g)) expect(inner!.trim(), a.alert).toMatch(/^\$(labels\.\w+|value)( \| \w+)?$/);
       }
+    }
+  });
+});
+
+/** GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces to hyphens. */
+function headingAnchor(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+/** Level-2 sections of a Markdown document: anchor -> body. */
+function sections(markdown: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of markdown.split(/^## /m).slice(1)) {
+    const [heading = '', ...body] = part.split('\n');
+    out.set(headingAnchor(heading), body.join('\n'));
+  }
+  return out;
+}
+
+describe('docs/runbooks.md', () => {
+  const doc = parse(readFileSync(join(files, 'prometheus-rules.yaml'), 'utf8')) as { groups: { rules: Rule[] }[] };
+  const alerts = doc.groups.flatMap((g) => g.rules.filter((r) => r.alert));
+  const runbooks = sections(readFileSync(join(root, 'docs/runbooks.md'), 'utf8'));
+
+  it('computes anchors as GitHub does', () => {
+    expect(headingAnchor('HsmOperatorNoLeader')).toBe('hsmoperatornoleader');
+    expect(headingAnchor("Failed HA Group Member Doesn't Recover")).toBe('failed-ha-group-member-doesnt-recover');
+  });
+
+  it('is where every alert points with runbook_url, at a section that exists', () => {
+    const broken = alerts.flatMap((a) => {
+      const url = a.annotations?.runbook_url ?? '';
+      const m = /^docs\/runbooks\.md#([a-z0-9_-]+)$/.exec(url);
+      if (!m) return [`${a.alert}: runbook_url ${JSON.stringify(url)} is not docs/runbooks.md#<anchor>`];
+      if (!runbooks.has(m[1]!)) return [`${a.alert}: no section with anchor #${m[1]} in docs/runbooks.md`];
+      if (m[1] !== headingAnchor(a.alert!)) return [`${a.alert}: points at #${m[1]}, not its own section`];
+      return [];
+    });
+    expect(broken).toEqual([]);
+  });
+
+  it('has one section per alert saying what it means, the troubleshooting guide section, and what to do', () => {
+    expect([...runbooks.keys()].sort()).toEqual(alerts.map((a) => headingAnchor(a.alert!)).sort());
+    for (const a of alerts) {
+      const body = runbooks.get(headingAnchor(a.alert!)) ?? '';
+      expect(body, a.alert).toContain(`Severity: ${a.labels?.severity}.`);
+      for (const part of ['**What it means.**', '**Troubleshooting guide.**', '**What to do.**']) expect(body, `${a.alert}: ${part}`).toContain(part);
     }
   });
 });

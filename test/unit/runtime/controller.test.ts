@@ -1,6 +1,10 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
   Controller,
+  createLogger,
+  isPanic,
+  type Logger,
   FakeClock,
   RetryableError,
   RuntimeMetrics,
@@ -208,5 +212,141 @@ describe('Controller', () => {
     await settle();
     expect(drained).toBe(false);
     expect(seenSignal?.aborted).toBe(true);
+  });
+
+  it('counts throws a reconciler did not mean as panics, still retries them, and lets ordinary errors be', async () => {
+    const thrown: unknown[] = [
+      (() => {
+        try {
+          (undefined as unknown as { x: { y: number } }).x.y++;
+        } catch (e) {
+          return e;
+        }
+      })(),
+      'a string',
+      new RangeError('Invalid array length'),
+      new Error('API said no'),
+      new RetryableError('later'),
+      new TerminalError('spec is wrong'),
+    ];
+    let i = 0;
+    const t = setup(async () => {
+      if (i < thrown.length) throw thrown[i++];
+    });
+    t.controller.start();
+    t.primary.add(obj('a'));
+    await settle();
+    for (let n = 0; n < 10 && i < thrown.length; n++) {
+      t.clock.advance(60_000);
+      await settle();
+    }
+    expect(i).toBe(thrown.length);
+    expect(await t.metrics.value('controller_runtime_reconcile_panics_total', { controller: 'things' })).toBe(3);
+    expect(await t.metrics.value('controller_runtime_reconcile_errors_total', { controller: 'things' })).toBe(6);
+    // A panic is retried with backoff: the key ran after each of the first three throws.
+    expect(t.calls.length).toBe(6);
+    await t.controller.stop(1000);
+  });
+
+  it('classifies a network TypeError (fetch failed around a system error) as no panic', () => {
+    const cause = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(isPanic(new TypeError('fetch failed', { cause }))).toBe(false);
+    expect(isPanic(new TypeError("Cannot read properties of undefined (reading 'x')"))).toBe(true);
+    expect(isPanic(new ReferenceError('x is not defined'))).toBe(true);
+    expect(isPanic({ message: 'not an Error' })).toBe(true);
+    expect(isPanic(new Error('boom'))).toBe(false);
+  });
+
+  it('keeps its worker alive when something outside the reconciler throws, and counts it as a panic', async () => {
+    const t = setup(async () => undefined);
+    let children = 0;
+    // A logger whose per-reconcile child fails once: the failure happens in the runtime, not the reconciler.
+    const base = createLogger({ level: 'silent' });
+    const flaky = {
+      child(): Logger {
+        const controllerLog = base.child({});
+        const child = controllerLog.child.bind(controllerLog);
+        controllerLog.child = ((bindings, options) => {
+          if (children++ === 0) throw new Error('logger broke');
+          return child(bindings, options);
+        }) as typeof controllerLog.child;
+        return controllerLog;
+      },
+    } as unknown as Logger;
+    const calls: string[] = [];
+    const c = new Controller({ name: 'sturdy', for: t.primary, clock: t.clock, metrics: t.metrics, log: flaky, reconciler: async (key) => void calls.push(key) });
+    c.start();
+    t.primary.add(obj('a'));
+    await settle();
+    expect(calls).toEqual([]);
+    expect(await t.metrics.value('controller_runtime_reconcile_panics_total', { controller: 'sturdy' })).toBe(1);
+    t.clock.advance(1_000);
+    await settle();
+    t.primary.add(obj('b'));
+    await settle();
+    expect(calls.sort()).toEqual(['ns/a', 'ns/b']);
+    await c.stop(1000);
+  });
+
+  it('puts a fresh reconcileID, the namespace and the name on every line a reconcile logs', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+        cb();
+      },
+    });
+    const log = createLogger({ level: 'debug', destination });
+    const clock = new FakeClock();
+    const primary = new Source<KubeObject>();
+    const ids: string[] = [];
+    let failOnce = true;
+    const c = new Controller({
+      name: 'logged',
+      for: primary,
+      clock,
+      log,
+      rateLimiter: () => defaultControllerRateLimiter(clock, { random: () => 0 }),
+      reconciler: async (key, ctx) => {
+        ids.push(ctx.reconcileID);
+        ctx.log.info({ step: 1 }, 'working');
+        ctx.log.child({ hsm: 'x' }).info('deeper');
+        if (key === 'ns/a' && failOnce) {
+          failOnce = false;
+          throw new Error('boom');
+        }
+      },
+    });
+    c.start();
+    primary.add(obj('a'));
+    primary.add({ metadata: { name: 'cluster-wide', resourceVersion: '1' } });
+    await settle();
+    clock.advance(1_000); // the retry of ns/a
+    await settle();
+    await c.stop(1000);
+
+    expect(ids.length).toBe(3);
+    expect(new Set(ids).size).toBe(3);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    const reconcileLines = lines.filter((l) => l.reconcileID !== undefined || ['working', 'deeper', 'reconciled', 'reconcile failed; retrying'].includes(String(l.msg)));
+    // Per reconcile: working, deeper, reconciled (debug); the failed one also warns.
+    expect(reconcileLines.length).toBe(3 * 3 + 1);
+    for (const l of reconcileLines) {
+      expect(ids, JSON.stringify(l)).toContain(l.reconcileID);
+      expect(l.controller).toBe('logged');
+      expect(typeof l.namespace, JSON.stringify(l)).toBe('string');
+      expect(typeof l.name, JSON.stringify(l)).toBe('string');
+    }
+    const byId = (id: string) => reconcileLines.filter((l) => l.reconcileID === id);
+    expect(byId(ids[0]!).map((l) => [l.namespace, l.name, l.msg])).toEqual([
+      ['ns', 'a', 'working'],
+      ['ns', 'a', 'deeper'],
+      ['ns', 'a', 'reconcile failed; retrying'],
+      ['ns', 'a', 'reconciled'],
+    ]);
+    const cluster = reconcileLines.filter((l) => l.name === 'cluster-wide');
+    expect(cluster.length).toBe(3);
+    for (const l of cluster) expect(l.namespace).toBe('');
+    expect(byId(ids[2]!).every((l) => l.name === 'a' && l.namespace === 'ns')).toBe(true);
   });
 });

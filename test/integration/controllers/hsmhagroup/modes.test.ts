@@ -11,7 +11,15 @@ describe('HsmHaGroup modes and client-wide settings', () => {
   let fx: HaFixture;
 
   beforeAll(async () => {
-    fx = await startHaFixture({ prefix: 'hsmha-modes' });
+    // hsm2 has a second partition for the second group: a partition is a member of one HA group at most (LunaCM
+    // refuses a second addmember with "already part of an HA group").
+    fx = await startHaFixture({
+      prefix: 'hsmha-modes',
+      hsms: [
+        { name: 'hsm1', stampId: 'stamp1' },
+        { name: 'hsm2', stampId: 'stamp2', partitions: [{ label: 'par0' }, { label: 'par1' }] },
+      ],
+    });
   }, 120_000);
   afterAll(async () => fx?.stop());
 
@@ -48,7 +56,7 @@ describe('HsmHaGroup modes and client-wide settings', () => {
 
   it('two groups on one client host with different auto recovery settings: neither is applied until they agree', async () => {
     // The paused group still declares its settings: the new group sees the conflict from its first pass.
-    await fx.apply(haGroup(fx.world, 'other', { label: 'otherHA', retries: 3, members: [{ hsm: 'hsm2', partitionLabel: 'par0' }] }));
+    await fx.apply(haGroup(fx.world, 'other', { label: 'otherHA', retries: 3, members: [{ hsm: 'hsm2', partitionLabel: 'par1' }] }));
     await waitFor('the new group sees the conflict', async () => condition(await fx.getGroup('other'), 'AutoRecoveryConfigured')?.reason === 'RecoverySettingsConflict');
     await fx.patchGroup('watched', { metadata: { annotations: { 'dedicatedhsm.io/reconcile': 'manage' } } });
     const [a, b] = await waitFor('both report the conflict', async () => {
