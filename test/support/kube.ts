@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 
-function configFor(user: string, token: string): KubeConfig {
+/** A KubeConfig for the shared control plane that authenticates as `user` with `token`. */
+export function configFor(user: string, token: string): KubeConfig {
   const cp = inject('controlPlane');
   const kc = new KubeConfig();
   kc.loadFromOptions({

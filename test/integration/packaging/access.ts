@@ -1,9 +1,8 @@
 /** Helpers for the RBAC tests on the real API server: acting as other users, status codes, eventual consistency. */
 import { KubeConfig } from '@kubernetes/client-node';
-import { inject } from 'vitest';
 import { KubeClient } from '../../../src/runtime/client.js';
 import { ApiError } from '../../../src/runtime/errors.js';
-import { adminConfig } from '../../support/kube.js';
+import { adminConfig, configFor } from '../../support/kube.js';
 
 /** A client acting as `user` through impersonation by the admin. */
 export function impersonating(user: string): KubeClient {
@@ -20,15 +19,7 @@ export function impersonating(user: string): KubeClient {
 
 /** A KubeConfig for the test control plane that authenticates with `token`. */
 export function tokenConfig(token: string, user = 'token-user'): KubeConfig {
-  const cp = inject('controlPlane');
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'local', server: cp.server, caData: Buffer.from(cp.caPem).toString('base64') }],
-    users: [{ name: user, token }],
-    contexts: [{ name: 'ctx', cluster: 'local', user }],
-    currentContext: 'ctx',
-  });
-  return kc;
+  return configFor(user, token);
 }
 
 /** A token of a ServiceAccount from the TokenRequest API (the control plane signs ServiceAccount tokens). */
