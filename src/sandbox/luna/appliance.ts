@@ -39,6 +39,8 @@ export interface ApplianceControls {
   /** The next exec drops the connection: before running, or mid-command after the first output. */
   dropNextCommand(when?: 'before' | 'mid'): void;
   setIdleTimeout(ms: number): void;
+  /** Confirm channel closes only when their command ends (a peer whose commands outlive their channel). */
+  closeChannelsOnlyWhenCommandsEnd(on: boolean): void;
   /** `sysconf regenCert` done behind the operator's back. */
   regenCert(): Promise<void>;
   deleteClient(name: string): void;
@@ -102,6 +104,9 @@ export async function startApplianceSimulator(opts: ApplianceSimulatorOptions = 
     },
     setIdleTimeout(ms) {
       ssh.faults.idleTimeoutMs = ms;
+    },
+    closeChannelsOnlyWhenCommandsEnd(on) {
+      ssh.faults.closeOnlyWhenCommandEnds = on;
     },
     async regenCert() {
       state.serverCert = await serverCertificateFor(state.hostname);

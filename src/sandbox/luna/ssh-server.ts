@@ -52,6 +52,11 @@ export interface SshFaults {
   dropNext: ('before' | 'mid')[];
   /** Drop connections without channel activity for this long (Luna drops idle sessions); 0 = never. */
   idleTimeoutMs: number;
+  /**
+   * Confirm a channel close only once the command has ended (a peer whose commands outlive their channel). Reported
+   * of a real sshd in issue 18; OpenSSH 9.2 in the conformance tier confirms at once, so this is a fault to script.
+   */
+  closeOnlyWhenCommandEnds: boolean;
 }
 
 export interface SimSshServerOptions {
@@ -157,7 +162,7 @@ class ChannelIo implements ExecIo {
 
 export class SimSshServer {
   readonly counters: SshServerCounters = { connections: 0, sshLogins: { success: 0, failure: 0 }, execs: 0, openChannels: 0, maxOpenChannels: 0 };
-  readonly faults: SshFaults = { latencyMs: 0, latencyByCommand: new Map(), dropNext: [], idleTimeoutMs: 0 };
+  readonly faults: SshFaults = { latencyMs: 0, latencyByCommand: new Map(), dropNext: [], idleTimeoutMs: 0, closeOnlyWhenCommandEnds: false };
   #hostKey = generateHostKey();
   #ssh = this.#makeSsh();
   #net: NetServer | undefined;
@@ -283,6 +288,15 @@ export class SimSshServer {
     this.counters.openChannels++;
     this.counters.maxOpenChannels = Math.max(this.counters.maxOpenChannels, this.counters.openChannels);
     ch.on('close', () => this.counters.openChannels--);
+    // A close the client asks for is confirmed only when the command ends (see SshFaults.closeOnlyWhenCommandEnds).
+    const confirmClose = ch.close.bind(ch);
+    let closeAsked = false;
+    if (this.faults.closeOnlyWhenCommandEnds) {
+      ch.close = ((): ServerChannel => {
+        closeAsked = true;
+        return ch;
+      }) as ServerChannel['close'];
+    }
     const fault = this.faults.dropNext.shift();
     if (fault === 'before') {
       socket()?.destroy();
@@ -292,13 +306,23 @@ export class SimSshServer {
     let latency = this.faults.latencyMs;
     for (const [prefix, ms] of this.faults.latencyByCommand) if (command.startsWith(prefix)) latency += ms;
     if (latency > 0) await sleep(latency);
-    if (io.closed) return;
+    if (io.closed) {
+      ch.close = confirmClose;
+      if (closeAsked) confirmClose();
+      return;
+    }
     let code: number;
     try {
       code = await this.#opts.interpreter(io);
     } catch {
       io.writeStderr('internal simulator error\n');
       code = 1;
+    }
+    // The command has ended: closes go through again, and one the client asked for is confirmed now.
+    ch.close = confirmClose;
+    if (closeAsked) {
+      confirmClose();
+      return;
     }
     if (io.closed) return;
     ch.exit(code);

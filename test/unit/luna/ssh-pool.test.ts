@@ -67,6 +67,8 @@ describe('SshPool', () => {
     sim.controls.dropNextCommand('before');
     expect(await rejectionOf(appliance.deleteClient('app-a'))).toBeInstanceOf(SshConnectionLostError);
     expect(sim.counters.commands.byName['client delete']).toBeUndefined();
+    // Three commands dropped mid-way or before they ran, each counted once.
+    expect(pool.counters().commandsDropped).toBe(3);
   });
 
   it('refuses a changed host key, reports it, and sends nothing more to that host until the pin changes', async () => {
@@ -119,6 +121,25 @@ describe('SshPool', () => {
     expect(pool.counters().commandsTimedOut).toBe(6);
     expect((await pool.exec(ep, 'client list')).stdout).toContain('No clients');
     expect(pool.counters().connectionsOpened).toBe(1);
+  });
+
+  it('a timed-out command whose peer confirms the close only when the command ends costs only its own channel', async () => {
+    const { sim, pool } = await setup({}, { closeGraceMs: 100 });
+    sim.controls.closeChannelsOnlyWhenCommandsEnd(true);
+    sim.controls.setLatency(1_500, 'client list');
+    sim.controls.setLatency(600, 'hsm show');
+    const ep = applianceEndpoint(sim);
+    const slow = rejectionOf(pool.exec(ep, 'client list', { timeoutMs: 100 }));
+    // Read-only, so a dropped connection would run them again: each must run exactly once.
+    const reads = Promise.all([pool.exec(ep, 'hsm show', { retryOnDrop: true }), pool.exec(ep, 'hsm show', { retryOnDrop: true })]);
+    expect(await slow).toBeInstanceOf(SshCommandTimeoutError);
+    for (const r of await reads) expect(r.stdout).toContain('Serial #');
+    expect(sim.counters.commands.byName['hsm show']).toBe(2);
+    expect(pool.counters().commandsDropped).toBe(0);
+    // New work goes to a new connection while the old one waits for its command; then the old one is closed.
+    expect((await pool.exec(ep, 'hsm show')).stdout).toContain('Serial #');
+    await until(() => pool.counters().connectionsClosed === 1 && sim.counters.ssh.openChannels === 0, 5_000, 'the retired connection to close');
+    expect(pool.counters().connectionsOpened).toBe(2);
   });
 
   it('closes idle connections and reconnects on demand', async () => {
