@@ -3,7 +3,7 @@
  * loopback. Nothing here is faked: the binaries come from test/controlplane/go.mod.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,8 @@ const moduleDir = join(repoRoot, 'test/controlplane');
 export interface Binaries {
   etcd: string;
   kubeApiserver: string;
+  /** kubectl of the same release, for tests that check what a user would type. */
+  kubectl: string;
   version: string;
 }
 
@@ -43,10 +45,24 @@ function cacheRoot(): string {
   return process.env.HSM_CONTROLPLANE_CACHE ?? join(toolCacheRoot(), 'controlplane');
 }
 
-/** Where the binaries of this exact go.mod/go.sum live. */
+/**
+ * The release's version stamped into kube-apiserver and kubectl, as the Kubernetes release build does (hack/lib/version.sh):
+ * without it they report v0.0.0-master+$Format:%H$ and `kubectl version` refuses the server.
+ */
+function versionLdflags(version: string): string {
+  const m = /^v(\d+)\.(\d+)\./.exec(version);
+  if (!m) throw new Error(`not a Kubernetes release version: ${version}`);
+  const vars = { gitVersion: version, gitMajor: m[1]!, gitMinor: m[2]!, gitTreeState: 'clean', buildDate: '1970-01-01T00:00:00Z' };
+  return ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/version']
+    .flatMap((pkg) => Object.entries(vars).map(([k, v]) => `-X ${pkg}.${k}=${v}`))
+    .join(' ');
+}
+
+/** Where the binaries of this exact go.mod/go.sum (and version stamp) live. */
 export function binaryDir(): string {
   const v = pinnedVersions();
-  return join(cacheRoot(), `kubernetes-${v.kubernetes}-etcd-${v.etcd}-${moduleHash(moduleDir)}`);
+  const stamp = createHash('sha256').update(versionLdflags(v.kubernetes)).digest('hex').slice(0, 8);
+  return join(cacheRoot(), `kubernetes-${v.kubernetes}-etcd-${v.etcd}-${moduleHash(moduleDir)}-${stamp}`);
 }
 
 /** Builds kube-apiserver and etcd with `go build` unless the cache has them; prints progress while it builds. */
@@ -55,15 +71,17 @@ export async function ensureBinaries(log?: (line: string) => void): Promise<Bina
   const bins = await ensureGoBinaries({
     moduleDir,
     cacheDir: binaryDir(),
-    what: `kube-apiserver ${v.kubernetes} and etcd ${v.etcd}`,
+    what: `kube-apiserver ${v.kubernetes}, kubectl and etcd ${v.etcd}`,
     // go build names the etcd binary after its package path without the major-version suffix: "server".
     binaries: [
       { pkg: 'k8s.io/kubernetes/cmd/kube-apiserver', built: 'kube-apiserver', name: 'kube-apiserver' },
+      { pkg: 'k8s.io/kubernetes/cmd/kubectl', built: 'kubectl', name: 'kubectl' },
       { pkg: 'go.etcd.io/etcd/server/v3', built: 'server', name: 'etcd' },
     ],
+    ldflags: versionLdflags(v.kubernetes),
     log,
   });
-  return { etcd: bins.etcd!, kubeApiserver: bins['kube-apiserver']!, version: v.kubernetes };
+  return { etcd: bins.etcd!, kubeApiserver: bins['kube-apiserver']!, kubectl: bins.kubectl!, version: v.kubernetes };
 }
 
 export async function freePort(): Promise<number> {

@@ -92,6 +92,8 @@ export interface GoBuild {
   what: string;
   /** Packages to build: `built` is the file name go build writes, `name` the one we keep. */
   binaries: { pkg: string; built: string; name: string }[];
+  /** `-ldflags` for go build (part of what the cache folder's name must cover). */
+  ldflags?: string;
   log?: (line: string) => void;
 }
 
@@ -109,7 +111,7 @@ export async function ensureGoBinaries(b: GoBuild): Promise<Record<string, strin
     log(`building ${b.what} from ${b.moduleDir} (first run only; minutes on 2 cores)`);
     const started = Date.now();
     await new Promise<void>((res, rej) => {
-      const child = spawn('go', ['build', '-v', '-o', staging + '/', ...b.binaries.map((x) => x.pkg)], {
+      const child = spawn('go', ['build', '-v', ...(b.ldflags ? ['-ldflags', b.ldflags] : []), '-o', staging + '/', ...b.binaries.map((x) => x.pkg)], {
         cwd: b.moduleDir,
         env: process.env,
         stdio: ['ignore', 'ignore', 'pipe'],

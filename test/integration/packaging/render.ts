@@ -1,9 +1,6 @@
 /** Renders the Helm chart and the kustomize config with the real tools and parses what they print. */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +58,7 @@ export async function helmTemplate(o: HelmOptions = {}): Promise<Manifest[]> {
   return parseManifests(out);
 }
 
-/** Runs a tool without blocking the event loop (the version proxy below must answer it); rejects with stderr. */
+/** Runs a tool without blocking the event loop; rejects with stderr. */
 function runAsync(bin: string, args: string[], input?: string): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -76,60 +73,13 @@ function runAsync(bin: string, args: string[], input?: string): Promise<string> 
 }
 
 /**
- * A loopback proxy to the test control plane that answers GET /version with a released version (KUBE_VERSION):
- * the source-built kube-apiserver reports v0.0.0-master, which no Chart.yaml kubeVersion admits. Everything else
- * goes through as the test admin (client-go sends no token over plain HTTP). Resolves with a kubeconfig for it.
- */
-async function versionProxy(kubeVersion: string): Promise<{ kubeconfig: string; close(): Promise<void> }> {
-  const cp = inject('controlPlane');
-  const upstream = new URL(cp.server);
-  const [major, minor] = kubeVersion.split('.');
-  const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url?.split('?')[0] === '/version') {
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ major, minor, gitVersion: `v${kubeVersion}`, platform: 'linux/amd64' }));
-      return;
-    }
-    const out = httpsRequest(
-      { hostname: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host, authorization: `Bearer ${cp.adminToken}` }, ca: cp.caPem },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    out.on('error', (e) => res.writeHead(502).end(e.message));
-    req.pipe(out);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  const dir = mkdtempSync(join(tmpdir(), 'hsm-helm-'));
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(
-    kubeconfig,
-    `apiVersion: v1\nkind: Config\nclusters:\n  - name: proxy\n    cluster:\n      server: http://127.0.0.1:${port}\nusers:\n  - name: admin\n    user: {}\ncontexts:\n  - name: proxy\n    context:\n      cluster: proxy\n      user: admin\ncurrent-context: proxy\n`,
-  );
-  return {
-    kubeconfig,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/**
  * The chart's NOTES.txt as `helm install --dry-run=client` prints it (`helm template` skips the notes); helm asks
- * the test control plane (through versionProxy) for its version and installs nothing.
+ * the test control plane for its version (the built kube-apiserver carries its release's, which Chart.yaml's
+ * kubeVersion admits) and installs nothing.
  */
 export async function helmNotes(o: HelmOptions = {}): Promise<string> {
   const { helm, args } = await helmArgs(o);
-  const proxy = await versionProxy(o.kubeVersion ?? KUBE_VERSION);
-  let out: string;
-  try {
-    out = await runAsync(helm, ['install', o.release ?? 'hsm-operator', o.chart ?? chartDir, '--dry-run=client', '--kubeconfig', proxy.kubeconfig, ...args.slice(2)], o.values);
-  } finally {
-    await proxy.close();
-  }
+  const out = await runAsync(helm, ['install', o.release ?? 'hsm-operator', o.chart ?? chartDir, '--dry-run=client', '--kubeconfig', inject('controlPlane').kubeconfigPath, ...args.slice(2)], o.values);
   const at = out.indexOf('\nNOTES:\n');
   if (at < 0) throw new Error(`no NOTES in helm install --dry-run output:\n${out}`);
   return out.slice(at + 8);
