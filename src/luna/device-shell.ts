@@ -1,11 +1,16 @@
 /**
  * What the two device facades (the appliance's lunash and the LunaCM client host) share: one SSH endpoint in the
  * pool, and running a typed command on it (read-only commands may be retried on a dropped connection; commands
- * that change state never are).
+ * that change state never are). Every command runs under `runDialog`: a confirmation prompt is answered `quit`
+ * (ConfirmationRefusedError) and a password prompt nobody may answer has its input closed (UnexpectedPromptError),
+ * instead of waiting for input that never comes. Only the confirmed zeroize path affirms anything.
  */
 import type { LunaCommand } from './command.js';
+import { ConfirmationRefusedError, UnexpectedPromptError } from './errors.js';
 import type { GuardRole } from './guard.js';
-import type { SshEndpoint, SshPool } from './ssh-pool.js';
+import { trailingPrompt } from './parse/dialog.js';
+import { normalizeOutput } from './parse/output.js';
+import type { SshChannel, SshEndpoint, SshPool } from './ssh-pool.js';
 
 export interface DeviceCommandEvent {
   tool: 'lunash' | 'lunacm';
@@ -19,6 +24,93 @@ export interface DeviceCommandEvent {
 export interface DeviceFacadeOptions {
   commandTimeoutMs?: number;
   onCommand?: (e: DeviceCommandEvent) => void;
+}
+
+/** Empty answers to optional password prompts in one command (one per HA group); past this the input is closed. */
+const MAX_SKIPPED_PROMPTS = 32;
+
+/** Who may answer what while a command waits for input. Nothing is answered unless listed here. */
+export interface DialogPolicy {
+  /**
+   * Confirmation words this call may answer, each once. Only the explicitly confirmed zeroize path passes
+   * `['proceed']`; every other confirmation prompt is answered `quit`.
+   */
+  readonly affirm?: readonly string[];
+  /** Sent at the first password prompt, after which input is closed (the zeroize path's deliberately wrong password). */
+  readonly password?: string;
+  /** Answer password prompts with an empty line (LunaCM 7.2/7.3 `hagroup listgroups`: synchronization data is optional). */
+  readonly skipPasswordPrompts?: boolean;
+}
+
+export interface DialogTranscript {
+  /** Everything the command printed (stdout, then stderr). */
+  output: string;
+  /** Normalised output printed after the password was sent; empty when it never was. */
+  afterPassword: string;
+  /** What was typed, in order: confirmation words, `quit`, `<password>`, `<empty>`. */
+  answered: string[];
+  /** The confirmation prompt answered `quit`. */
+  refused?: string;
+  /** A password prompt nobody may answer: input was closed instead. */
+  unanswered?: string;
+}
+
+/**
+ * Drives one exec channel through the prompts `trailingPrompt` recognises, under `policy`. A confirmation is quit
+ * unless the policy affirms it; a password prompt is answered only as the policy says, otherwise input is closed.
+ * Resolves when the channel closes.
+ */
+export function runDialog(ch: SshChannel, policy: DialogPolicy = {}): Promise<DialogTranscript> {
+  return new Promise((resolve) => {
+    let raw = '';
+    let err = '';
+    let consumed = 0;
+    let passwordAt: number | undefined;
+    let ended = false;
+    const affirmed = new Set<string>();
+    const t: Omit<DialogTranscript, 'output' | 'afterPassword'> = { answered: [] };
+    const type = (text: string, last: boolean): void => {
+      if (ended) return;
+      if (last) {
+        ended = true;
+        ch.end(text);
+      } else ch.write(text);
+    };
+    ch.on('data', (d: Buffer) => {
+      raw += d.toString('utf8');
+      if (ended) return;
+      const text = normalizeOutput(raw);
+      const prompt = trailingPrompt(text.slice(consumed));
+      if (!prompt || prompt.kind === 'other') return;
+      consumed = text.length;
+      if (prompt.kind === 'confirmation') {
+        if (policy.affirm?.includes(prompt.affirm) && !affirmed.has(prompt.affirm)) {
+          affirmed.add(prompt.affirm);
+          t.answered.push(prompt.affirm);
+          type(`${prompt.affirm}\n`, false);
+        } else {
+          t.refused = prompt.text;
+          t.answered.push('quit');
+          type('quit\n', true);
+        }
+      } else if (policy.password !== undefined && passwordAt === undefined) {
+        passwordAt = text.length;
+        t.answered.push('<password>');
+        type(`${policy.password}\n`, true);
+      } else if (policy.skipPasswordPrompts === true && t.answered.filter((a) => a === '<empty>').length < MAX_SKIPPED_PROMPTS) {
+        t.answered.push('<empty>');
+        type('\n', false);
+      } else {
+        t.unanswered = prompt.text;
+        type('', true);
+      }
+    });
+    ch.stderr.on('data', (d: Buffer) => (err += d.toString('utf8')));
+    ch.on('close', () => {
+      const output = err ? `${raw}\n${err}` : raw;
+      resolve({ ...t, output, afterPassword: passwordAt === undefined ? '' : normalizeOutput(raw).slice(passwordAt) });
+    });
+  });
 }
 
 export abstract class DeviceShell {
@@ -36,14 +128,21 @@ export abstract class DeviceShell {
     return this.ep.host;
   }
 
-  /** Runs a command built by lunash.ts or lunacm.ts and returns its parsed result. */
+  /** What a command may answer while it waits for input; nothing by default. */
+  protected dialogPolicy(_cmd: LunaCommand<unknown>): DialogPolicy {
+    return {};
+  }
+
+  /** Runs a command built by lunash.ts or lunacm.ts under `runDialog` and returns its parsed result. */
   async run<T>(cmd: LunaCommand<T>): Promise<T> {
     this.opts.onCommand?.({ tool: cmd.tool, host: this.ep.host, name: cmd.name, display: cmd.display, changesState: cmd.changesState });
-    const res = await this.pool.exec(this.ep, cmd.line, {
+    const { value } = await this.pool.withChannel(this.ep, cmd.line, (ch) => runDialog(ch, this.dialogPolicy(cmd)), {
       display: cmd.display,
       retryOnDrop: !cmd.changesState,
       ...(this.opts.commandTimeoutMs !== undefined ? { timeoutMs: this.opts.commandTimeoutMs } : {}),
     });
-    return cmd.parse(res.stderr ? `${res.stdout}\n${res.stderr}` : res.stdout);
+    if (value.refused !== undefined) throw new ConfirmationRefusedError(cmd.name, value.refused);
+    if (value.unanswered !== undefined) throw new UnexpectedPromptError(cmd.name, value.unanswered);
+    return cmd.parse(value.output);
   }
 }

@@ -2,9 +2,8 @@
  * Typed facade over LunaCM on the client host that manages HA groups. The group (partition CO) password
  * goes through the credential guard as role `hagroup-password`: a rejected password version is sent once.
  */
-import { runInteractive } from './appliance.js';
 import type { LunaCommand } from './command.js';
-import { DeviceShell, type DeviceFacadeOptions } from './device-shell.js';
+import { DeviceShell, type DeviceFacadeOptions, type DialogPolicy } from './device-shell.js';
 import { AuthenticationRejectedError, LunaCommandError } from './errors.js';
 import type { SecretVersion } from './guard.js';
 import * as lunacm from './lunacm.js';
@@ -24,12 +23,11 @@ export class LunaCmHost extends DeviceShell {
   }
 
   /**
-   * Every LunaCM command runs under `runDialog`: a confirmation is answered `quit`, and only `hagroup listgroups`
-   * answers a password prompt, with an empty line (LunaCM 7.2/7.3 ask for the group password to show synchronization
-   * data; it is optional, and the group password is never typed for a read).
+   * Only `hagroup listgroups` answers a password prompt, with an empty line (LunaCM 7.2/7.3 ask for the group password
+   * to show synchronization data; it is optional, and the group password is never typed for a read).
    */
-  override async run<T>(cmd: LunaCommand<T>): Promise<T> {
-    return runInteractive(this.pool, this.ep, this.opts, cmd, cmd.name === 'hagroup listgroups' ? { skipPasswordPrompts: true } : {});
+  protected override dialogPolicy(cmd: LunaCommand<unknown>): DialogPolicy {
+    return cmd.name === 'hagroup listgroups' ? { skipPasswordPrompts: true } : {};
   }
 
   async listGroups(): Promise<HaGroupList> {

@@ -4,7 +4,8 @@
  * (invariant 2) and is never called from anywhere else. `hsm login` is built only here.
  */
 import { randomBytes } from 'node:crypto';
-import { Appliance, runDialog, type DeviceFacadeOptions } from './appliance.js';
+import { Appliance } from './appliance.js';
+import { runDialog, type DeviceFacadeOptions } from './device-shell.js';
 import { LunaError, LunaParseError, ZeroizeNotConfirmedError } from './errors.js';
 import { hsmLoginOutcome, tail } from './parse/dialog.js';
 import type { HsmShow } from './parse/hsm.js';

@@ -1,6 +1,6 @@
 /**
  * Prompts lunash and LunaCM print while a command waits for input, recognised in the output so far. Pure: the
- * channel side (what is answered, and who may answer what) is `runDialog` in appliance.ts.
+ * channel side (what is answered, and who may answer what) is `runDialog` in device-shell.ts.
  *
  * Documented forms (thalesdocs.com):
  * - `hsm login`, password-authenticated HSM ("Resetting Passwords", Luna 6.x pages, e.g.
