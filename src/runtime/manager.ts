@@ -24,6 +24,7 @@ import { createLogger, type Logger } from './log.js';
 import { metricsHandler, RuntimeMetrics } from './metrics.js';
 import type { KubeObject, ResourceType } from './resource.js';
 import { SecretCache } from './secrets.js';
+import { OwnWrites } from './own-writes.js';
 import { StatusWriter } from './status.js';
 import type { KubeConfigTransport } from './transport.js';
 
@@ -95,6 +96,11 @@ export class Manager {
   readonly health = new HealthChecks();
   readonly events: EventRecorder;
   readonly status: StatusWriter;
+  /**
+   * This process's own writes of any object, recorded in the write paths (status writer, finalizer and trigger
+   * patches) and resolved where a reconcile reads the cache: the one answer to "the cache lags our own writes".
+   */
+  readonly ownWrites = new OwnWrites<KubeObject>();
   private readonly clock: Clock;
   private readonly opts: ManagerOptions;
   private readonly informers = new Map<string, Informer<KubeObject>>();
@@ -127,7 +133,7 @@ export class Manager {
       log: this.log.child({ component: 'events' }),
       metrics: this.metrics,
     });
-    this.status = new StatusWriter(this.client);
+    this.status = new StatusWriter(this.client, this.ownWrites);
     if (le) {
       this.elector = new LeaderElector({
         client: this.client,

@@ -8,6 +8,8 @@
 import type { KubeObject } from './resource.js';
 
 const MAX_PER_OBJECT = 8;
+/** Objects remembered at most (the oldest chain goes first): a bound, not a cache size anyone tunes. */
+const MAX_OBJECTS = 10_000;
 
 export class OwnWrites<T extends KubeObject> {
   readonly #chains = new Map<string, Map<string, T>>();
@@ -18,7 +20,13 @@ export class OwnWrites<T extends KubeObject> {
     const from = before.metadata?.resourceVersion;
     if (!uid || !from || !after?.metadata?.resourceVersion || after.metadata.resourceVersion === from) return;
     let chain = this.#chains.get(uid);
-    if (!chain) this.#chains.set(uid, (chain = new Map()));
+    if (!chain) {
+      if (this.#chains.size >= MAX_OBJECTS) {
+        const oldest = this.#chains.keys().next().value;
+        if (oldest !== undefined) this.#chains.delete(oldest);
+      }
+      this.#chains.set(uid, (chain = new Map()));
+    }
     chain.set(from, after);
     while (chain.size > MAX_PER_OBJECT) {
       const oldest = chain.keys().next().value;

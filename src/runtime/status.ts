@@ -4,12 +4,14 @@
  * `update(type, obj, mutate)` computes the desired status from the object's current one, compares it with the
  * current status (ignoring `lastTransitionTime` churn) and writes only on a difference: a replace carrying the
  * resourceVersion (or a merge patch with the resourceVersion as precondition). On 409 Conflict it re-reads the
- * object and re-applies `mutate` to the fresh status. It also remembers its own last write per object, so a
- * reconcile that runs again before the cache has caught up with that write is not mistaken for a change.
+ * object and re-applies `mutate` to the fresh status. Every write is recorded in the process's one `OwnWrites`
+ * (shared with the finalizer and trigger patches), so a reconcile that runs again before the cache has caught up
+ * with that write starts from it and does not mistake it for a change.
  */
 import type { KubeClient } from './client.js';
 import { isConflict } from './errors.js';
 import { deepEqual, mergePatchBetween } from './equality.js';
+import { OwnWrites } from './own-writes.js';
 import type { KubeObject, ResourceType } from './resource.js';
 
 export type StatusOf<T> = T extends { status?: infer S } ? (S extends object ? S : Record<string, unknown>) : Record<string, unknown>;
@@ -39,24 +41,19 @@ export function statusEqual(a: unknown, b: unknown): boolean {
   return deepEqual(a ?? {}, b ?? {}, ignoreChurn);
 }
 
-interface OwnWrite {
-  /** resourceVersion the object had before our write. */
-  fromRv: string;
-  object: KubeObject;
-}
-
 export class StatusWriter {
-  private readonly ownWrites = new Map<string, OwnWrite>();
-  private static readonly MAX_REMEMBERED = 10_000;
-
-  constructor(private readonly client: KubeClient) {}
+  constructor(
+    private readonly client: KubeClient,
+    /** This process's writes (the Manager's registry); a writer of its own when none is given. */
+    readonly own: OwnWrites<KubeObject> = new OwnWrites(),
+  ) {}
 
   async update<T extends KubeObject>(type: ResourceType, obj: T, mutate: StatusMutator<T>, options: StatusUpdateOptions = {}): Promise<StatusUpdateResult<T>> {
     const maxRetries = options.maxRetries ?? 5;
     const name = obj.metadata?.name;
     if (!name) throw new Error('status update: object has no name');
     const namespace = obj.metadata?.namespace;
-    let current = this.newestKnown(obj);
+    let current = this.own.resolve(obj) as T;
     for (let attempt = 0; ; attempt++) {
       const before = (current.status ?? {}) as StatusOf<T>;
       const draft = structuredClone(before);
@@ -75,7 +72,7 @@ export class StatusWriter {
                 { subresource: 'status' },
               )
             : await this.client.replace<T>(type, { ...current, status: desired }, 'status');
-        this.remember(current, written);
+        this.own.record(current, written);
         return { object: written, written: true };
       } catch (e) {
         if (!isConflict(e) || attempt >= maxRetries) throw e;
@@ -84,28 +81,8 @@ export class StatusWriter {
     }
   }
 
-  /** If `obj` is the version our last write replaced (the cache lags behind us), continue from what we wrote. */
-  private newestKnown<T extends KubeObject>(obj: T): T {
-    const uid = obj.metadata?.uid;
-    const own = uid ? this.ownWrites.get(uid) : undefined;
-    if (own && own.fromRv === obj.metadata?.resourceVersion) return own.object as T;
-    return obj;
-  }
-
-  private remember(before: KubeObject, after: KubeObject): void {
-    const uid = after.metadata?.uid;
-    const fromRv = before.metadata?.resourceVersion;
-    if (!uid || !fromRv) return;
-    this.ownWrites.delete(uid);
-    if (this.ownWrites.size >= StatusWriter.MAX_REMEMBERED) {
-      const oldest = this.ownWrites.keys().next().value;
-      if (oldest !== undefined) this.ownWrites.delete(oldest);
-    }
-    this.ownWrites.set(uid, { fromRv, object: after });
-  }
-
   /** Forgets remembered writes of a deleted object. */
   forget(uid: string): void {
-    this.ownWrites.delete(uid);
+    this.own.forget(uid);
   }
 }

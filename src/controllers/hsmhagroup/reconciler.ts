@@ -8,9 +8,7 @@
  */
 import {
   Annotations,
-  hasTrigger,
   parseDuration,
-  reconcileMode,
   type ConditionLike,
   type DedicatedHsm,
   type HsmHaGroup,
@@ -27,8 +25,8 @@ import {
   type SecretVersion,
   type SshEndpoint,
 } from '../../luna/index.js';
-import { consumeTrigger, OwnWrites, RetryableError, type ReconcileContext, type ReconcileOutcome } from '../../runtime/index.js';
-import { describeDeviceError, report, SecretReads, spreadBelow, type OperatorContext, type SecretRead } from '../shared/index.js';
+import { RetryableError, type ReconcileContext, type ReconcileOutcome } from '../../runtime/index.js';
+import { describeDeviceError, reconcilerFor, report, SecretReads, spreadBelow, type OperatorContext, type Pass, type SecretRead, type Step } from '../shared/index.js';
 import { clientEndpoint, groupGuardRecords, lunaCm, persistGroupGuard } from './client-host.js';
 import { groupConditions, type ClientProblem, type DownMember, type Observation, type ShapeProblem } from './conditions.js';
 import { cloningConflicts, conflictsFromOutput, describeMember, findGroup, isServing, memberStatuses, type CloningConflict, type MemberStatus } from './health.js';
@@ -39,51 +37,46 @@ import { resolveMembers, type LabelCache } from './resolve.js';
 import { clientHostKey, conflictingClaims, describeRetries, planIsEmpty, planSettings, type DesiredSettings, type SettingsClaim } from './settings.js';
 import { CONTROLLER_NAME, HsmHaGroupType } from './types.js';
 
-interface PendingEvent {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  note: string;
-}
-
 /** What the controller remembers between passes (lost on restart; status carries what must survive). */
 export interface ControllerMemory {
   labels: LabelCache;
   /** Cloning conflicts seen (listing or command output), by group uid, kept while both members stay in the group. */
   conflicts: Map<string, CloningConflict[]>;
-  /** This process's own writes, so a pass starts from them and not from a cache entry that lags behind. */
-  own: OwnWrites<HsmHaGroup>;
 }
 
 export function newMemory(): ControllerMemory {
-  return { labels: new Map(), conflicts: new Map(), own: new OwnWrites<HsmHaGroup>() };
+  return { labels: new Map(), conflicts: new Map() };
 }
 
 const KIND = 'HsmHaGroup' as const;
 
 export function createReconciler(ctx: OperatorContext, memory: ControllerMemory = newMemory()) {
-  return async (key: string, rctx: ReconcileContext): Promise<ReconcileOutcome> => {
-    const obj = ctx.caches.haGroups.get(key);
-    if (!obj) {
-      forget(ctx, key, rctx);
-      return;
-    }
+  return reconcilerFor<HsmHaGroupStatus, HsmHaGroup>(ctx, {
+    kind: KIND,
+    controller: CONTROLLER_NAME,
+    type: HsmHaGroupType,
+    cache: ctx.caches.haGroups,
     // No finalizer of ours: a deleted group is left on the client host (see the file comment).
-    if (obj.metadata.deletionTimestamp) return;
-    return new Pass(ctx, memory, obj, rctx).run();
-  };
+    finalizer: false,
+    triggers: [{ annotation: Annotations.recoverNow, modes: ['manage'] }],
+    readyEvents: false,
+    pausedMessage: () => `${Annotations.reconcile}=paused: nothing is done until the annotation is removed.`,
+    forget: (key, ref) => forget(ctx, key, ref),
+    apply: (obj, pass, step) => new GroupPass(ctx, memory, obj, pass, step).run(),
+  });
 }
 
 /** The object is gone: drop its Secret dependencies and metric series (the group on the client host stays). */
-function forget(ctx: OperatorContext, key: string, rctx: ReconcileContext): void {
+function forget(ctx: OperatorContext, key: string, ref: { namespace: string; name: string }): void {
   // An empty declaration untracks every Secret and forgets the owner's last declaration.
   new SecretReads(ctx.secrets, CONTROLLER_NAME, key).done();
-  ctx.metrics.forget(KIND, { namespace: rctx.namespace ?? '', name: rctx.name });
+  ctx.metrics.forget(KIND, ref);
 }
 
-class Pass {
+class GroupPass {
   private group: HsmHaGroup;
-  private readonly events: PendingEvent[] = [];
   private readonly ref: { namespace: string; name: string };
+  private readonly rctx: ReconcileContext;
   private readonly probes = new Map<string, Promise<Reach>>();
   /** The client host endpoint and the uids of the group's two Secrets, once known (guard records are kept for them). */
   private endpoint: SshEndpoint | undefined;
@@ -93,9 +86,11 @@ class Pass {
     private readonly ctx: OperatorContext,
     private readonly memory: ControllerMemory,
     obj: HsmHaGroup,
-    private readonly rctx: ReconcileContext,
+    private readonly pass: Pass<HsmHaGroupStatus>,
+    private readonly step: Step<HsmHaGroup>,
   ) {
-    this.group = memory.own.resolve(obj);
+    this.group = obj;
+    this.rctx = step.rc;
     this.ref = { namespace: obj.metadata.namespace ?? 'default', name: obj.metadata.name ?? '' };
   }
 
@@ -103,32 +98,9 @@ class Pass {
     return new Date(this.ctx.clock.now());
   }
 
-  /** Continues from what a write of this pass returned, and remembers it for the passes after. */
-  private adopt(next: HsmHaGroup): void {
-    this.memory.own.record(this.group, next);
-    this.group = next;
-  }
-
   async run(): Promise<ReconcileOutcome> {
-    const mode = reconcileMode(this.group.metadata.annotations);
-    if ('error' in mode) {
-      await this.writeOverride({ status: 'False', reason: 'InvalidSpec', message: `${mode.error}. Nothing is done until it is fixed.`, severity: 'needsHuman' });
-      return;
-    }
-    if (mode.mode === 'paused') {
-      await this.writeOverride({ status: 'False', reason: 'Paused', message: `${Annotations.reconcile}=paused: nothing is done until the annotation is removed.`, severity: 'needsHuman' });
-      return;
-    }
-    const manage = mode.mode === 'manage';
-    if (!this.group.status?.conditions?.length) await this.writeFirstStatus();
-
-    let trigger = false;
-    if (manage && hasTrigger(this.group.metadata.annotations, Annotations.recoverNow)) {
-      const t = await consumeTrigger(this.ctx.manager.client, HsmHaGroupType, this.group, Annotations.recoverNow);
-      if (!t.object) return;
-      this.adopt(t.object);
-      trigger = t.fired;
-    }
+    const manage = this.step.mode === 'manage';
+    const trigger = this.step.fired.has(Annotations.recoverNow);
 
     const spec = this.group.spec;
     const pollMs = parseDuration(spec.pollInterval);
@@ -253,9 +225,8 @@ class Pass {
     }
     obs.members = members;
 
-    await this.writeReport(obs, { members, attempts, info, guardRecords, previous });
+    this.report(obs, { members, attempts, info, guardRecords, previous });
     this.ctx.metrics.setHaMembers(this.ref, members.filter((m) => m.serial !== undefined && m.state !== 'unknown').map((m) => ({ serial: m.serial ?? '', up: isServing(m.state) })));
-    this.flushEvents();
 
     if (obs.clientProblem?.reason === 'ClientHostUnreachable') {
       throw new RetryableError(obs.clientProblem.message, { retryAfterMs: pollMs });
@@ -382,7 +353,8 @@ class Pass {
   /** Writes the guard records at once: a crash before the final report must not let a new process retry a rejected credential. */
   private async persistGuard(): Promise<void> {
     if (!this.endpoint) return;
-    this.adopt(await persistGroupGuard(this.ctx, this.group, groupGuardRecords(this.ctx, this.endpoint, this.secretUids)));
+    // Recorded by the status writer: the skeleton's report continues from it.
+    this.group = await persistGroupGuard(this.ctx, this.group, groupGuardRecords(this.ctx, this.endpoint, this.secretUids));
   }
 
   private async applySettings(lunacm: LunaCmHost, plan: ReturnType<typeof planSettings>, desired: DesiredSettings, layout: readonly string[], seen: CloningConflict[]): Promise<void> {
@@ -462,51 +434,35 @@ class Pass {
   }
 
   private event(type: 'Normal' | 'Warning', reason: string, note: string): void {
-    this.events.push({ type, reason, note });
+    this.pass.event(type, reason, note);
   }
 
-  private flushEvents(): void {
-    for (const e of this.events.splice(0)) this.ctx.manager.events.event(this.group, e.type, e.reason, e.note);
-  }
-
-  private async writeFirstStatus(): Promise<void> {
-    const rep = report(KIND, [], [], this.group.metadata.generation, this.now());
-    const res = await this.ctx.manager.status.update(HsmHaGroupType, this.group, (s) => {
-      (s as HsmHaGroupStatus).conditions = rep.conditions;
-    });
-    this.adopt(res.object);
-  }
-
-  private async writeOverride(verdict: { status: 'True' | 'False' | 'Unknown'; reason: string; message: string; severity: 'needsHuman' }): Promise<void> {
-    const rep = report(KIND, this.group.status?.conditions, [], this.group.metadata.generation, this.now(), { override: verdict });
-    await this.ctx.manager.status.update(HsmHaGroupType, this.group, (s) => {
-      (s as HsmHaGroupStatus).conditions = rep.conditions;
-    });
-    this.ctx.metrics.setReady(KIND, this.ref, false);
-  }
-
-  private async writeReport(
+  /** The pass's report: the group's conditions and fields, composed from the status as it is when written. */
+  private report(
     obs: Observation,
     out: { members: MemberStatus[]; attempts: RecoveryAttempt[]; info: HaGroupInfo | undefined; guardRecords: HsmHaGroupStatus['credentialGuard']; previous: HsmHaGroupStatus },
-  ): Promise<void> {
+  ): void {
     const computed: ConditionLike[] = groupConditions(obs);
     const generation = this.group.metadata.generation;
     const prevConditions = this.group.status?.conditions;
     const happy = { reason: 'Ready', message: `HA group ${obs.label}: all members alive, auto recovery retry count ${describeRetries(obs.desired.retries)}, interval ${obs.desired.intervalSeconds} s.` };
-    let rep = report(KIND, prevConditions, computed, generation, this.now(), { happy });
-    const ready = rep.ready.status === 'True';
-    if (obs.mode === 'observe') {
-      const found = rep.ready.status === 'True' ? 'everything is as declared' : `found: ${rep.ready.message}`;
-      rep = report(KIND, prevConditions, computed, generation, this.now(), {
-        override: { status: 'True', reason: 'Observing', message: `Observe mode (${Annotations.reconcile}=observe): nothing is changed on the client host; ${found}`, severity: 'ready' },
-      });
-    }
-    this.transitionEvents(prevConditions, rep.conditions, out.previous.members, out.members, obs);
+    const now = this.pass.now;
+    const rollUp = (conditions: HsmHaGroupStatus['conditions']) => {
+      let rep = report(KIND, conditions, computed, generation, now, { happy });
+      if (obs.mode === 'observe') {
+        const found = rep.ready.status === 'True' ? 'everything is as declared' : `found: ${rep.ready.message}`;
+        rep = report(KIND, conditions, computed, generation, now, {
+          override: { status: 'True', reason: 'Observing', message: `Observe mode (${Annotations.reconcile}=observe): nothing is changed on the client host; ${found}`, severity: 'ready' },
+        });
+      }
+      return rep;
+    };
+    this.transitionEvents(prevConditions, rollUp(prevConditions).conditions, out.previous.members, out.members, obs);
 
     const { members, attempts, info, guardRecords } = out;
-    await this.ctx.manager.status.update(HsmHaGroupType, this.group, (status) => {
-      const s = status as HsmHaGroupStatus;
-      s.conditions = rep.conditions;
+    this.pass.compose = (status) => {
+      const rep = rollUp(status.conditions);
+      const s: HsmHaGroupStatus = { ...status, conditions: rep.conditions };
       if (info?.number) s.groupNumber = info.number;
       if (info?.slotId !== undefined) s.slot = info.slotId;
       s.members = members;
@@ -516,8 +472,9 @@ class Pass {
       else delete s.recoveryAttempts;
       if (guardRecords?.length) s.credentialGuard = guardRecords;
       else delete s.credentialGuard;
-    });
-    this.ctx.metrics.setReady(KIND, this.ref, ready);
+      // Ready as a group needs it: the observe override reports True even when the roll-up does not.
+      return { status: s, ready: rep.ready };
+    };
   }
 
   /** Events for what changed since the last status: members going down or coming back, a circuit opening, a conflict. */
@@ -530,7 +487,7 @@ class Pass {
       if (m.state === 'down' && before !== 'down') {
         const d = obs.down.find((x) => x.serial === m.serial);
         this.event('Warning', 'MemberDown', `Member ${describeMember(m.serial, members)} of HA group ${obs.label} is down${d?.applianceReachable === false ? ': its appliance is unreachable' : ''}.`);
-      } else if (before === 'down' && isServing(m.state) && !this.events.some((e) => e.reason === 'MemberRecovered' && e.note.includes(m.serial ?? ''))) {
+      } else if (before === 'down' && isServing(m.state) && !this.pass.events.some((e) => e.reason === 'MemberRecovered' && e.note.includes(m.serial ?? ''))) {
         this.event('Normal', 'MemberAlive', `Member ${describeMember(m.serial, members)} of HA group ${obs.label} is ${m.state} again.`);
       }
     }

@@ -8,3 +8,5 @@ export * from './report.js';
 export * from './secrets.js';
 export * from './ssh-endpoint.js';
 export * from './timing.js';
+export * from './pass.js';
+export * from './skeleton.js';

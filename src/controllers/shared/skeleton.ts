@@ -1,0 +1,247 @@
+/**
+ * The one reconcile skeleton all three kinds run, in one order (controller-runtime's contract, kube-rs' finalizer
+ * helper):
+ *
+ *   lookup   the cached object, resolved past this process's own writes (gone: forget it)
+ *   mode     reconcileMode (src/api): invalid or paused -> report that, touch nothing else
+ *   dispatch deleting -> cleanup (when the kind holds a finalizer) | else:
+ *   triggers one-shot annotations consumed before acting
+ *   finalize the finalizer added (manage mode) before anything exists that deleting could lose
+ *   first    a first status (every check Pending), so kstatus and a human see InProgress at once
+ *   apply    the kind's observe -> decide -> act, collected into one Pass
+ *   report   one status write (skipped when nothing changed) and one Event flush
+ *
+ * Write-ahead checkpoints (the attempt count before a PUT, the zeroize record) are the only other writes: named,
+ * explicit calls of `step.checkpoint`. Error policy: a RetryableError is thrown after the pass's report is
+ * written (the status says why it retries); any other error skips the report (the pass did not finish) but still
+ * sends the Events of what already happened.
+ */
+import { FINALIZER, reconcileMode, type ConditionKind, type ReconcileMode, type Verdict } from '../../api/index.js';
+import type { ResourceKind } from '../../observability/hsm-metrics.js';
+import {
+  addFinalizer,
+  consumeTrigger,
+  getCondition,
+  hasFinalizer,
+  removeFinalizer,
+  RetryableError,
+  type CacheReader,
+  type OwnWrites,
+  type Condition,
+  type KubeObject,
+  type ReconcileContext,
+  type ReconcileOutcome,
+  type ResourceType,
+} from '../../runtime/index.js';
+import type { OperatorContext } from './context.js';
+import { Pass } from './pass.js';
+import { report } from './report.js';
+
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+}
+
+/** The status every kind shares: conditions and the generation they describe. */
+export interface StatusBase {
+  conditions?: Condition[];
+  observedGeneration?: number;
+}
+
+export type KindObject<S extends StatusBase> = KubeObject & { metadata: NonNullable<KubeObject['metadata']>; status?: S };
+
+/** A one-shot trigger annotation and the modes in which it is honoured. */
+export interface Trigger {
+  annotation: string;
+  modes: readonly Exclude<ReconcileMode, 'paused'>[];
+}
+
+/** What the skeleton hands the kind's apply and cleanup. */
+export interface Step<T> {
+  mode: Exclude<ReconcileMode, 'paused'>;
+  /** Trigger annotations consumed (fired) in this pass. */
+  fired: ReadonlySet<string>;
+  rc: ReconcileContext;
+  /** The object as last written in this pass. */
+  readonly object: T;
+  /**
+   * A write-ahead checkpoint: `pass` (status and Events so far) is written now, before an act that must be on
+   * record first. Returns the object as written; the pass goes on and its final report repeats what it set.
+   */
+  checkpoint(pass: Pass<NonNullable<T extends { status?: infer S } ? S : never>>): Promise<T>;
+}
+
+/** What cleanup decided: the finalizer goes (the external state is gone or left on purpose), or it stays. */
+export type CleanupOutcome = { release: true } | { release?: false; outcome?: ReconcileOutcome };
+
+export interface KindSpec<S extends StatusBase, T extends KindObject<S>> {
+  kind: ConditionKind & ResourceKind;
+  controller: string;
+  type: ResourceType;
+  cache: CacheReader<T>;
+  /** Whether deletion waits for `cleanup` (DedicatedHsm, binding). The HA group holds none (see its reconciler). */
+  finalizer: boolean;
+  triggers: readonly Trigger[];
+  /** Whether a change of Ready is told by an Event of its reason (unless the pass already told it). */
+  readyEvents: boolean;
+  /** Ready's message while paused (`deleting`: the object waits for deletion). */
+  pausedMessage(deleting: boolean): string;
+  /** Status fields besides conditions for the first status (e.g. where the output will be). */
+  firstStatus?(obj: T): Partial<S>;
+  /** The object left the cache: drop its Secret dependencies and metric series. */
+  forget(key: string, ref: ObjectRef): void;
+  apply(obj: T, pass: Pass<S>, step: Step<T>): Promise<ReconcileOutcome>;
+  cleanup?(obj: T, pass: Pass<S>, step: Step<T>): Promise<CleanupOutcome>;
+}
+
+export function refOf(obj: KubeObject): ObjectRef {
+  return { namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' };
+}
+
+/** Builds the reconcile function of one kind. */
+export function reconcilerFor<S extends StatusBase, T extends KindObject<S>>(ctx: OperatorContext, spec: KindSpec<S, T>): (key: string, rc: ReconcileContext) => Promise<ReconcileOutcome> {
+  const own = ctx.manager.ownWrites as OwnWrites<KubeObject> as unknown as OwnWrites<T>;
+
+  /** The pass written: status (when it changed), the Ready Event, the pass's Events, the Ready metric. */
+  const write = async (obj: T, pass: Pass<S>): Promise<T> => {
+    let verdict: Verdict | undefined;
+    try {
+      const res = await ctx.manager.status.update<T>(spec.type, obj, (s) => {
+        const status = s as unknown as S;
+        if (pass.compose) {
+          const c = pass.compose(status);
+          verdict = c.ready;
+          return c.status as never;
+        }
+        Object.assign(status, structuredClone(pass.set));
+        for (const k of pass.drop) delete (status as Record<PropertyKey, unknown>)[k];
+        const r = report(spec.kind, status.conditions, pass.conditions, obj.metadata.generation, pass.now, {
+          ...(pass.override ? { override: pass.override } : {}),
+          ...(pass.happy ? { happy: pass.happy } : {}),
+        });
+        status.conditions = r.conditions;
+        verdict = r.ready;
+        return undefined;
+      });
+      if (res.written) own.record(obj, res.object);
+      if (verdict) readyTold(obj, res.object, pass, verdict);
+      return res.object;
+    } finally {
+      flush(obj, pass);
+    }
+  };
+
+  const readyTold = (before: T, after: T, pass: Pass<S>, verdict: Verdict): void => {
+    ctx.metrics.setReady(spec.kind, refOf(before), verdict.status === 'True');
+    if (!spec.readyEvents) return;
+    const was = getCondition(before.status?.conditions, 'Ready');
+    const changed = !was || was.status !== verdict.status || was.reason !== verdict.reason;
+    if (changed && verdict.reason !== 'Pending' && !pass.announced.has(verdict.reason)) {
+      const type = verdict.severity === 'needsHuman' || verdict.severity === 'retrying' ? 'warning' : 'normal';
+      ctx.manager.events[type](after, verdict.reason, verdict.message, 'Reconcile');
+    }
+  };
+
+  const flush = (obj: KubeObject, pass: Pass<S>): void => {
+    // Regarding the object by its type: a cached list item carries no apiVersion or kind of its own.
+    const regarding = { apiVersion: spec.type.group ? `${spec.type.group}/${spec.type.version}` : spec.type.version, kind: spec.type.kind, metadata: obj.metadata };
+    for (const e of pass.events.splice(0)) ctx.manager.events.event(regarding, e.type, e.reason, e.note, e.action);
+  };
+
+  /** Ready says `override`; nothing else is read or written. */
+  const reportOnly = async (obj: T, now: Date, override: NonNullable<Pass<S>['override']>): Promise<ReconcileOutcome> => {
+    const pass = new Pass<S>(now);
+    pass.override = override;
+    await write(obj, pass);
+    return undefined;
+  };
+
+  return async (key, rc) => {
+    const cached = spec.cache.get(key);
+    if (!cached) {
+      spec.forget(key, { namespace: rc.namespace ?? '', name: rc.name });
+      return;
+    }
+    // Start from the newest state this process knows: the cache may not have seen our last write yet.
+    let obj = own.resolve(cached);
+    const now = new Date(ctx.clock.now());
+    const deleting = Boolean(obj.metadata.deletionTimestamp);
+    if (deleting && (!spec.finalizer || !hasFinalizer(obj, FINALIZER))) return; // nothing of ours waits on it
+
+    const m = reconcileMode(obj.metadata.annotations);
+    if ('error' in m) return reportOnly(obj, now, { reason: 'InvalidSpec', severity: 'needsHuman', message: `${m.error}. Nothing is done until it is corrected.` });
+    if (m.mode === 'paused') return reportOnly(obj, now, { reason: 'Paused', severity: 'needsHuman', message: spec.pausedMessage(deleting) });
+    const mode = m.mode;
+
+    const fired = new Set<string>();
+    if (!deleting) {
+      for (const t of spec.triggers) {
+        if (!t.modes.includes(mode) || obj.metadata.annotations?.[t.annotation] === undefined) continue;
+        const r = await consumeTrigger(ctx.manager.client, spec.type, obj, t.annotation);
+        if (!r.object) return;
+        own.record(obj, r.object);
+        obj = r.object;
+        if (r.fired) fired.add(t.annotation);
+      }
+      if (spec.finalizer && mode === 'manage' && !hasFinalizer(obj, FINALIZER)) {
+        const updated = await addFinalizer(ctx.manager.client, spec.type, obj, FINALIZER);
+        if (!updated) return;
+        own.record(obj, updated);
+        obj = updated;
+      }
+      if (!obj.status?.conditions?.length) {
+        const first = new Pass<S>(now);
+        for (const [k, v] of Object.entries(spec.firstStatus?.(obj) ?? {})) first.put(k as never, v as never);
+        obj = await write(obj, first);
+      }
+    }
+
+    const pass = new Pass<S>(now);
+    const step: Step<T> = {
+      mode,
+      fired,
+      rc,
+      get object() {
+        return obj;
+      },
+      checkpoint: async (p) => {
+        obj = await write(obj, p as unknown as Pass<S>);
+        return obj;
+      },
+    };
+    if (deleting) {
+      let done: CleanupOutcome;
+      try {
+        done = spec.cleanup ? await spec.cleanup(obj, pass, step) : { release: true };
+      } catch (e) {
+        await settle(e, step.object, pass);
+        throw e;
+      }
+      if (done.release) {
+        obj = step.object;
+        flush(obj, pass);
+        await removeFinalizer(ctx.manager.client, spec.type, obj, FINALIZER);
+        own.forget(obj.metadata.uid);
+        spec.forget(key, refOf(obj));
+        return;
+      }
+      await write(obj, pass);
+      return done.outcome;
+    }
+    let outcome: ReconcileOutcome;
+    try {
+      outcome = await spec.apply(obj, pass, step);
+    } catch (e) {
+      await settle(e, step.object, pass);
+      throw e;
+    }
+    await write(step.object, pass);
+    return outcome;
+  };
+
+  /** A pass that threw: a RetryableError is reported first; any other error only sends the pass's Events. */
+  async function settle(e: unknown, obj: T, pass: Pass<S>): Promise<void> {
+    if (e instanceof RetryableError) await write(obj, pass);
+    else flush(obj, pass);
+  }
+}
