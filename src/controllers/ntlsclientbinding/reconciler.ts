@@ -7,30 +7,21 @@
  */
 import {
   Annotations,
-  API_VERSION,
-  FINALIZER,
   GROUP,
   NtlsClientBindingKind,
   VERSION,
   abandonRequested,
-  hasTrigger,
   outputSecretName,
   parseDuration,
   type ConditionLike,
   type DedicatedHsm,
   type NtlsClientBinding,
-  type Verdict,
+  type NtlsClientBindingStatus,
 } from '../../api/index.js';
 import { probeNtls } from '../../luna/index.js';
 import { issueCertificate, parseCertificate } from '../../pki/index.js';
 import {
   RetryableError,
-  addFinalizer,
-  consumeTrigger,
-  hasFinalizer,
-  isDeleting,
-  reconcileMode,
-  removeFinalizer,
   splitKey,
   toKubeTime,
   type ReconcileContext,
@@ -38,10 +29,13 @@ import {
   type ResourceType,
 } from '../../runtime/index.js';
 import { advertisedHost, applianceAccess, withAppliance } from '../shared/appliance.js';
+import type { Pass} from '../shared/pass.js';
+import { type PendingEvent } from '../shared/pass.js';
+import { reconcilerFor, type CleanupOutcome, type Step } from '../shared/skeleton.js';
 import type { OperatorContext } from '../shared/context.js';
 import { describeDeviceError } from '../shared/device-errors.js';
 import { spreadBelow } from '../shared/timing.js';
-import { report, type ReportOptions } from '../shared/report.js';
+import type { ReportOptions } from '../shared/report.js';
 import { SecretReads } from '../shared/secrets.js';
 import {
   ISSUED_FOR_ANNOTATION,
@@ -77,11 +71,8 @@ const RETRY_MS = 5_000;
 
 type Mode = 'manage' | 'observe';
 
-interface EventNote {
-  type: 'Normal' | 'Warning';
-  reason: string;
-  note: string;
-}
+type EventNote = PendingEvent;
+type BindingPass = Pass<NtlsClientBindingStatus>;
 
 interface CertificateOutcome {
   condition: ConditionLike;
@@ -115,69 +106,68 @@ const refOf = (b: NtlsClientBinding) => ({ namespace: b.metadata.namespace ?? ''
 
 export class NtlsClientBindingReconciler {
   private readonly owned: OwnedSecrets;
+  /** The binding's reconcile: the shared skeleton (skeleton.ts) around this kind's apply and cleanup. */
+  readonly reconcile: (key: string, rc: ReconcileContext) => Promise<ReconcileOutcome>;
 
   constructor(private readonly ctx: OperatorContext) {
     this.owned = new OwnedSecrets(ctx);
+    this.reconcile = this.skeleton();
   }
+
 
   private get scale(): number {
     return this.ctx.settings.ntlsDurationScale ?? 1;
   }
 
-  async reconcile(key: string, rc: ReconcileContext): Promise<ReconcileOutcome> {
-    const b = this.ctx.caches.bindings.get(key);
-    if (!b) {
-      this.forget(key);
-      return;
-    }
-    // An unknown mode value is observe (report, never write), so a typo can never cause device writes.
-    const requested = reconcileMode(b);
-    if (isDeleting(b)) return this.finalize(b, requested);
-    if (requested.mode === 'paused') {
-      return this.writeOverride(b, { reason: 'Paused', severity: 'needsHuman', message: `${Annotations.reconcile}=paused: nothing is read or written until the annotation is removed.` });
-    }
-    const mode: Mode = requested.mode;
+  private skeleton(): (key: string, rc: ReconcileContext) => Promise<ReconcileOutcome> {
+    return reconcilerFor<NtlsClientBindingStatus, NtlsClientBinding>(this.ctx, {
+      kind: 'NtlsClientBinding',
+      controller: CONTROLLER_NAME,
+      type: NtlsClientBindingType,
+      cache: this.ctx.caches.bindings,
+      finalizer: true,
+      // Every pass is a full re-read; resync-now only asks for one now.
+      triggers: [
+        { annotation: Annotations.repushNow, modes: ['manage'] },
+        { annotation: Annotations.resyncNow, modes: ['manage', 'observe'] },
+      ],
+      readyEvents: false,
+      pausedMessage: (deleting) =>
+        deleting
+          ? `${Annotations.reconcile}=paused: deletion waits (the client stays registered) until the annotation is removed.`
+          : `${Annotations.reconcile}=paused: nothing is read or written until the annotation is removed.`,
+      first: (b, pass) => {
+        const pending = (type: string): ConditionLike => ({ type, status: 'Unknown', reason: 'Pending', message: 'Not checked yet.' });
+        pass.condition(pending('CertificateValid'), pending('Registered'), pending('InSync'));
+        pass.put('outputSecretName', outputSecretName(b.metadata.name ?? '', b.spec));
+      },
+      forget: (key) => this.forget(key),
+      apply: (b, pass, step) => this.apply(b, pass, step),
+      cleanup: (b, pass, step) => this.finalize(b, pass, step),
+    });
+  }
+
+  private async apply(b: NtlsClientBinding, pass: BindingPass, step: Step<NtlsClientBinding>): Promise<ReconcileOutcome> {
     let timing: BindingTiming;
     try {
       timing = bindingTiming(b.spec, this.scale);
       clientIdentity(b.spec.identity);
     } catch (e) {
-      return this.writeOverride(b, { reason: 'InvalidSpec', severity: 'needsHuman', message: e instanceof Error ? e.message : String(e) });
+      pass.override = { reason: 'InvalidSpec', severity: 'needsHuman', message: e instanceof Error ? e.message : String(e) };
+      return;
     }
-
-    let obj = b;
-    const client = this.ctx.manager.client;
-    if (mode === 'manage' && !hasFinalizer(obj, FINALIZER)) {
-      const added = await addFinalizer(client, NtlsClientBindingType, obj, FINALIZER);
-      if (!added) return;
-      obj = added;
-    }
-    if (!obj.status?.conditions?.length) obj = await this.writeFirstStatus(obj);
-    let force = false;
-    if (mode === 'manage' && hasTrigger(obj.metadata.annotations, Annotations.repushNow)) {
-      const t = await consumeTrigger(client, NtlsClientBindingType, obj, Annotations.repushNow);
-      if (!t.object) return;
-      obj = t.object;
-      force = t.fired;
-    }
-    // Every pass is a full re-read; the trigger only asks for one now.
-    if (hasTrigger(obj.metadata.annotations, Annotations.resyncNow)) {
-      const t = await consumeTrigger(client, NtlsClientBindingType, obj, Annotations.resyncNow);
-      if (!t.object) return;
-      obj = t.object;
-    }
-    return this.pass(obj, mode, timing, force, rc, requested.invalid);
+    return this.pass(b, step.mode, timing, step.fired.has(Annotations.repushNow), step.rc, pass);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
   // One full pass
 
-  private async pass(b: NtlsClientBinding, mode: Mode, timing: BindingTiming, force: boolean, rc: ReconcileContext, invalidMode?: string): Promise<ReconcileOutcome> {
+  private async pass(b: NtlsClientBinding, mode: Mode, timing: BindingTiming, force: boolean, rc: ReconcileContext, pass: BindingPass): Promise<ReconcileOutcome> {
     const { namespace, name } = refOf(b);
     const key = `${namespace}/${name}`;
-    const now = this.ctx.clock.now();
+    const now = pass.now.getTime();
     const reads = new SecretReads(this.ctx.secrets, CONTROLLER_NAME, key, this.ctx.digest);
-    const events: EventNote[] = [];
+    const events: EventNote[] = pass.events;
 
     const cert = await this.certificate(b, mode, timing, reads, now, events);
     const outName = outputSecretName(name, b.spec);
@@ -206,27 +196,15 @@ export class NtlsClientBindingReconciler {
       };
     }
     this.certificateEvents(b.status?.conditions, cert.condition, events);
-    let ready: Verdict | undefined;
-    try {
-      if (!outForeign && mode === 'manage' && cert.pair) await this.writeOutput(b, outName, outCurrent, handedOut, passes, cert.pair, events);
-      reads.done();
+    // What happened on the devices is told even when writing the Secret fails (the skeleton flushes the Events).
+    if (!outForeign && mode === 'manage' && cert.pair) await this.writeOutput(b, outName, outCurrent, handedOut, passes, cert.pair, events);
+    reads.done();
 
-      // Report.
-      const conditions: ConditionLike[] = [cert.condition, registeredCondition(results, b.spec.clientName, mode), inSyncCondition(results, mode)];
-      const observeNote = invalidMode !== undefined ? `${Annotations.reconcile} has the unknown value ${JSON.stringify(invalidMode)} and is treated as observe (use manage, observe or paused).` : undefined;
-      await this.ctx.manager.status.update(NtlsClientBindingType, b, (status) => {
-        const input = { mode, clientName: b.spec.clientName, conditions, certificate: cert.status, results, outputSecretName: outName, ...(override ? { override } : {}), ...(observeNote ? { observeNote } : {}) };
-        const computed = computeStatus(status, input, b.metadata.generation, new Date(now));
-        ready = computed.ready;
-        return computed.status;
-      });
-    } finally {
-      // What happened on the devices is told even when writing the Secret or the status failed.
-      this.emit(b, events);
-    }
-    const ref = refOf(b);
-    this.ctx.metrics.setClientCertNotAfter(ref, cert.pair?.facts.notAfter ?? (cert.status?.notAfter ? new Date(cert.status.notAfter) : undefined));
-    this.ctx.metrics.setReady('NtlsClientBinding', ref, ready?.status === 'True');
+    // Report: the skeleton writes it, composed from the status as it is then.
+    const conditions: ConditionLike[] = [cert.condition, registeredCondition(results, b.spec.clientName, mode), inSyncCondition(results, mode)];
+    const input = { mode, clientName: b.spec.clientName, conditions, certificate: cert.status, results, outputSecretName: outName, ...(override ? { override } : {}) };
+    pass.compose = (status) => computeStatus(status, input, b.metadata.generation, pass.now);
+    this.ctx.metrics.setClientCertNotAfter(refOf(b), cert.pair?.facts.notAfter ?? (cert.status?.notAfter ? new Date(cert.status.notAfter) : undefined));
 
     // Next look: the drift interval, or sooner when the certificate changes state, or a retry of a transient failure.
     let next = spreadBelow(timing.driftCheckMs);
@@ -533,96 +511,41 @@ export class NtlsClientBindingReconciler {
   // ---------------------------------------------------------------------------------------------------------------
   // Deletion
 
-  private async finalize(b: NtlsClientBinding, requested: ReturnType<typeof reconcileMode>): Promise<ReconcileOutcome> {
+  private async finalize(b: NtlsClientBinding, pass: BindingPass, step: Step<NtlsClientBinding>): Promise<CleanupOutcome> {
     const key = `${refOf(b).namespace}/${refOf(b).name}`;
-    if (!hasFinalizer(b, FINALIZER)) {
-      this.forget(key);
-      return;
-    }
-    if (requested.mode === 'paused') {
-      return this.writeOverride(b, { reason: 'Paused', severity: 'needsHuman', message: `${Annotations.reconcile}=paused: deletion waits (the client stays registered) until the annotation is removed.` });
-    }
-    const client = this.ctx.manager.client;
-    if (requested.mode === 'observe' || abandonRequested(b.metadata.annotations)) {
-      const why = requested.mode === 'observe' ? 'observe mode' : `${Annotations.abandon}=true`;
-      this.emit(b, [{ type: 'Warning', reason: 'ClientLeftRegistered', note: `Deleted without unregistering client ${b.spec.clientName} from its HSMs (${why}).` }]);
-      await removeFinalizer(client, NtlsClientBindingType, b, FINALIZER);
-      this.forget(key);
-      return;
+    if (step.mode === 'observe' || abandonRequested(b.metadata.annotations)) {
+      const why = step.mode === 'observe' ? 'observe mode' : `${Annotations.abandon}=true`;
+      pass.event('Warning', 'ClientLeftRegistered', `Deleted without unregistering client ${b.spec.clientName} from its HSMs (${why}).`);
+      return { release: true };
     }
     const reads = new SecretReads(this.ctx.secrets, CONTROLLER_NAME, key, this.ctx.digest);
     const names = [...new Set([...b.spec.targets.map((t) => t.dedicatedHsmRef.name), ...(b.status?.targets ?? []).map((t) => t.dedicatedHsm)])];
     const outcomes = await Promise.all(names.map(async (h) => ({ hsm: h, r: await this.unregisterFrom(b, h, reads) })));
     reads.done();
-    const events: EventNote[] = [];
     for (const { hsm, r } of outcomes) {
-      if (r.ok && r.changed) events.push({ type: 'Normal', reason: 'Unregistered', note: `${hsm}: client ${b.spec.clientName} unregistered.` });
-      if (r.ok && r.note) events.push({ type: 'Warning', reason: 'ClientLeftRegistered', note: r.note });
+      if (r.ok && r.changed) pass.event('Normal', 'Unregistered', `${hsm}: client ${b.spec.clientName} unregistered.`);
+      if (r.ok && r.note) pass.event('Warning', 'ClientLeftRegistered', r.note);
     }
     const failed = outcomes.filter((o): o is { hsm: string; r: Extract<Unregistered, { ok: false }> } => !o.r.ok);
-    if (failed.length === 0) {
-      this.emit(b, events);
-      await removeFinalizer(client, NtlsClientBindingType, b, FINALIZER);
-      this.forget(key);
-      return;
-    }
+    if (failed.length === 0) return { release: true };
     const detail = failed.map((f) => f.r.message).join(' ');
     const first = failed[0]?.r;
     const needsHuman = failed.some((f) => f.r.needsHuman);
-    const now = new Date(this.ctx.clock.now());
-    await this.ctx.manager.status.update(NtlsClientBindingType, b, (status) => {
-      const rep = report(
-        'NtlsClientBinding',
-        status.conditions,
-        [{ type: 'Registered', status: 'False', reason: first?.reason ?? 'ApplianceUnreachable', message: detail }],
-        b.metadata.generation,
-        now,
-        {
-          override: {
-            status: 'False',
-            reason: 'Deleting',
-            severity: needsHuman ? 'needsHuman' : 'retrying',
-            message: `Deleting: client ${b.spec.clientName} could not be unregistered from ${failed.map((f) => f.hsm).join(', ')} yet; the finalizer stays. ${detail} To delete without unregistering, set the annotation ${Annotations.abandon}: "true".`,
-          },
-        },
-      );
-      return { ...status, conditions: rep.conditions };
-    });
-    this.emit(b, [...events, { type: 'Warning', reason: 'UnregisterFailed', note: `Could not unregister client ${b.spec.clientName} from ${failed.map((f) => f.hsm).join(', ')}: ${detail}` }]);
+    pass.condition({ type: 'Registered', status: 'False', reason: first?.reason ?? 'ApplianceUnreachable', message: detail });
+    pass.override = {
+      status: 'False',
+      reason: 'Deleting',
+      severity: needsHuman ? 'needsHuman' : 'retrying',
+      message: `Deleting: client ${b.spec.clientName} could not be unregistered from ${failed.map((f) => f.hsm).join(', ')} yet; the finalizer stays. ${detail} To delete without unregistering, set the annotation ${Annotations.abandon}: "true".`,
+    };
+    pass.event('Warning', 'UnregisterFailed', `Could not unregister client ${b.spec.clientName} from ${failed.map((f) => f.hsm).join(', ')}: ${detail}`);
     const timing = safeTiming(b, this.scale);
-    if (needsHuman) return { requeueAfter: timing.driftCheckMs };
+    if (needsHuman) return { outcome: { requeueAfter: timing.driftCheckMs } };
     throw new RetryableError(`unregistering from ${failed.map((f) => f.hsm).join(', ')} failed`, { retryAfterMs: Math.min(timing.driftCheckMs, RETRY_MS) });
   }
 
   // ---------------------------------------------------------------------------------------------------------------
   // Status helpers
-
-  private async writeFirstStatus(b: NtlsClientBinding): Promise<NtlsClientBinding> {
-    const now = new Date(this.ctx.clock.now());
-    const pending = (type: string): ConditionLike => ({ type, status: 'Unknown', reason: 'Pending', message: 'Not checked yet.' });
-    const { object } = await this.ctx.manager.status.update(NtlsClientBindingType, b, (status) => {
-      if (status.conditions?.length) return status;
-      const rep = report('NtlsClientBinding', [], [pending('CertificateValid'), pending('Registered'), pending('InSync')], b.metadata.generation, now);
-      return { ...status, conditions: rep.conditions, outputSecretName: outputSecretName(b.metadata.name ?? '', b.spec) };
-    });
-    return object;
-  }
-
-  /** Ready (and Reconciling/Stalled) say `override`; everything else stays as last reported. */
-  private async writeOverride(b: NtlsClientBinding, override: NonNullable<ReportOptions['override']>): Promise<ReconcileOutcome> {
-    const now = new Date(this.ctx.clock.now());
-    await this.ctx.manager.status.update(NtlsClientBindingType, b, (status) => {
-      const rep = report('NtlsClientBinding', status.conditions, [], b.metadata.generation, now, { override: { status: 'False', ...override } });
-      return { ...status, conditions: rep.conditions };
-    });
-    this.ctx.metrics.setReady('NtlsClientBinding', refOf(b), false);
-    return undefined;
-  }
-
-  private emit(b: NtlsClientBinding, events: readonly EventNote[]): void {
-    const obj = { apiVersion: API_VERSION, kind: 'NtlsClientBinding', metadata: b.metadata };
-    for (const e of events) this.ctx.manager.events.event(obj, e.type, e.reason, e.note);
-  }
 
   private forget(key: string): void {
     const { namespace, name } = splitKey(key);

@@ -86,8 +86,8 @@ export interface KindSpec<S extends StatusBase, T extends KindObject<S>> {
   readyEvents: boolean;
   /** Ready's message while paused (`deleting`: the object waits for deletion). */
   pausedMessage(deleting: boolean): string;
-  /** Status fields besides conditions for the first status (e.g. where the output will be). */
-  firstStatus?(obj: T): Partial<S>;
+  /** Fills the first status (every check Pending, where the output will be); default: the roll-up alone. */
+  first?(obj: T, pass: Pass<S>): void;
   /** The object left the cache: drop its Secret dependencies and metric series. */
   forget(key: string, ref: ObjectRef): void;
   apply(obj: T, pass: Pass<S>, step: Step<T>): Promise<ReconcileOutcome>;
@@ -191,7 +191,7 @@ export function reconcilerFor<S extends StatusBase, T extends KindObject<S>>(ctx
       }
       if (!obj.status?.conditions?.length) {
         const first = new Pass<S>(now);
-        for (const [k, v] of Object.entries(spec.firstStatus?.(obj) ?? {})) first.put(k as never, v as never);
+        spec.first?.(obj, first);
         obj = await write(obj, first);
       }
     }
