@@ -3,25 +3,21 @@
  * decide (the pure modules beside this one) -> act (only what was decided) -> report (one status write, skipped
  * when nothing changed).
  *
- * The order of a pass:
- *   mode (paused / observe / manage) and the resync-now trigger -> deletion, or:
- *   first status -> finalizer -> Azure credentials -> an operation in flight resumes from its persisted token ->
+ * The order of a pass: the shared skeleton (controllers/shared/skeleton.ts: mode, resync-now, deletion or finalizer
+ * and first status, then apply, one report) around this kind's apply and cleanup. apply:
+ *   Azure credentials -> an operation in flight resumes from its persisted token ->
  *   the resource is read (adopted when it exists) -> if it does not exist or failed: preflight (allowlisting,
  *   subnet, gateway, quota) and the deployment ladder (rerun, delete and redeploy, give up) -> if Succeeded: NIC
  *   IP, tags, appliance (hsm show, package list, server.pem, NTLS port).
  */
 import {
   Annotations,
-  FINALIZER,
-  hasTrigger,
   parseDuration,
-  reconcileMode,
   zeroizeConfirmed,
   type Condition,
   type ConditionLike,
   type DedicatedHsm,
   type ReconcileMode,
-  type Verdict,
 } from '../../api/index.js';
 import {
   AzurePlaneError,
@@ -42,12 +38,8 @@ import {
 import type { HsmShow } from '../../luna/index.js';
 import { zeroizeByFailedLogins } from '../../luna/index.js';
 import {
-  addFinalizer,
-  consumeTrigger,
   getCondition,
-  hasFinalizer,
   RetryableError,
-  removeFinalizer,
   type ReconcileContext,
   type ReconcileOutcome,
 } from '../../runtime/index.js';
@@ -56,11 +48,12 @@ import {
   applianceAccess,
   DedicatedHsmType,
   describeDeviceError,
-  report,
   SecretReads,
   toStatusRecords,
   withAppliance,
+  reconcilerFor,
   type DeviceProblem,
+  type Pass as SharedPass,
   type OperatorContext,
 } from '../shared/index.js';
 import { applianceChecks, mergeApplianceStatus } from './appliance-checks.js';
@@ -68,7 +61,6 @@ import { observeAppliance } from './appliance-observation.js';
 import { decideDeletion, NOT_BLOCKED } from './deletion.js';
 import { countsAsAttempt, describeFailure, failureConditions, nextDeployStep, roundRestarts, SUPPORT_REQUEST, type LastFailure } from './deployment.js';
 import { armName, desiredHsm, keyOf, quotaStampKey, refOf, shortName, tagsToWrite } from './desired.js';
-import { OwnWrites } from '../../runtime/index.js';
 import { Pass, type HsmStatus } from './pass.js';
 import { featureCondition, gatewayVerdict, QUOTA_HELD, quotaCondition, readFailure, REQUIRED_FEATURES, subnetCondition, withoutSelf, type Read } from './preflight.js';
 import { ReadCache } from './read-cache.js';
@@ -76,6 +68,18 @@ import { DeployGate } from './deploy-gate.js';
 import { formatDuration, gatewayWaitDelay, jittered, raceBackoffMs } from './timing.js';
 
 export const CONTROLLER = 'DedicatedHsm';
+
+/** cleanup's answer when the finalizer may go. */
+const RELEASE = Symbol('release');
+
+/** A write-ahead checkpoint of the skeleton (the attempt before a PUT, the zeroize record). */
+type Checkpoint = (pass: Pass) => Promise<DedicatedHsm>;
+
+/** The skeleton hands back the collector newPass made. */
+function toPass(p: SharedPass<HsmStatus>): Pass {
+  if (!(p instanceof Pass)) throw new Error('DedicatedHsm pass expected');
+  return p;
+}
 
 const MAX_OPERATION_POLL_MS = 30_000;
 /** A create in flight longer than this is reported as timed out (and still watched). */
@@ -106,11 +110,11 @@ async function read<T>(fn: () => Promise<T>): Promise<Read<T>> {
 export class DedicatedHsmReconciler {
   private readonly gateways: ReadCache<GatewayState | undefined>;
   private readonly subnets: ReadCache<SubnetState | undefined>;
-  private readonly own = new OwnWrites<DedicatedHsm>();
   /** One PUT decision at a time per subscription and region, with the quota it takes held (deploy-gate.ts). */
   readonly gate: DeployGate;
 
   constructor(private readonly ctx: OperatorContext) {
+    this.reconcile = this.skeleton();
     const ttl = (): number => Math.min(30_000, ctx.settings.gatewayWaitInitialMs);
     this.gateways = new ReadCache(ctx.clock, ttl);
     this.subnets = new ReadCache(ctx.clock, ttl);
@@ -122,73 +126,58 @@ export class DedicatedHsmReconciler {
     return this.gateways.fetches;
   }
 
-  readonly reconcile = async (key: string, rc: ReconcileContext): Promise<ReconcileOutcome> => {
+  /** The DedicatedHsm's reconcile: the shared skeleton (skeleton.ts) around this kind's apply and cleanup. */
+  readonly reconcile: (key: string, rc: ReconcileContext) => Promise<ReconcileOutcome>;
+
+  private skeleton(): (key: string, rc: ReconcileContext) => Promise<ReconcileOutcome> {
     const ctx = this.ctx;
-    const cached = ctx.caches.dedicatedHsms.get(key);
-    if (!cached) {
-      ctx.secrets.untrack(CONTROLLER, key);
-      ctx.metrics.forget('DedicatedHsm', { namespace: rc.namespace ?? 'default', name: rc.name });
-      return;
-    }
-    // Start from the newest state this process knows: the cache may not have seen our last write yet.
-    let hsm = this.own.resolve(cached);
-    const now = new Date(ctx.clock.now());
-    const mode = reconcileMode(hsm.metadata.annotations);
-    if ('error' in mode) {
-      const pass = new Pass(now);
-      pass.override = { reason: 'InvalidSpec', severity: 'needsHuman', message: `${mode.error}. Nothing is done until it is corrected.` };
-      await this.write(hsm, pass);
-      return;
-    }
-    if (mode.mode === 'paused') {
-      const pass = new Pass(now);
-      pass.override = {
-        reason: 'Paused',
-        severity: 'needsHuman',
-        message: `${Annotations.reconcile}=paused: the operator touches nothing (no Azure or appliance traffic, no deletion) until the annotation is removed or set to manage or observe.`,
-      };
-      await this.write(hsm, pass);
-      return;
-    }
-    let recheck = false;
-    if (hasTrigger(hsm.metadata.annotations, Annotations.resyncNow)) {
-      const t = await consumeTrigger(ctx.manager.client, DedicatedHsmType, hsm, Annotations.resyncNow);
-      if (!t.object) return;
-      this.own.record(hsm, t.object);
-      hsm = t.object;
-      if (t.fired) {
-        recheck = true;
-        this.gateways.invalidate(`${this.identityOf(hsm)}|${hsm.spec.azure.expressRouteGatewayId.toLowerCase()}`);
-        this.subnets.invalidate(`${this.identityOf(hsm)}|${hsm.spec.azure.subnetId.toLowerCase()}`);
-        rc.log.info('resync-now: re-reading Azure and the appliance');
-        ctx.manager.events.normal(hsm, 'ResyncRequested', `${Annotations.resyncNow}: re-reading Azure and the appliance now.`);
-      }
-    }
-    const secrets = new SecretReads(ctx.secrets, CONTROLLER, key, ctx.digest);
-    try {
-      const pass = new Pass(now);
-      if (hsm.metadata.deletionTimestamp) return await this.finalize(hsm, mode.mode, secrets, pass);
-      return await this.sync(hsm, mode.mode, secrets, pass, recheck, rc);
-    } finally {
-      secrets.done();
-    }
-  };
+    return reconcilerFor<HsmStatus, DedicatedHsm>(ctx, {
+      kind: 'DedicatedHsm',
+      controller: CONTROLLER,
+      type: DedicatedHsmType,
+      cache: ctx.caches.dedicatedHsms,
+      finalizer: true,
+      triggers: [{ annotation: Annotations.resyncNow, modes: ['manage', 'observe'] }],
+      readyEvents: true,
+      newPass: (now) => new Pass(now),
+      pausedMessage: () =>
+        `${Annotations.reconcile}=paused: the operator touches nothing (no Azure or appliance traffic, no deletion) until the annotation is removed or set to manage or observe.`,
+      forget: (key, ref) => {
+        ctx.secrets.untrack(CONTROLLER, key);
+        ctx.metrics.forget('DedicatedHsm', { namespace: ref.namespace || 'default', name: ref.name });
+      },
+      apply: async (hsm, pass, step) => {
+        const recheck = step.fired.has(Annotations.resyncNow);
+        if (recheck) {
+          this.gateways.invalidate(`${this.identityOf(hsm)}|${hsm.spec.azure.expressRouteGatewayId.toLowerCase()}`);
+          this.subnets.invalidate(`${this.identityOf(hsm)}|${hsm.spec.azure.subnetId.toLowerCase()}`);
+          step.rc.log.info('resync-now: re-reading Azure and the appliance');
+          pass.event('Normal', 'ResyncRequested', `${Annotations.resyncNow}: re-reading Azure and the appliance now.`);
+        }
+        const secrets = new SecretReads(ctx.secrets, CONTROLLER, keyOf(hsm), ctx.digest);
+        try {
+          return await this.sync(hsm, step.mode, secrets, toPass(pass), recheck, step.rc, (p) => step.checkpoint(p));
+        } finally {
+          secrets.done();
+        }
+      },
+      cleanup: async (hsm, pass, step) => {
+        const secrets = new SecretReads(ctx.secrets, CONTROLLER, keyOf(hsm), ctx.digest);
+        try {
+          const r = await this.finalize(hsm, step.mode, secrets, toPass(pass), (p) => step.checkpoint(p));
+          return r === RELEASE ? { release: true } : { outcome: r };
+        } finally {
+          secrets.done();
+        }
+      },
+    });
+  }
 
   // -------------------------------------------------------------------------------------------------------------
   // Converge
 
-  private async sync(input: DedicatedHsm, mode: ReconcileMode, secrets: SecretReads, pass: Pass, recheck: boolean, rc: ReconcileContext): Promise<ReconcileOutcome> {
+  private async sync(hsm: DedicatedHsm, mode: Exclude<ReconcileMode, 'paused'>, secrets: SecretReads, pass: Pass, recheck: boolean, rc: ReconcileContext, checkpoint: Checkpoint): Promise<ReconcileOutcome> {
     const ctx = this.ctx;
-    let hsm = input;
-    // A first status at once, so kstatus (and a human) sees InProgress rather than nothing.
-    if (!hsm.status?.conditions?.length) hsm = await this.write(hsm, new Pass(pass.now));
-    // The finalizer before anything exists in Azure: an HSM is never created that deleting this object could lose.
-    if (mode === 'manage' && !hasFinalizer(hsm, FINALIZER)) {
-      const updated = await addFinalizer(ctx.manager.client, DedicatedHsmType, hsm, FINALIZER);
-      if (!updated) return;
-      this.own.record(hsm, updated);
-      hsm = updated;
-    }
     pass.condition(NOT_BLOCKED);
     if (mode === 'observe') {
       pass.happy = { reason: 'Observing', message: `${Annotations.reconcile}=observe: Azure and the appliance are read and reported; nothing is written to either.` };
@@ -196,7 +185,6 @@ export class DedicatedHsmReconciler {
     const az = await this.plane(hsm, secrets);
     if (!az.ok) {
       pass.override = { reason: 'SecretNotFound', severity: 'retrying', message: `${az.message} Nothing is read from or written to Azure until it exists.` };
-      await this.write(hsm, pass);
       return;
     }
     const plane = az.plane;
@@ -211,7 +199,6 @@ export class DedicatedHsmReconciler {
     if (status.pendingOperation) {
       const r = status.pendingOperation.kind === 'create' ? await this.resumeCreate(plane, hsm, pass, round) : await this.resumeRedeployDelete(plane, hsm, pass, round);
       if (r.kind === 'inFlight') {
-        await this.write(hsm, pass);
         return { requeueAfter: pass.requeueAfter ?? this.pollMs(hsm) };
       }
       existing = r.hsm;
@@ -223,7 +210,6 @@ export class DedicatedHsmReconciler {
       } catch (e) {
         const f = failureOf(e);
         pass.condition(readFailure('Provisioned', `HSM ${name}`, f));
-        await this.write(hsm, pass);
         throw new RetryableError(`reading HSM ${name}: ${f.message}`, { retryAfterMs: Math.max(f.retryAfterMs ?? 0, ctx.settings.gatewayWaitInitialMs) });
       }
     }
@@ -236,12 +222,11 @@ export class DedicatedHsmReconciler {
         pass.condition({ type: 'Provisioned', status: 'False', reason: 'AdoptionConflict', message });
         // It overrides every other check: nothing else about this resource is ours to judge.
         pass.override = { reason: 'AdoptionConflict', severity: 'needsHuman', message };
-        this.announce(hsm, pass, 'warning', adopted ? 'ImmutableDrift' : 'AdoptionConflict', `Azure HSM ${name} differs from the spec in ${drift.join(', ')} (immutable); nothing is written to it.`);
-        await this.write(hsm, pass);
+        pass.event('Warning', adopted ? 'ImmutableDrift' : 'AdoptionConflict', `Azure HSM ${name} differs from the spec in ${drift.join(', ')} (immutable); nothing is written to it.`);
         return { requeueAfter: this.resyncMs(hsm) };
       }
       if (status.resourceId === undefined && !status.pendingOperation) {
-        this.announce(hsm, pass, 'normal', 'Adopted', `Adopted the existing Azure HSM ${existing.id} (provisioningState ${existing.provisioningState ?? 'unknown'}) instead of creating a second one.`);
+        pass.event('Normal', 'Adopted', `Adopted the existing Azure HSM ${existing.id} (provisioningState ${existing.provisioningState ?? 'unknown'}) instead of creating a second one.`);
       }
       this.recordResource(hsm, pass, existing);
       if (existing.provisioningState === 'Succeeded') return this.provisioned(hsm, plane, existing, mode, secrets, pass, rc);
@@ -258,15 +243,11 @@ export class DedicatedHsmReconciler {
         });
         pass.condition(QUOTA_HELD);
         await this.networkChecks(hsm, plane, pass, rc);
-        await this.write(hsm, pass);
         return { requeueAfter: this.pollMs(hsm) };
       }
     } else if (status.resourceId !== undefined) {
       if (status.provisioningState === 'Succeeded') {
-        this.announce(
-          hsm,
-          pass,
-          'warning',
+        pass.event('Warning',
           'DeletedOutOfBand',
           `Azure HSM ${name} was deleted outside the operator.${mode === 'manage' ? ' It is deployed again.' : ' Observe mode: it is only reported.'}`,
         );
@@ -300,13 +281,11 @@ export class DedicatedHsmReconciler {
           message: `Azure HSM ${name} does not exist in resource group ${a.resourceGroup}. Observe mode deploys nothing: set ${Annotations.reconcile}=manage to deploy it.`,
         });
       } else this.reassert(hsm, pass, round.lastFailure);
-      await this.write(hsm, pass);
       return { requeueAfter: this.resyncMs(hsm) };
     }
     if (pre.blocked) {
       if (failed) this.reassert(hsm, pass, round.lastFailure);
       else if (!pre.provisionedSaid) pass.condition({ type: 'Provisioned', status: 'Unknown', reason: 'Pending', message: `Not deployed yet: ${pre.why}` });
-      await this.write(hsm, pass);
       return { requeueAfter: pass.requeueAfter ?? this.resyncMs(hsm) };
     }
 
@@ -325,7 +304,6 @@ export class DedicatedHsmReconciler {
       case 'wait':
         this.reassert(hsm, pass, round.lastFailure);
         rc.log.info({ waitMs: Math.round(step.ms), why: step.why }, 'deployment waits');
-        await this.write(hsm, pass);
         return { requeueAfter: step.ms };
       case 'giveUp': {
         if (round.lastFailure?.class !== 'DeploymentFailed') {
@@ -333,10 +311,9 @@ export class DedicatedHsmReconciler {
           if (round.lastFailure?.code) lf.code = round.lastFailure.code;
           round.lastFailure = lf;
           pass.put('lastFailure', lf);
-          this.announce(hsm, pass, 'warning', 'DeploymentFailed', step.message);
+          pass.event('Warning', 'DeploymentFailed', step.message);
         }
         pass.condition({ type: 'Provisioned', status: 'False', reason: 'DeploymentFailed', message: step.message });
-        await this.write(hsm, pass);
         return { requeueAfter: this.resyncMs(hsm) };
       }
       case 'redeploy':
@@ -346,7 +323,7 @@ export class DedicatedHsmReconciler {
       case 'deploy':
         break;
     }
-    return this.deploy(plane, hsm, pass, round, mode, secrets, rc, failed, az.identity);
+    return this.deploy(plane, hsm, pass, round, mode, secrets, rc, failed, az.identity, checkpoint);
   }
 
   /**
@@ -364,6 +341,7 @@ export class DedicatedHsmReconciler {
     rc: ReconcileContext,
     failed: HsmState | undefined,
     identity: string,
+    checkpoint: Checkpoint,
   ): Promise<ReconcileOutcome> {
     const a = hsm.spec.azure;
     const scope = DeployGate.scope(a.subscriptionId, a.location);
@@ -374,13 +352,12 @@ export class DedicatedHsmReconciler {
         if (failed) this.reassert(hsm, pass, round.lastFailure);
         else if (!pre.provisionedSaid) pass.condition({ type: 'Provisioned', status: 'Unknown', reason: 'Pending', message: `Not deployed yet: ${pre.why}` });
         rc.log.info({ why: pre.why }, 'a fresh reading taken for the deployment decision holds it back');
-        await this.write(hsm, pass);
         return { requeueAfter: pass.requeueAfter ?? this.resyncMs(hsm) };
       }
       this.gate.reserve(scope, id, quotaStampKey(hsm));
       try {
         // Refused at once: nothing was created, the place is free again.
-        return await this.put(plane, hsm, pass, round, mode, secrets, rc, () => this.gate.release(scope, id));
+        return await this.put(plane, hsm, pass, round, mode, secrets, rc, () => this.gate.release(scope, id), checkpoint);
       } catch (e) {
         this.gate.release(scope, id);
         throw e;
@@ -402,16 +379,14 @@ export class DedicatedHsmReconciler {
     secrets: SecretReads,
     rc: ReconcileContext,
     refused: () => void,
+    checkpoint: Checkpoint,
   ): Promise<ReconcileOutcome> {
     let hsm = input;
     const name = armName(hsm);
     const dep = hsm.spec.deployment;
     const attempt = round.attempts + 1;
     const where = hsm.spec.azure.stampId ?? (hsm.spec.azure.zones?.length ? `zone ${hsm.spec.azure.zones.join(',')}` : 'a stamp Azure picks');
-    this.announce(
-      hsm,
-      pass,
-      'normal',
+    pass.event('Normal',
       'Deploying',
       `Deploying HSM ${name} in ${hsm.spec.azure.location}, ${where} (attempt ${attempt} of ${dep.raceRetries + 1}${round.redeploys ? `, after ${round.redeploys} redeploy${round.redeploys === 1 ? '' : 's'}` : ''}).`,
     );
@@ -419,7 +394,7 @@ export class DedicatedHsmReconciler {
     // cannot lose it (a crash before the PUT costs one attempt of the budget instead: never one too many).
     round.attempts = attempt;
     pass.put('attempts', attempt);
-    hsm = await this.write(hsm, pass);
+    hsm = await checkpoint(pass);
     let progress;
     try {
       progress = await plane.beginCreateHsm(desiredHsm(hsm));
@@ -430,7 +405,6 @@ export class DedicatedHsmReconciler {
       round.attempts = attempt - 1;
       pass.put('attempts', round.attempts);
       this.recordFailure(hsm, pass, round, f, { attempt: countsAsAttempt(f) });
-      await this.write(hsm, pass);
       return { requeueAfter: this.afterFailureMs(hsm, f, round) };
     }
     if (!progress.done) {
@@ -442,7 +416,6 @@ export class DedicatedHsmReconciler {
         message: `Deployment of HSM ${name} is in flight (attempt ${attempt}); provisioning takes about 25-30 minutes.`,
       });
       pass.condition(QUOTA_HELD);
-      await this.write(hsm, pass);
       rc.log.info({ attempt }, 'deployment sent; resume token persisted');
       return { requeueAfter: this.pollMs(hsm) };
     }
@@ -465,7 +438,7 @@ export class DedicatedHsmReconciler {
         // Overdue: no longer progress. Still watched (a late success is taken), never sent again.
         const message = `Deployment of HSM ${name} has been in flight since ${op.startedAt}, longer than the operation timeout (${formatDuration(timeoutMs)}; deployments take about 25-30 minutes): it timed out. The operator keeps watching it and sends no second PUT. Check the deployment of ${name} in the Azure portal; if it is stuck, open a support request.`;
         const prev = getCondition(hsm.status?.conditions as Condition[] | undefined, 'Provisioned');
-        if (prev?.reason !== 'DeploymentFailed') this.announce(hsm, pass, 'warning', 'OperationTimedOut', message);
+        if (prev?.reason !== 'DeploymentFailed') pass.event('Warning', 'OperationTimedOut', message);
         pass.condition({ type: 'Provisioned', status: 'False', reason: 'DeploymentFailed', message });
       } else {
         pass.condition({
@@ -553,10 +526,7 @@ export class DedicatedHsmReconciler {
   private async startRedeployDelete(plane: AzurePlane, hsm: DedicatedHsm, pass: Pass, round: Round, failed: HsmState): Promise<ReconcileOutcome> {
     const name = armName(hsm);
     const dep = hsm.spec.deployment;
-    this.announce(
-      hsm,
-      pass,
-      'warning',
+    pass.event('Warning',
       'Redeploying',
       `Deployment of HSM ${name} failed ${round.attempts} time${round.attempts === 1 ? '' : 's'} on the gateway race: deleting the failed resource ${failed.id} and deploying again (redeploy ${round.redeploys + 1} of ${dep.redeployAfter}).`,
     );
@@ -580,7 +550,6 @@ export class DedicatedHsmReconciler {
         pass.after(this.resyncMs(hsm));
       }
     }
-    await this.write(hsm, pass);
     return { requeueAfter: pass.requeueAfter ?? this.pollMs(hsm) };
   }
 
@@ -600,7 +569,7 @@ export class DedicatedHsmReconciler {
     round.lastFailure = lf;
     pass.put('lastFailure', lf);
     pass.condition({ type: 'Provisioned', status: 'False', reason: 'DeploymentFailed', message });
-    this.announce(hsm, pass, 'warning', 'DeploymentFailed', message);
+    pass.event('Warning', 'DeploymentFailed', message);
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -668,14 +637,14 @@ export class DedicatedHsmReconciler {
       const next = gatewayWaitDelay(waitedMs, ctx.settings);
       rc.log.info({ gateway: name, state: v.state, waitedMs, nextLookMs: next }, 'waiting for the ExpressRoute gateway');
       if (prevCondition?.reason !== 'WaitingForGateway' || prev?.state !== v.state) {
-        this.announce(hsm, pass, 'normal', 'WaitingForGateway', `ExpressRoute gateway ${name} is ${v.state}: no HSM is deployed until it is Succeeded; looking again in ${formatDuration(next)}.`);
+        pass.event('Normal', 'WaitingForGateway', `ExpressRoute gateway ${name} is ${v.state}: no HSM is deployed until it is Succeeded; looking again in ${formatDuration(next)}.`);
       }
       return { condition: v.condition, nextLookMs: next };
     }
     ctx.metrics.setGatewayWaitSince(refOf(hsm), undefined);
     if (prevCondition?.reason === 'WaitingForGateway' && v.condition.status === 'True') {
       const waited = hsm.status?.gateway?.since ? pass.now.getTime() - Date.parse(hsm.status.gateway.since) : 0;
-      this.announce(hsm, pass, 'normal', 'GatewaySucceeded', `ExpressRoute gateway ${name} is Succeeded after a wait of ${formatDuration(waited)}.`);
+      pass.event('Normal', 'GatewaySucceeded', `ExpressRoute gateway ${name} is Succeeded after a wait of ${formatDuration(waited)}.`);
     }
     return { condition: v.condition, nextLookMs: ctx.settings.gatewayWaitInitialMs };
   }
@@ -721,10 +690,10 @@ export class DedicatedHsmReconciler {
       if (mode === 'manage') {
         try {
           await plane.updateTags(a.subscriptionId, a.resourceGroup, name, tags);
-          this.announce(hsm, pass, 'normal', 'TagsUpdated', `Tags of Azure HSM ${name} set to the spec's (${Object.keys(tags).length} tag${Object.keys(tags).length === 1 ? '' : 's'}).`);
+          pass.event('Normal', 'TagsUpdated', `Tags of Azure HSM ${name} set to the spec's (${Object.keys(tags).length} tag${Object.keys(tags).length === 1 ? '' : 's'}).`);
         } catch (e) {
           const f = failureOf(e);
-          this.announce(hsm, pass, 'warning', 'TagsNotUpdated', `Could not update the tags of Azure HSM ${name}: ${f.message}`);
+          pass.event('Warning', 'TagsNotUpdated', `Could not update the tags of Azure HSM ${name}: ${f.message}`);
           pass.after(this.afterFailureMs(hsm, f, { attempts: 1, redeploys: 0, lastFailure: undefined }));
         }
       } else rc.log.info({ hsm: name }, 'observe mode: tags differ from the spec; not updated');
@@ -741,7 +710,6 @@ export class DedicatedHsmReconciler {
     if (obs.ssh.kind === 'ok') ctx.metrics.setRebootPatchInstalled(ref, obs.ssh.facts.rebootPatchInstalled);
     else if (obs.ssh.kind === 'failed' && obs.ssh.problem.reason === 'CredentialRejected' && status.appliance === undefined) ctx.metrics.setRebootPatchInstalled(ref, undefined);
 
-    await this.write(hsm, pass);
     const transient = (obs.ssh.kind === 'failed' && !obs.ssh.problem.needsHuman) || obs.ntls.kind === 'unreachable';
     const resync = this.resyncMs(hsm);
     return { requeueAfter: Math.min(pass.requeueAfter ?? resync, transient ? Math.min(resync, ctx.settings.gatewayWaitMaxMs) : resync) };
@@ -775,26 +743,25 @@ export class DedicatedHsmReconciler {
   // -------------------------------------------------------------------------------------------------------------
   // Delete
 
-  private async finalize(hsm: DedicatedHsm, mode: ReconcileMode, secrets: SecretReads, pass: Pass): Promise<ReconcileOutcome> {
+  private async finalize(input: DedicatedHsm, mode: Exclude<ReconcileMode, 'paused'>, secrets: SecretReads, pass: Pass, checkpoint: Checkpoint): Promise<ReconcileOutcome | typeof RELEASE> {
     const ctx = this.ctx;
-    if (!hasFinalizer(hsm, FINALIZER)) return;
+    let hsm = input;
     const name = armName(hsm);
     const a = hsm.spec.azure;
     if (mode === 'observe' || hsm.spec.deletionPolicy === 'Orphan') {
-      ctx.manager.events.normal(
-        hsm,
+      pass.event(
+        'Normal',
         'Orphaned',
         mode === 'observe'
           ? `Observe mode: the finalizer is removed; Azure HSM ${name} is left untouched.`
           : `deletionPolicy Orphan: Azure HSM ${name} stays in Azure untouched (to delete it, zeroize it and delete the resource, or use deletionPolicy Delete).`,
         'Delete',
       );
-      return this.release(hsm);
+      return RELEASE;
     }
     const az = await this.plane(hsm, secrets);
     if (!az.ok) {
       pass.condition({ type: 'DeletionBlocked', status: 'True', reason: 'DeletionBlocked', message: `${az.message} The HSM cannot be deleted without Azure access.` });
-      await this.write(hsm, pass);
       return;
     }
     const plane = az.plane;
@@ -812,14 +779,12 @@ export class DedicatedHsmReconciler {
         const p = await plane.pollDelete(op.token);
         if (!p.done) {
           deleting(`Deleting Azure HSM ${name} (since ${op.startedAt}).`);
-          await this.write(hsm, pass);
           return { requeueAfter: this.pollMs(hsm) };
         }
       } catch (e) {
         const f = failureOf(e);
         if (f.retryable) {
           deleting(`Deleting Azure HSM ${name}: polling failed (${f.message}); retrying.`);
-          await this.write(hsm, pass);
           return { requeueAfter: Math.max(f.retryAfterMs ?? 0, this.pollMs(hsm)) };
         }
         pass.clear('pendingOperation');
@@ -829,7 +794,6 @@ export class DedicatedHsmReconciler {
       const r = await this.resumeCreate(plane, hsm, pass, round);
       if (r.kind === 'inFlight') {
         deleting(`Waiting for the deployment of HSM ${name} in flight to end before deleting it.`);
-        await this.write(hsm, pass);
         return { requeueAfter: this.pollMs(hsm) };
       }
     }
@@ -840,12 +804,10 @@ export class DedicatedHsmReconciler {
     } catch (e) {
       const f = failureOf(e);
       deleting(`Could not read Azure HSM ${name}: ${f.message}; retrying.`);
-      await this.write(hsm, pass);
       throw new RetryableError(`reading HSM ${name}: ${f.message}`, { retryAfterMs: f.retryAfterMs });
     }
     if (existing && existing.provisioningState !== 'Succeeded' && existing.provisioningState !== 'Failed') {
       deleting(`Azure HSM ${name} is ${existing.provisioningState ?? 'busy'}; waiting for that operation to end before deleting.`);
-      await this.write(hsm, pass);
       return { requeueAfter: this.pollMs(hsm) };
     }
 
@@ -876,13 +838,12 @@ export class DedicatedHsmReconciler {
     );
     switch (step.kind) {
       case 'release':
-        ctx.manager.events.normal(hsm, 'Deleted', `Azure HSM ${name} does not exist (any more); the finalizer is removed.`, 'Delete');
-        return this.release(hsm);
+        pass.event('Normal', 'Deleted', `Azure HSM ${name} does not exist (any more); the finalizer is removed.`, 'Delete');
+        return RELEASE;
       case 'blocked': {
         pass.condition(step.condition);
         const prev = getCondition(hsm.status?.conditions as Condition[] | undefined, 'DeletionBlocked');
-        if (prev?.status !== 'True' || prev.reason !== step.condition.reason) this.announce(hsm, pass, 'warning', step.condition.reason, step.condition.message);
-        await this.write(hsm, pass);
+        if (prev?.status !== 'True' || prev.reason !== step.condition.reason) pass.event('Warning', step.condition.reason, step.condition.message);
         return { requeueAfter: step.condition.reason === 'ApplianceUnreachable' ? ctx.settings.gatewayWaitMaxMs : this.resyncMs(hsm) };
       }
       case 'zeroize': {
@@ -895,19 +856,18 @@ export class DedicatedHsmReconciler {
           reason: 'Zeroizing',
           message: `Zeroizing HSM ${name} (serial ${serial}) as ${Annotations.confirmZeroize} asks: three failed HSM SO logins; all key material on it is destroyed.`,
         });
-        this.announce(hsm, zpass, 'warning', 'Zeroizing', `Zeroizing HSM ${name} (serial ${serial}): ${Annotations.confirmZeroize} names it. All key material on it is destroyed.`);
-        hsm = await this.write(hsm, zpass);
+        zpass.event('Warning', 'Zeroizing', `Zeroizing HSM ${name} (serial ${serial}): ${Annotations.confirmZeroize} names it. All key material on it is destroyed.`);
+        hsm = await checkpoint(zpass);
         try {
           const rep = await withAppliance(ctx, view, access, () => zeroizeByFailedLogins(ctx.ssh, access.endpoint, { confirm: 'zeroize-hsm-and-destroy-all-key-material', hsmSerial: serial }));
           const after = await withAppliance(ctx, view, access, (ap) => ap.show());
           if (after.zeroized !== true) throw new Error(`hsm show does not report HSM ${name} zeroized after ${rep.failedLogins} failed HSM SO logins`);
-          ctx.manager.events.warning(hsm, 'Zeroized', `HSM ${name} (serial ${serial}) is zeroized (${rep.failedLogins} failed HSM SO logins); deleting its Azure resource next.`, 'Delete');
+          pass.event('Warning', 'Zeroized', `HSM ${name} (serial ${serial}) is zeroized (${rep.failedLogins} failed HSM SO logins); deleting its Azure resource next.`, 'Delete');
           pass.put('appliance', { ...(status.appliance ?? {}), zeroized: true, soAttemptsLeft: 0 });
         } catch (e) {
           const p = describeDeviceError(e, `zeroizing HSM ${name}`);
           pass.condition({ type: 'DeletionBlocked', status: 'True', reason: p.reason === 'CredentialRejected' || p.reason === 'HostKeyMismatch' ? 'CredentialRejected' : 'ApplianceUnreachable', message: p.message });
-          this.announce(hsm, pass, 'warning', 'ZeroizeFailed', p.message);
-          await this.write(hsm, pass);
+          pass.event('Warning', 'ZeroizeFailed', p.message);
           return { requeueAfter: ctx.settings.needsHumanRecheckMs };
         }
         break;
@@ -917,22 +877,20 @@ export class DedicatedHsmReconciler {
     }
 
     // Delete the HSM resource (never its resource group).
-    this.announce(hsm, pass, 'normal', 'Deleting', `Deleting Azure HSM ${name} (resource group ${a.resourceGroup} is left alone).`);
+    pass.event('Normal', 'Deleting', `Deleting Azure HSM ${name} (resource group ${a.resourceGroup} is left alone).`);
     try {
       const p = await plane.beginDeleteHsm(a.subscriptionId, a.resourceGroup, name);
       if (p.done) {
-        ctx.manager.events.normal(hsm, 'Deleted', `Azure HSM ${name} is deleted; the finalizer is removed.`, 'Delete');
-        return this.release(hsm);
+        pass.event('Normal', 'Deleted', `Azure HSM ${name} is deleted; the finalizer is removed.`, 'Delete');
+        return RELEASE;
       }
       pass.put('pendingOperation', { kind: 'delete', token: p.token, startedAt: pass.nowIso });
       deleting(`Deleting Azure HSM ${name}.`);
-      await this.write(hsm, pass);
       return { requeueAfter: this.pollMs(hsm) };
     } catch (e) {
       const f = failureOf(e);
       if (f.retryable) {
         deleting(`Deleting Azure HSM ${name} failed transiently (${f.message}); retrying.`);
-        await this.write(hsm, pass);
         return { requeueAfter: Math.max(f.retryAfterMs ?? 0, this.afterFailureMs(hsm, f, round)) };
       }
       const message = `Azure refused to delete HSM ${name}: ${f.message} ${f.action}`;
@@ -940,17 +898,9 @@ export class DedicatedHsmReconciler {
       const lf: LastFailure = { class: 'DeletionBlocked', message: f.message.slice(0, 4096), time: pass.nowIso };
       if (f.code) lf.code = f.code;
       pass.put('lastFailure', lf);
-      this.announce(hsm, pass, 'warning', 'DeletionBlocked', message);
-      await this.write(hsm, pass);
+      pass.event('Warning', 'DeletionBlocked', message);
       return { requeueAfter: ctx.settings.needsHumanRecheckMs };
     }
-  }
-
-  private async release(hsm: DedicatedHsm): Promise<ReconcileOutcome> {
-    await removeFinalizer(this.ctx.manager.client, DedicatedHsmType, hsm, FINALIZER);
-    this.own.forget(hsm.metadata.uid);
-    this.ctx.metrics.forget('DedicatedHsm', refOf(hsm));
-    return;
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -966,7 +916,7 @@ export class DedicatedHsmReconciler {
 
   private attemptSucceeded(hsm: DedicatedHsm, pass: Pass): void {
     this.ctx.metrics.deploymentAttempts.inc({ class: 'succeeded' });
-    this.announce(hsm, pass, 'normal', 'DeploymentSucceeded', `Azure HSM ${armName(hsm)} is provisioned.`);
+    pass.event('Normal', 'DeploymentSucceeded', `Azure HSM ${armName(hsm)} is provisioned.`);
   }
 
   /** A failed deployment or refused PUT: status (attempts, lastFailure), conditions, metric and Event. */
@@ -983,7 +933,7 @@ export class DedicatedHsmReconciler {
     pass.failure = failureConditions(o);
     pass.condition(...pass.failure);
     this.ctx.metrics.deploymentAttempts.inc({ class: f.class });
-    this.announce(hsm, pass, 'warning', o.reason, `Deployment of HSM ${armName(hsm)} failed (attempt ${round.attempts || 1}): ${o.message}`);
+    pass.event('Warning', o.reason, `Deployment of HSM ${armName(hsm)} failed (attempt ${round.attempts || 1}): ${o.message}`);
   }
 
   /** While a failure holds (backoff, quiet period), its conditions stay as they were written. */
@@ -1002,40 +952,6 @@ export class DedicatedHsmReconciler {
     if (f.class === 'race') return round.attempts <= hsm.spec.deployment.raceRetries ? raceBackoffMs(round.attempts, s) : 1;
     if (f.retryable) return Math.max(f.retryAfterMs ?? 0, raceBackoffMs(1, s));
     return s.needsHumanRecheckMs;
-  }
-
-  /** An Event now; the Ready transition Event of the same reason is then not repeated. */
-  private announce(hsm: DedicatedHsm, pass: Pass, type: 'normal' | 'warning', reason: string, note: string): void {
-    pass.announced.add(reason);
-    this.ctx.manager.events[type](hsm, reason, note, 'Reconcile');
-  }
-
-  /** The single status write of a pass (skipped by the writer when nothing changed), and the Ready Event. */
-  private async write(hsm: DedicatedHsm, pass: Pass): Promise<DedicatedHsm> {
-    const ctx = this.ctx;
-    let verdict: Verdict | undefined;
-    const res = await ctx.manager.status.update<DedicatedHsm>(DedicatedHsmType, hsm, (s) => {
-      const status = s as HsmStatus;
-      Object.assign(status, structuredClone(pass.set));
-      for (const k of pass.drop) delete status[k];
-      const r = report('DedicatedHsm', status.conditions as Condition[] | undefined, pass.conditions, hsm.metadata.generation, pass.now, {
-        ...(pass.override ? { override: pass.override } : {}),
-        ...(pass.happy ? { happy: pass.happy } : {}),
-      });
-      status.conditions = r.conditions;
-      verdict = r.ready;
-    });
-    if (res.written) this.own.record(hsm, res.object);
-    if (verdict) {
-      const before = getCondition(hsm.status?.conditions as Condition[] | undefined, 'Ready');
-      const changed = !before || before.status !== verdict.status || before.reason !== verdict.reason;
-      if (changed && verdict.reason !== 'Pending' && !pass.announced.has(verdict.reason)) {
-        const type = verdict.severity === 'needsHuman' || verdict.severity === 'retrying' ? 'warning' : 'normal';
-        ctx.manager.events[type](res.object, verdict.reason, verdict.message, 'Reconcile');
-      }
-      ctx.metrics.setReady('DedicatedHsm', refOf(hsm), verdict.status === 'True');
-    }
-    return res.object;
   }
 
   // -------------------------------------------------------------------------------------------------------------

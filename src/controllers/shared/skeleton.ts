@@ -86,6 +86,8 @@ export interface KindSpec<S extends StatusBase, T extends KindObject<S>> {
   readyEvents: boolean;
   /** Ready's message while paused (`deleting`: the object waits for deletion). */
   pausedMessage(deleting: boolean): string;
+  /** A kind's own collector (a subclass carrying what only it needs between steps); default: Pass. */
+  newPass?(now: Date): Pass<S>;
   /** Fills the first status (every check Pending, where the output will be); default: the roll-up alone. */
   first?(obj: T, pass: Pass<S>): void;
   /** The object left the cache: drop its Secret dependencies and metric series. */
@@ -196,7 +198,7 @@ export function reconcilerFor<S extends StatusBase, T extends KindObject<S>>(ctx
       }
     }
 
-    const pass = new Pass<S>(now);
+    const pass = spec.newPass ? spec.newPass(now) : new Pass<S>(now);
     const step: Step<T> = {
       mode,
       fired,
