@@ -11,6 +11,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { ConditionKind } from '../api/conditions.js';
 import type { FailureClass } from '../azure/errors.js';
 import { GUARD_ROLES, type GuardRole } from '../luna/guard.js';
+import type { ObjectRef } from '../runtime/resource.js';
 
 /** The three kinds, as the `kind` label spells them. */
 export type ResourceKind = ConditionKind;
@@ -50,10 +51,7 @@ export const REPUSH_OUTCOMES: readonly RepushOutcome[] = ['succeeded', 'failed']
 export type RecoveryOutcome = 'succeeded' | 'failed' | 'rateLimited' | 'circuitOpen';
 export const RECOVERY_OUTCOMES: readonly RecoveryOutcome[] = ['succeeded', 'failed', 'rateLimited', 'circuitOpen'];
 
-export interface ObjectRef {
-  namespace: string;
-  name: string;
-}
+export type { ObjectRef } from '../runtime/resource.js';
 
 export interface CounterHandle<L extends object> {
   inc(labels: L, value?: number): void;

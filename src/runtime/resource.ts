@@ -48,6 +48,16 @@ export function objectKey(obj: KubeObject): string {
   return ns ? `${ns}/${name}` : name;
 }
 
+/** Namespace and name of an object (the label pair of per-object metric series). */
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+}
+
+export function refOf(obj: KubeObject): ObjectRef {
+  return { namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' };
+}
+
 export function splitKey(key: string): { namespace?: string; name: string } {
   const i = key.indexOf('/');
   return i < 0 ? { name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };

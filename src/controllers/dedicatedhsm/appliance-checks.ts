@@ -4,6 +4,7 @@
  */
 import type { ConditionLike, DedicatedHsmStatus } from '../../api/index.js';
 import type { HsmShow } from '../../luna/index.js';
+import { toKubeTime } from '../../runtime/index.js';
 import type { DeviceProblem } from '../shared/index.js';
 
 export type ApplianceStatus = NonNullable<DedicatedHsmStatus['appliance']>;
@@ -99,7 +100,7 @@ export function applianceStatus(f: ApplianceFacts): ApplianceStatus {
   if (f.show.zeroized !== undefined) s.zeroized = f.show.zeroized;
   if (f.show.soLoginAttemptsLeft !== undefined) s.soAttemptsLeft = f.show.soLoginAttemptsLeft;
   s.ntlsServerCertFingerprint = f.serverCert.sha256;
-  s.ntlsServerCertNotAfter = f.serverCert.notAfter.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  s.ntlsServerCertNotAfter = toKubeTime(f.serverCert.notAfter);
   if (f.hostKeyFingerprint) s.hostKeyFingerprint = f.hostKeyFingerprint;
   return s;
 }
@@ -111,7 +112,7 @@ export function applianceStatus(f: ApplianceFacts): ApplianceStatus {
 export function mergeApplianceStatus(previous: ApplianceStatus | undefined, next: ApplianceStatus, now: Date): ApplianceStatus {
   const { observedAt: _prevAt, ...prevFacts } = previous ?? {};
   const same = JSON.stringify(sortKeys(prevFacts)) === JSON.stringify(sortKeys(next));
-  return { ...next, observedAt: same && previous?.observedAt ? previous.observedAt : now.toISOString().replace(/\.\d{3}Z$/, 'Z') };
+  return { ...next, observedAt: same && previous?.observedAt ? previous.observedAt : toKubeTime(now) };
 }
 
 function sortKeys(o: Record<string, unknown>): Record<string, unknown> {

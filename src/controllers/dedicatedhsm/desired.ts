@@ -4,7 +4,6 @@
  */
 import type { DedicatedHsm } from '../../api/index.js';
 import { parseArmId, type HsmSpec } from '../../azure/index.js';
-import type { ObjectRef } from '../../observability/hsm-metrics.js';
 
 /** The ARM resource name: spec.azure.name, else metadata.name. */
 export function armName(hsm: DedicatedHsm): string {
@@ -56,14 +55,4 @@ export function shortName(id: string | undefined): string {
   } catch {
     return id;
   }
-}
-
-export function refOf(hsm: DedicatedHsm): ObjectRef {
-  return { namespace: hsm.metadata.namespace ?? 'default', name: hsm.metadata.name ?? '' };
-}
-
-/** `namespace/name`, the work-queue key. */
-export function keyOf(hsm: DedicatedHsm): string {
-  const r = refOf(hsm);
-  return `${r.namespace}/${r.name}`;
 }

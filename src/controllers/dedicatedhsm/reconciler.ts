@@ -39,6 +39,8 @@ import type { HsmShow } from '../../luna/index.js';
 import { zeroizeByFailedLogins } from '../../luna/index.js';
 import {
   getCondition,
+  objectKey,
+  refOf,
   RetryableError,
   type ReconcileContext,
   type ReconcileOutcome,
@@ -52,6 +54,7 @@ import {
   toStatusRecords,
   withAppliance,
   reconcilerFor,
+  spreadBelow,
   type DeviceProblem,
   type Pass as SharedPass,
   type OperatorContext,
@@ -60,12 +63,12 @@ import { applianceChecks, mergeApplianceStatus } from './appliance-checks.js';
 import { observeAppliance } from './appliance-observation.js';
 import { decideDeletion, NOT_BLOCKED } from './deletion.js';
 import { countsAsAttempt, describeFailure, failureConditions, nextDeployStep, roundRestarts, SUPPORT_REQUEST, type LastFailure } from './deployment.js';
-import { armName, desiredHsm, keyOf, quotaStampKey, refOf, shortName, tagsToWrite } from './desired.js';
+import { armName, desiredHsm, quotaStampKey, shortName, tagsToWrite } from './desired.js';
 import { Pass, type HsmStatus } from './pass.js';
 import { featureCondition, gatewayVerdict, QUOTA_HELD, quotaCondition, readFailure, REQUIRED_FEATURES, subnetCondition, withoutSelf, type Read } from './preflight.js';
 import { ReadCache } from './read-cache.js';
 import { DeployGate } from './deploy-gate.js';
-import { formatDuration, gatewayWaitDelay, jittered, raceBackoffMs } from './timing.js';
+import { formatDuration, gatewayWaitDelay, raceBackoffMs } from './timing.js';
 
 export const CONTROLLER = 'DedicatedHsm';
 
@@ -154,7 +157,7 @@ export class DedicatedHsmReconciler {
           step.rc.log.info('resync-now: re-reading Azure and the appliance');
           pass.event('Normal', 'ResyncRequested', `${Annotations.resyncNow}: re-reading Azure and the appliance now.`);
         }
-        const secrets = new SecretReads(ctx.secrets, CONTROLLER, keyOf(hsm), ctx.digest);
+        const secrets = new SecretReads(ctx.secrets, CONTROLLER, objectKey(hsm), ctx.digest);
         try {
           return await this.sync(hsm, step.mode, secrets, toPass(pass), recheck, step.rc, (p) => step.checkpoint(p));
         } finally {
@@ -162,7 +165,7 @@ export class DedicatedHsmReconciler {
         }
       },
       cleanup: async (hsm, pass, step) => {
-        const secrets = new SecretReads(ctx.secrets, CONTROLLER, keyOf(hsm), ctx.digest);
+        const secrets = new SecretReads(ctx.secrets, CONTROLLER, objectKey(hsm), ctx.digest);
         try {
           const r = await this.finalize(hsm, step.mode, secrets, toPass(pass), (p) => step.checkpoint(p));
           return r === RELEASE ? { release: true } : { outcome: r };
@@ -490,7 +493,7 @@ export class DedicatedHsmReconciler {
         return inFlight(current);
       }
       // The token is unusable (not ours, corrupted): forget it and watch the resource itself instead.
-      this.ctx.log.warn({ hsm: keyOf(hsm), err: f.message }, 'pending operation token unusable; watching the resource instead');
+      this.ctx.log.warn({ hsm: objectKey(hsm), err: f.message }, 'pending operation token unusable; watching the resource instead');
       pass.clear('pendingOperation');
       return { kind: 'settled', hsm: current };
     }
@@ -613,7 +616,7 @@ export class DedicatedHsmReconciler {
     for (const c of failing) {
       if (AZURE_RETRYING.has(c.reason)) pass.after(Math.max(retryAfter, ctx.settings.gatewayWaitInitialMs));
       else if (c.reason === 'WaitingForGateway') pass.after(gw.nextLookMs);
-      else if (c.reason === 'QuotaExceeded') pass.after(jittered(quotaRecheckMs));
+      else if (c.reason === 'QuotaExceeded') pass.after(spreadBelow(quotaRecheckMs));
       else pass.after(ctx.settings.needsHumanRecheckMs);
     }
     const first = failing[0] as ConditionLike;
@@ -1002,6 +1005,7 @@ export class DedicatedHsmReconciler {
     } catch {
       /* admission checks the format; fall back to the operator default */
     }
-    return jittered(ms);
+    // Spread below the interval, so HSMs created together do not re-read in lockstep and none waits longer.
+    return spreadBelow(ms);
   }
 }

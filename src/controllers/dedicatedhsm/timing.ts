@@ -23,11 +23,6 @@ export function raceBackoffMs(attempts: number, s: WaitSettings): number {
   return Math.min(s.gatewayWaitMaxMs, s.gatewayWaitInitialMs * 2 ** Math.min(attempts - 1, 20));
 }
 
-/** The periodic re-sync, jittered by up to ±10% so many HSMs created together do not re-read in lockstep. */
-export function jittered(ms: number, random: () => number = Math.random): number {
-  return Math.round(ms * (0.9 + 0.2 * random()));
-}
-
 /** `45s`, `4m0s`, `2h5m` (Go duration style, coarse: seconds at most). */
 export function formatDuration(ms: number): string {
   const total = Math.max(0, Math.round(ms / 1000));

@@ -5,7 +5,7 @@
  * reachability), by its Secrets, and by other groups on the same client host (client-wide settings).
  */
 import type { DedicatedHsm, HsmHaGroup } from '../../api/index.js';
-import { specOrMetadataChanged, watchOf } from '../../runtime/index.js';
+import { objectKey, specOrMetadataChanged, watchOf } from '../../runtime/index.js';
 import type { OperatorContext } from '../shared/index.js';
 import { createReconciler, newMemory } from './reconciler.js';
 import { clientHostKey } from './settings.js';
@@ -14,7 +14,6 @@ import { CONTROLLER_NAME } from './types.js';
 const BY_HSM = 'hsmhagroup.dedicatedHsm';
 const BY_CLIENT = 'hsmhagroup.clientHost';
 
-const keyOf = (g: HsmHaGroup): string => `${g.metadata.namespace ?? ''}/${g.metadata.name ?? ''}`;
 
 /** What of a DedicatedHsm matters to the groups on it: its spec, address and whether its appliance answers. */
 function memberFacts(h: DedicatedHsm): string {
@@ -31,12 +30,12 @@ export function registerHsmHaGroupController(ctx: OperatorContext): void {
     for: groups,
     onUpdate: specOrMetadataChanged,
     watches: [
-      watchOf(ctx.caches.dedicatedHsms, (h) => groups.byIndex(BY_HSM, `${h.metadata.namespace ?? ''}/${h.metadata.name ?? ''}`).map(keyOf), (a, b) => memberFacts(a) !== memberFacts(b)),
+      watchOf(ctx.caches.dedicatedHsms, (h) => groups.byIndex(BY_HSM, objectKey(h)).map(objectKey), (a, b) => memberFacts(a) !== memberFacts(b)),
       watchOf(ctx.secrets.informer, ctx.secrets.mapTo(CONTROLLER_NAME)),
       // Client-wide settings: a sibling's spec change can start or end a settings conflict.
       watchOf(
         groups,
-        (g) => groups.byIndex(BY_CLIENT, clientHostKey(g.spec.client.host, g.spec.client.port)).map(keyOf).filter((k) => k !== keyOf(g)),
+        (g) => groups.byIndex(BY_CLIENT, clientHostKey(g.spec.client.host, g.spec.client.port)).map(objectKey).filter((k) => k !== objectKey(g)),
         (a, b) => a.metadata.generation !== b.metadata.generation,
       ),
     ],

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { ConditionLike, KeyAlgorithm, NtlsClientBindingSpec } from '../../api/index.js';
 import { keyMatchesCertificate, parseCertificate, type CertificateFacts } from '../../pki/index.js';
+import { toKubeTime } from '../../runtime/index.js';
 
 export const TLS_CERT = 'tls.crt';
 export const TLS_KEY = 'tls.key';
@@ -138,9 +139,9 @@ export function reissueReason(stored: StoredCertificate | undefined, plan: Issua
   if (!stored.check.ok) return `the stored certificate is not usable (${stored.check.message})`;
   if (stored.issuedFor !== issuedFor(plan)) return 'the certificate settings changed (common name, identity, key algorithm or duration)';
   const v = certificateValidity(stored.check.pair.facts, now, renewBeforeMs);
-  if (v.state === 'expired') return `the certificate expired at ${iso(stored.check.pair.facts.notAfter)}`;
-  if (v.state === 'expiring') return `its renewal time ${iso(v.renewalTime)} has come`;
-  if (v.state === 'notYetValid') return `the stored certificate is not valid before ${iso(stored.check.pair.facts.notBefore)}`;
+  if (v.state === 'expired') return `the certificate expired at ${toKubeTime(stored.check.pair.facts.notAfter)}`;
+  if (v.state === 'expiring') return `its renewal time ${toKubeTime(v.renewalTime)} has come`;
+  if (v.state === 'notYetValid') return `the stored certificate is not valid before ${toKubeTime(stored.check.pair.facts.notBefore)}`;
   return undefined;
 }
 
@@ -149,7 +150,6 @@ export function reissueReason(stored: StoredCertificate | undefined, plan: Issua
 
 export type CertificateSource = { kind: 'secret'; secret: string } | { kind: 'generated'; secret: string };
 
-const iso = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 /** CertificateValid for a certificate that parsed and whose key matches. Messages are stable between passes. */
 export function validityCondition(source: CertificateSource, facts: Pick<CertificateFacts, 'subjectCommonName' | 'notBefore' | 'notAfter'>, v: Validity): ConditionLike {
@@ -160,7 +160,7 @@ export function validityCondition(source: CertificateSource, facts: Pick<Certifi
         type: 'CertificateValid',
         status: 'True',
         reason: 'Valid',
-        message: `${what} is valid until ${iso(facts.notAfter)}; ${source.kind === 'generated' ? 'it is renewed' : 'it is reported as expiring'} at ${iso(v.renewalTime)}.`,
+        message: `${what} is valid until ${toKubeTime(facts.notAfter)}; ${source.kind === 'generated' ? 'it is renewed' : 'it is reported as expiring'} at ${toKubeTime(v.renewalTime)}.`,
       };
     case 'expiring':
       return {
@@ -169,8 +169,8 @@ export function validityCondition(source: CertificateSource, facts: Pick<Certifi
         reason: 'CertificateExpiring',
         message:
           source.kind === 'generated'
-            ? `${what} expires at ${iso(facts.notAfter)} and is due for renewal since ${iso(v.renewalTime)}.`
-            : `${what} expires at ${iso(facts.notAfter)} (renewal window since ${iso(v.renewalTime)}): put a renewed certificate into the Secret (cert-manager does so by itself for certificates it issues); the operator pushes it to every HSM.`,
+            ? `${what} expires at ${toKubeTime(facts.notAfter)} and is due for renewal since ${toKubeTime(v.renewalTime)}.`
+            : `${what} expires at ${toKubeTime(facts.notAfter)} (renewal window since ${toKubeTime(v.renewalTime)}): put a renewed certificate into the Secret (cert-manager does so by itself for certificates it issues); the operator pushes it to every HSM.`,
       };
     case 'expired':
       return {
@@ -179,15 +179,15 @@ export function validityCondition(source: CertificateSource, facts: Pick<Certifi
         reason: 'CertificateExpired',
         message:
           source.kind === 'generated'
-            ? `${what} expired at ${iso(facts.notAfter)} and was not renewed.`
-            : `${what} expired at ${iso(facts.notAfter)}: NTLS refuses it. Put a renewed certificate into the Secret; the operator pushes it to every HSM.`,
+            ? `${what} expired at ${toKubeTime(facts.notAfter)} and was not renewed.`
+            : `${what} expired at ${toKubeTime(facts.notAfter)}: NTLS refuses it. Put a renewed certificate into the Secret; the operator pushes it to every HSM.`,
       };
     case 'notYetValid':
       return {
         type: 'CertificateValid',
         status: 'False',
         reason: 'CertificateInvalid',
-        message: `${what} is not valid before ${iso(facts.notBefore)}: check the issuer's clock.`,
+        message: `${what} is not valid before ${toKubeTime(facts.notBefore)}: check the issuer's clock.`,
       };
   }
 }

@@ -22,6 +22,7 @@ import { probeNtls } from '../../luna/index.js';
 import { issueCertificate, parseCertificate } from '../../pki/index.js';
 import {
   RetryableError,
+  refOf,
   splitKey,
   toKubeTime,
   type ReconcileContext,
@@ -102,7 +103,6 @@ interface PassEnv {
 
 type Unregistered = { ok: true; changed: boolean; note?: string } | { ok: false; reason: DeviceReason | 'SecretNotFound'; message: string; needsHuman: boolean };
 
-const refOf = (b: NtlsClientBinding) => ({ namespace: b.metadata.namespace ?? '', name: b.metadata.name ?? '' });
 
 export class NtlsClientBindingReconciler {
   private readonly owned: OwnedSecrets;

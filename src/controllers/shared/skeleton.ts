@@ -28,7 +28,9 @@ import {
   type CacheReader,
   type OwnWrites,
   type Condition,
+  refOf,
   type KubeObject,
+  type ObjectRef,
   type ReconcileContext,
   type ReconcileOutcome,
   type ResourceType,
@@ -36,11 +38,6 @@ import {
 import type { OperatorContext } from './context.js';
 import { Pass } from './pass.js';
 import { report } from './report.js';
-
-export interface ObjectRef {
-  namespace: string;
-  name: string;
-}
 
 /** The status every kind shares: conditions and the generation they describe. */
 export interface StatusBase {
@@ -94,10 +91,6 @@ export interface KindSpec<S extends StatusBase, T extends KindObject<S>> {
   forget(key: string, ref: ObjectRef): void;
   apply(obj: T, pass: Pass<S>, step: Step<T>): Promise<ReconcileOutcome>;
   cleanup?(obj: T, pass: Pass<S>, step: Step<T>): Promise<CleanupOutcome>;
-}
-
-export function refOf(obj: KubeObject): ObjectRef {
-  return { namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' };
 }
 
 /** Builds the reconcile function of one kind. */

@@ -1,6 +1,7 @@
 /** Waiting for the gateway and backing off races: growing, bounded, and said coarsely. */
 import { describe, expect, it } from 'vitest';
-import { formatDuration, gatewayWaitDelay, jittered, raceBackoffMs } from '../../../../src/controllers/dedicatedhsm/timing.js';
+import { formatDuration, gatewayWaitDelay, raceBackoffMs } from '../../../../src/controllers/dedicatedhsm/timing.js';
+import { spreadBelow } from '../../../../src/controllers/shared/timing.js';
 
 const s = { gatewayWaitInitialMs: 10_000, gatewayWaitMaxMs: 300_000 };
 
@@ -33,11 +34,11 @@ describe('raceBackoffMs', () => {
   });
 });
 
-describe('jittered', () => {
-  it('stays within ±10%', () => {
-    expect(jittered(600_000, () => 0)).toBe(540_000);
-    expect(jittered(600_000, () => 0.5)).toBe(600_000);
-    expect(jittered(600_000, () => 0.999999)).toBeLessThanOrEqual(660_000);
+describe('spreadBelow (the one spread of periodic work)', () => {
+  it('shortens an interval by at most 10% and never lengthens it', () => {
+    expect(spreadBelow(600_000, () => 0)).toBe(540_000);
+    expect(spreadBelow(600_000, () => 0.5)).toBe(570_000);
+    expect(spreadBelow(600_000, () => 0.999999)).toBeLessThanOrEqual(600_000);
   });
 });
 
