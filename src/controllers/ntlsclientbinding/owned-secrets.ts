@@ -5,7 +5,8 @@
  * overwritten.
  *
  * Read-your-writes: right after a write the cache may still hold the version we replaced; `read` then answers with
- * what we wrote, so a quick second pass neither re-issues a certificate nor hits a write conflict.
+ * what we wrote (the process's one own-writes registry, Manager.ownWrites), so a quick second pass neither re-issues
+ * a certificate nor hits a write conflict.
  */
 import { API_VERSION, type NtlsClientBinding } from '../../api/index.js';
 import { CoreTypes, deepEqual, isAlreadyExists, isConflict, RetryableError, type SecretObject } from '../../runtime/index.js';
@@ -60,21 +61,13 @@ function ownerReference(owner: NtlsClientBinding): OwnerReference {
 const encode = (data: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'utf8').toString('base64')]));
 
 export class OwnedSecrets {
-  private readonly own = new Map<string, { fromRv: string | undefined; object: SecretObject }>();
-
   constructor(private readonly ctx: OperatorContext) {}
 
   /** The Secret (tracked as a dependency of the binding being reconciled), or undefined when it does not exist. */
   async read(reads: SecretReads, namespace: string, name: string): Promise<SecretObject | undefined> {
     await reads.data(namespace, name); // declares the dependency
-    const key = `${namespace}/${name}`;
-    const cached = await this.ctx.secrets.get(key);
-    const own = this.own.get(key);
-    if (own && cached) {
-      if (cached.metadata?.resourceVersion === own.fromRv) return own.object;
-      this.own.delete(key); // the cache caught up (or someone else wrote since)
-    }
-    return cached;
+    const cached = await this.ctx.secrets.get(`${namespace}/${name}`);
+    return cached ? (this.ctx.manager.ownWrites.resolve(cached) as SecretObject) : undefined;
   }
 
   /** Creates or replaces the Secret unless it already matches. Refuses (throws) to touch a Secret it does not own. */
@@ -99,18 +92,14 @@ export class OwnedSecrets {
     };
     try {
       const written = current ? await client.replace<SecretObject>(CoreTypes.secrets, body) : await client.create<SecretObject>(CoreTypes.secrets, body);
-      this.own.set(key, { fromRv: current?.metadata?.resourceVersion, object: written });
+      if (current) this.ctx.manager.ownWrites.record(current, written);
       return current ? 'updated' : 'created';
     } catch (e) {
       if (isConflict(e) || isAlreadyExists(e)) {
-        this.own.delete(key);
+        if (current) this.ctx.manager.ownWrites.forget(current.metadata?.uid);
         throw new RetryableError(`Secret ${key} changed while it was being written; looking again`, { retryAfterMs: 200, cause: e });
       }
       throw e;
     }
-  }
-
-  forget(namespace: string, name: string): void {
-    this.own.delete(`${namespace}/${name}`);
   }
 }
