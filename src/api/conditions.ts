@@ -76,7 +76,7 @@ export const REASONS = {
   QuotaExceeded: { severity: 'needsHuman', meaning: 'The quota (2 per stamp, 4 per region) is used; delete failed leftovers or ask for a quota increase.' },
   CapacityExhausted: { severity: 'needsHuman', meaning: 'The stamp or region has no free HSMs; choose another stamp or region or open a support request.' },
   PolicyDenied: { severity: 'needsHuman', meaning: 'An Azure Policy denied the request (RequestDisallowedByPolicy).' },
-  AuthorizationFailed: { severity: 'needsHuman', meaning: 'The Azure identity lacks a permission; grant it.' },
+  AuthorizationFailed: { severity: 'needsHuman', meaning: "The operator's Azure identity is missing, refused, or lacks a permission; provide it or grant the permission." },
   SkuNotAvailable: { severity: 'needsHuman', meaning: 'The SKU is not offered in this location or stamp.' },
   DeploymentFailed: { severity: 'needsHuman', meaning: 'The deployment failed for good (retries and redeploys used up, or a terminal error); see status.lastFailure.' },
   AdoptionConflict: { severity: 'needsHuman', meaning: 'An Azure resource with this name exists with different immutable properties; it is not adopted.' },
