@@ -121,7 +121,7 @@ export function renderApiDocs(kinds: readonly KindDefinition[]): string {
   }
   out.push('', '## Annotations', '', '| Annotation | Meaning |', '| --- | --- |');
   const meanings: Record<string, string> = {
-    [Annotations.reconcile]: `${RECONCILE_MODES.join(' \\| ')}: manage (default) acts; observe only reports and never writes to Azure or the device; paused does nothing.`,
+    [Annotations.reconcile]: `${RECONCILE_MODES.join(' \\| ')}: manage (default) acts; observe only reports and never writes to Azure or the device; paused does nothing. Any other value (compared exactly) is refused: nothing is done and Ready says InvalidSpec.`,
     [Annotations.resyncNow]: 'Trigger: re-read Azure and the device now. Honoured once, then removed.',
     [Annotations.repushNow]: 'Trigger (NtlsClientBinding): push the client configuration to every target again. Honoured once, then removed.',
     [Annotations.recoverNow]: 'Trigger (HsmHaGroup): run hagroup recover now, also when the recovery circuit is open. Honoured once, then removed.',

@@ -16,9 +16,11 @@ import {
   hasTrigger,
   outputSecretName,
   parseDuration,
+  reconcileMode,
   type ConditionLike,
   type DedicatedHsm,
   type NtlsClientBinding,
+  type ReconcileMode,
   type Verdict,
 } from '../../api/index.js';
 import { probeNtls } from '../../luna/index.js';
@@ -29,7 +31,6 @@ import {
   consumeTrigger,
   hasFinalizer,
   isDeleting,
-  reconcileMode,
   removeFinalizer,
   splitKey,
   toKubeTime,
@@ -130,8 +131,9 @@ export class NtlsClientBindingReconciler {
       this.forget(key);
       return;
     }
-    // An unknown mode value is observe (report, never write), so a typo can never cause device writes.
-    const requested = reconcileMode(b);
+    // An unknown mode value is refused: nothing is read or written (deletion included) until it is corrected.
+    const requested = reconcileMode(b.metadata.annotations);
+    if ('error' in requested) return this.writeOverride(b, { reason: 'InvalidSpec', severity: 'needsHuman', message: `${requested.error}. Nothing is done until it is corrected.` });
     if (isDeleting(b)) return this.finalize(b, requested);
     if (requested.mode === 'paused') {
       return this.writeOverride(b, { reason: 'Paused', severity: 'needsHuman', message: `${Annotations.reconcile}=paused: nothing is read or written until the annotation is removed.` });
@@ -166,13 +168,13 @@ export class NtlsClientBindingReconciler {
       if (!t.object) return;
       obj = t.object;
     }
-    return this.pass(obj, mode, timing, force, rc, requested.invalid);
+    return this.pass(obj, mode, timing, force, rc);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
   // One full pass
 
-  private async pass(b: NtlsClientBinding, mode: Mode, timing: BindingTiming, force: boolean, rc: ReconcileContext, invalidMode?: string): Promise<ReconcileOutcome> {
+  private async pass(b: NtlsClientBinding, mode: Mode, timing: BindingTiming, force: boolean, rc: ReconcileContext): Promise<ReconcileOutcome> {
     const { namespace, name } = refOf(b);
     const key = `${namespace}/${name}`;
     const now = this.ctx.clock.now();
@@ -213,9 +215,8 @@ export class NtlsClientBindingReconciler {
 
       // Report.
       const conditions: ConditionLike[] = [cert.condition, registeredCondition(results, b.spec.clientName, mode), inSyncCondition(results, mode)];
-      const observeNote = invalidMode !== undefined ? `${Annotations.reconcile} has the unknown value ${JSON.stringify(invalidMode)} and is treated as observe (use manage, observe or paused).` : undefined;
       await this.ctx.manager.status.update(NtlsClientBindingType, b, (status) => {
-        const input = { mode, clientName: b.spec.clientName, conditions, certificate: cert.status, results, outputSecretName: outName, ...(override ? { override } : {}), ...(observeNote ? { observeNote } : {}) };
+        const input = { mode, clientName: b.spec.clientName, conditions, certificate: cert.status, results, outputSecretName: outName, ...(override ? { override } : {}) };
         const computed = computeStatus(status, input, b.metadata.generation, new Date(now));
         ready = computed.ready;
         return computed.status;
@@ -533,7 +534,7 @@ export class NtlsClientBindingReconciler {
   // ---------------------------------------------------------------------------------------------------------------
   // Deletion
 
-  private async finalize(b: NtlsClientBinding, requested: ReturnType<typeof reconcileMode>): Promise<ReconcileOutcome> {
+  private async finalize(b: NtlsClientBinding, requested: { mode: ReconcileMode }): Promise<ReconcileOutcome> {
     const key = `${refOf(b).namespace}/${refOf(b).name}`;
     if (!hasFinalizer(b, FINALIZER)) {
       this.forget(key);
