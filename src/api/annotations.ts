@@ -29,14 +29,16 @@ export const TRIGGER_ANNOTATIONS = [Annotations.resyncNow, Annotations.repushNow
 type AnnotationMap = Readonly<Record<string, string>> | undefined;
 
 /**
- * The reconcile mode an object asks for. An absent annotation means `manage`; an unknown value is returned as an
- * error so the controller can report it (InvalidSpec) instead of guessing.
+ * The reconcile mode an object asks for: the one reading of `dedicatedhsm.io/reconcile` every controller uses. An
+ * absent annotation means `manage`. Any other value than exactly `manage`, `observe` or `paused` (case, spaces and
+ * the empty string included: the Argo CD health check compares the value literally too) is an error, never a
+ * guess: the controller then reads and writes nothing, in Azure or on a device, deletion included, and reports
+ * Ready=False/InvalidSpec with this message naming the valid values, so a typo can never cause writes.
  */
 export function reconcileMode(annotations: AnnotationMap): { mode: ReconcileMode } | { error: string } {
   const value = annotations?.[Annotations.reconcile];
   if (value === undefined) return { mode: DEFAULT_RECONCILE_MODE };
-  const trimmed = value.trim();
-  if ((RECONCILE_MODES as readonly string[]).includes(trimmed)) return { mode: trimmed as ReconcileMode };
+  if ((RECONCILE_MODES as readonly string[]).includes(value)) return { mode: value as ReconcileMode };
   return { error: `${Annotations.reconcile} must be one of ${RECONCILE_MODES.join(', ')}; got ${JSON.stringify(value)}` };
 }
 

@@ -76,7 +76,7 @@ export const REASONS = {
   QuotaExceeded: { severity: 'needsHuman', meaning: 'The quota (2 per stamp, 4 per region) is used; delete failed leftovers or ask for a quota increase.' },
   CapacityExhausted: { severity: 'needsHuman', meaning: 'The stamp or region has no free HSMs; choose another stamp or region or open a support request.' },
   PolicyDenied: { severity: 'needsHuman', meaning: 'An Azure Policy denied the request (RequestDisallowedByPolicy).' },
-  AuthorizationFailed: { severity: 'needsHuman', meaning: 'The Azure identity lacks a permission; grant it.' },
+  AuthorizationFailed: { severity: 'needsHuman', meaning: "The operator's Azure identity is missing, refused, or lacks a permission; provide it or grant the permission." },
   SkuNotAvailable: { severity: 'needsHuman', meaning: 'The SKU is not offered in this location or stamp.' },
   DeploymentFailed: { severity: 'needsHuman', meaning: 'The deployment failed for good (retries and redeploys used up, or a terminal error); see status.lastFailure.' },
   AdoptionConflict: { severity: 'needsHuman', meaning: 'An Azure resource with this name exists with different immutable properties; it is not adopted.' },
@@ -295,8 +295,9 @@ function checks(table: Record<string, ConditionInfo>, order: readonly string[]):
 }
 
 /**
- * Ready roll-up order per kind: the first check that does not pass sets Ready's reason and message. Deletion blocks
- * come first (they are the most urgent), then the deploy flow in the order the operator walks it.
+ * Ready roll-up order per kind: the first known failure in this order sets Ready's reason and message, else the first
+ * check that does not pass (see rollUpReady). Deletion blocks come first (they are the most urgent), then the deploy
+ * flow in the order the operator walks it.
  */
 export const READY_CHECKS = {
   DedicatedHsm: checks(DEDICATED_HSM_CONDITIONS, [
@@ -326,29 +327,46 @@ export interface Verdict {
 }
 
 /**
- * Ready from the kind's conditions (cert-manager style): walk `order`; the first condition not in its normal status
- * decides Ready. A missing normal-True condition means "not checked yet" (Unknown, Pending); a missing normal-False
- * condition passes. When all pass, Ready is True with `happy` (default reason Ready).
+ * Whether a failing check's verdict is a known failure: a definite status (False, or abnormal True), or Unknown
+ * with a reason the operator retries (retrying) or stopped on (needsHuman). Unknown with a progressing reason
+ * (Pending, ...) is "not known yet", like a check never reported.
+ */
+function isKnownFailure(v: Verdict): boolean {
+  return v.status === 'False' || v.severity === 'retrying' || v.severity === 'needsHuman';
+}
+
+/**
+ * Ready from the kind's conditions (cert-manager style), walking `order`. A known failure wins over a check that has
+ * not run: the first condition in order that is a known failure (False, or Unknown with a retrying or needsHuman
+ * reason) decides Ready, even when an earlier check was never reported (a missing Azure credential fails the first
+ * read; the checks before it in the order have not run, and Ready must say what is wrong, not "Pending"). Only when
+ * no check is a known failure does the first one not passing decide: a missing normal-True condition is "not checked
+ * yet" (Unknown, Pending); a missing normal-False condition passes. When all pass, Ready is True with `happy`
+ * (default reason Ready).
  */
 export function rollUpReady(
   conditions: readonly ConditionLike[],
   order: readonly ReadyCheck[],
   happy: { reason: string; message: string } = { reason: 'Ready', message: 'All checks passed.' },
 ): Verdict {
+  let firstNotPassing: Verdict | undefined;
   for (const check of order) {
     const c = conditions.find((x) => x.type === check.type);
     if (!c) {
       if (check.normal === 'False') continue;
-      return { status: 'Unknown', reason: 'Pending', message: `${check.type} has not been checked yet.`, severity: 'progressing' };
+      firstNotPassing ??= { status: 'Unknown', reason: 'Pending', message: `${check.type} has not been checked yet.`, severity: 'progressing' };
+      continue;
     }
     if (c.status === check.normal) continue;
     const declared = severityOf(c.reason);
     // A happy reason on a failing condition is a controller slip; it still is not ready, so treat it as progressing.
     // An unknown reason is treated as transient: it never hides the failure and never claims a human must act.
     const severity: Severity = declared === undefined ? 'retrying' : declared === 'ready' ? 'progressing' : declared;
-    return { status: c.status === 'Unknown' ? 'Unknown' : 'False', reason: c.reason, message: c.message, severity };
+    const verdict: Verdict = { status: c.status === 'Unknown' ? 'Unknown' : 'False', reason: c.reason, message: c.message, severity };
+    if (isKnownFailure(verdict)) return verdict;
+    firstNotPassing ??= verdict;
   }
-  return { status: 'True', reason: happy.reason, message: happy.message, severity: 'ready' };
+  return firstNotPassing ?? { status: 'True', reason: happy.reason, message: happy.message, severity: 'ready' };
 }
 
 export interface KstatusConditions {

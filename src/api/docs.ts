@@ -98,15 +98,18 @@ export function renderApiDocs(kinds: readonly KindDefinition[]): string {
   out.push(
     '## Ready, Reconciling, Stalled',
     '',
-    'Ready rolls up the checks of its kind in order: the first condition not in its normal status sets Ready\'s reason and message',
-    '(a check never reported yet makes Ready Unknown with reason Pending). Each reason has a severity; it sets the kstatus pair:',
+    'Ready rolls up the checks of its kind in order. A known failure wins over a check that has not run: the first condition in order',
+    'that is False (or abnormal True), or Unknown with a reason of severity retrying or needsHuman, sets Ready\'s reason and message,',
+    'even when an earlier check was never reported (a refused Azure identity fails the first read, before the checks ahead of it ran).',
+    'Otherwise the first condition not in its normal status decides (a check never reported yet makes Ready Unknown with reason',
+    'Pending). Each reason has a severity; it sets the kstatus pair:',
     '',
     '| Severity | Ready | Reconciling | Stalled |',
     '| --- | --- | --- | --- |',
     '| ready | True | False | False |',
     '| progressing | False/Unknown | True | False |',
     '| retrying | False/Unknown | True | False |',
-    '| needsHuman | False | False | True |',
+    '| needsHuman | False/Unknown | False | True |',
     '',
     '### Reasons',
     '',
@@ -118,7 +121,7 @@ export function renderApiDocs(kinds: readonly KindDefinition[]): string {
   }
   out.push('', '## Annotations', '', '| Annotation | Meaning |', '| --- | --- |');
   const meanings: Record<string, string> = {
-    [Annotations.reconcile]: `${RECONCILE_MODES.join(' \\| ')}: manage (default) acts; observe only reports and never writes to Azure or the device; paused does nothing.`,
+    [Annotations.reconcile]: `${RECONCILE_MODES.join(' \\| ')}: manage (default) acts; observe only reports and never writes to Azure or the device; paused does nothing. Any other value (compared exactly) is refused: nothing is done and Ready says InvalidSpec.`,
     [Annotations.resyncNow]: 'Trigger: re-read Azure and the device now. Honoured once, then removed.',
     [Annotations.repushNow]: 'Trigger (NtlsClientBinding): push the client configuration to every target again. Honoured once, then removed.',
     [Annotations.recoverNow]: 'Trigger (HsmHaGroup): run hagroup recover now, also when the recovery circuit is open. Honoured once, then removed.',

@@ -59,7 +59,7 @@ interface PollerLike<T> {
 export class ArmAzurePlane implements AzurePlane {
   private readonly hsmClients = new Map<string, AzureDedicatedHSMResourceProvider>();
   private readonly networkClients = new Map<string, NetworkManagementClient>();
-  /** Retry-After of a 429 holds every later request of that subscription (see throttle.ts). */
+  /** Retry-After of a 429 holds later requests of the same kind (read/write) to the same resource path (see throttle.ts). */
   private readonly throttle = new ThrottleGate();
 
   constructor(

@@ -68,7 +68,7 @@ export const ACTIONS = {
   throttled: 'Azure Resource Manager throttled the request; the operator retries after the Retry-After interval. If it persists, reduce other ARM traffic on the subscription.',
   transient: 'A transient Azure or network failure; the operator retries with backoff. If it persists, check Azure service health and connectivity to the ARM endpoint.',
   auth:
-    "The operator's Azure identity was rejected or lacks permission: check the workload identity or the client secret, and grant the identity access to the HSM's resource group (create/delete dedicatedHSMs) and read access to the network resources.",
+    "The operator's Azure identity is missing, was rejected or lacks permission: check the workload identity or the client secret, and grant the identity access to the HSM's resource group (create/delete dedicatedHSMs) and read access to the network resources.",
   invalid: 'Azure rejected the request as invalid: correct the DedicatedHsm spec as the message says; the operator does not retry until the spec changes.',
   immutable:
     'All properties of a dedicated HSM except tags are immutable: restore the original values in the spec, or delete the HSM (after zeroizing it) and create a new one.',

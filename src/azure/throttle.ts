@@ -3,7 +3,9 @@
  * request of the same kind (read or write) to the same resource made through this plane fails fast (a throttled
  * error carrying the time left, nothing sent) until that time, so that no code path (a watch event re-running a
  * reconcile, another pass, an LRO poll) asks again early. Scoped to the resource and kind, not the subscription:
- * other resources and the other kind are not held back by one throttled call.
+ * other resources and the other kind are not held back by one throttled call. "Resource" is the request's ARM path
+ * (lower-cased, query left out), so an operation-status URL an LRO polls is a resource of its own. One gate per
+ * ArmAzurePlane, hence per credential (AzurePlaneCache keys planes by credential).
  */
 import { createHttpHeaders, RestError, type PipelinePolicy, type PipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
 import { parseRetryAfter } from './errors.js';

@@ -102,7 +102,11 @@ export const GUIDE: Partial<Record<Exclude<Reason, ReadyReason>, GuideAdvice>> =
     action: 'The stamp or region is full: deploy to the other stamp or another region, or open a support ticket to ask about capacity.',
   },
   PolicyDenied: { section: FAILURE_INFO, action: 'An Azure Policy refused the request: ask the policy owner for an exemption, or change the spec to comply. Resource Explorer shows the full error.' },
-  AuthorizationFailed: { section: FAILURE_INFO, action: "Grant the operator's identity the permission the message names (see docs/install.md, Azure identity)." },
+  AuthorizationFailed: {
+    section: FAILURE_INFO,
+    action:
+      "Give the operator a working Azure identity and grant it the permission the message names: in AKS the workload identity (chart value azure.workloadIdentity.clientId, federated with the operator's ServiceAccount), or the service principal Secret named in spec.azure.credentialsRef. A missing or refused identity is named in the message; the role and its permissions are in docs/install.md, Azure identity.",
+  },
   SkuNotAvailable: { section: 'HSM Provisioning', action: 'The SKU is not offered in this location or stamp: choose another region or stamp, or ask Microsoft.' },
   DeploymentFailed: {
     section: RACE,

@@ -1,33 +1,13 @@
 /**
- * The annotations controllers honour, read in one place: the reconcile mode (manage | observe | paused) and
- * one-shot triggers that are honoured once and cleared. Names are parameters with defaults from `Annotations`,
- * so this module does not depend on the API package.
+ * One-shot trigger annotations: read once, cleared, honoured at most once. The names are the caller's; what an
+ * annotation means (the reconcile mode included) belongs to the API package, not to the runtime.
  */
 import { pointerSegment, type KubeClient } from './client.js';
 import { patchWithPrecondition } from './finalizers.js';
 import type { KubeObject, ResourceType } from './resource.js';
 
-export const Annotations = {
-  reconcile: 'dedicatedhsm.io/reconcile',
-} as const;
-
-export type ReconcileMode = 'manage' | 'observe' | 'paused';
-
-const modes: readonly ReconcileMode[] = ['manage', 'observe', 'paused'];
-
 export function getAnnotation(obj: KubeObject, name: string): string | undefined {
   return obj.metadata?.annotations?.[name];
-}
-
-/**
- * The object's reconcile mode; `manage` when unset. An unknown value yields `observe` (report, never act) and
- * `invalid` set to that value, so a typo can never turn into writes the user did not ask for.
- */
-export function reconcileMode(obj: KubeObject, annotation: string = Annotations.reconcile): { mode: ReconcileMode; invalid?: string } {
-  const raw = getAnnotation(obj, annotation);
-  if (raw === undefined || raw.trim() === '') return { mode: 'manage' };
-  const v = raw.trim().toLowerCase() as ReconcileMode;
-  return modes.includes(v) ? { mode: v } : { mode: 'observe', invalid: raw };
 }
 
 export interface TriggerResult<T> {

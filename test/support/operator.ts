@@ -4,6 +4,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { adminConfig, extraUserConfig } from './kube.js';
+import type { CredentialSource } from '../../src/azure/index.js';
 import { buildOperator, type Operator, type OperatorOptions } from '../../src/operator.js';
 import { createLogger } from '../../src/runtime/index.js';
 import type { World } from '../../src/sandbox/world.js';
@@ -20,6 +21,8 @@ export interface TestOperatorOptions {
   /** Workers per controller, as --concurrency sets them (e.g. { default: 1, byController: { DedicatedHsm: 4 } }). */
   concurrency?: OperatorOptions['manager']['concurrency'];
   logLevel?: 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  /** The operator's own Azure identity (default: the world's, which ARM accepts). */
+  azureCredential?: CredentialSource;
 }
 
 export function testKubeConfig(user?: string): KubeConfig {
@@ -40,7 +43,7 @@ export async function startTestOperator(o: TestOperatorOptions): Promise<Operato
       ...(o.concurrency ? { concurrency: o.concurrency } : {}),
       log: createLogger({ level: o.logLevel ?? (process.env.TEST_LOG_LEVEL as TestOperatorOptions['logLevel']) ?? 'silent', name: 'hsm-operator' }),
     },
-    azure: { connection: o.world.azure.connection, defaultCredential: o.world.azure.credential },
+    azure: { connection: o.world.azure.connection, defaultCredential: o.azureCredential ?? o.world.azure.credential },
     resolve: o.world.resolve,
     settings: { gatewayWaitInitialMs: 200, gatewayWaitMaxMs: 2_000, needsHumanRecheckMs: 60_000, ntlsTimeoutMs: 2_000, ...o.settings },
     ...(o.controllers ? { controllers: o.controllers } : {}),

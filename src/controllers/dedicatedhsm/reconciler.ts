@@ -397,6 +397,8 @@ export class DedicatedHsmReconciler {
     // cannot lose it (a crash before the PUT costs one attempt of the budget instead: never one too many).
     round.attempts = attempt;
     pass.put('attempts', attempt);
+    // While the PUT is in flight the status says so, not why an earlier pass held the deployment back.
+    pass.condition({ type: 'Provisioned', status: 'False', reason: 'Provisioning', message: `Deploying HSM ${name} (attempt ${attempt}): the request is on its way to Azure; provisioning takes about 25-30 minutes.` });
     hsm = await checkpoint(pass);
     let progress;
     try {

@@ -182,8 +182,6 @@ export interface StatusInput {
   results: readonly TargetResult[];
   outputSecretName: string;
   override?: ReportOptions['override'];
-  /** Said by Ready in observe mode when everything matches (e.g. why the binding is observed). */
-  observeNote?: string;
 }
 
 export interface ComputedStatus {
@@ -206,7 +204,7 @@ export function computeStatus(prev: NtlsClientBindingStatus | undefined, input: 
     const t = targetStatus(prevTargets.get(r.hsm), r, now);
     if (t) targets.push(t);
   }
-  const happy = input.mode === 'observe' ? { ...OBSERVE_HAPPY, ...(input.observeNote ? { message: `${OBSERVE_HAPPY.message} ${input.observeNote}` } : {}) } : undefined;
+  const happy = input.mode === 'observe' ? OBSERVE_HAPPY : undefined;
   let rep = report('NtlsClientBinding', prev?.conditions, input.conditions, generation, now, { ...(input.override ? { override: input.override } : {}), ...(happy ? { happy } : {}) });
   if (!input.override && input.mode === 'observe') {
     const o = observeOverride(rep.ready);

@@ -15,14 +15,18 @@ describe('annotations', () => {
     expect(TRIGGER_ANNOTATIONS).toEqual(['dedicatedhsm.io/resync-now', 'dedicatedhsm.io/repush-now', 'dedicatedhsm.io/recover-now']);
   });
 
-  it('reconcile mode: manage by default, the three values, an error for anything else', () => {
+  it('reconcile mode: manage by default, exactly the three values, an error naming them for anything else', () => {
     expect(reconcileMode(undefined)).toEqual({ mode: 'manage' });
     expect(reconcileMode({})).toEqual({ mode: 'manage' });
+    expect(reconcileMode({ other: 'x' })).toEqual({ mode: 'manage' });
+    expect(reconcileMode({ [Annotations.reconcile]: 'manage' })).toEqual({ mode: 'manage' });
     expect(reconcileMode({ [Annotations.reconcile]: 'observe' })).toEqual({ mode: 'observe' });
-    expect(reconcileMode({ [Annotations.reconcile]: ' paused ' })).toEqual({ mode: 'paused' });
-    const bad = reconcileMode({ [Annotations.reconcile]: 'pause' });
-    expect(bad).toHaveProperty('error');
-    expect('error' in bad ? bad.error : '').toContain('manage, observe, paused');
+    expect(reconcileMode({ [Annotations.reconcile]: 'paused' })).toEqual({ mode: 'paused' });
+    // A typo is never guessed at (neither as manage, which writes, nor as observe): the caller reports it and does nothing.
+    for (const typo of ['pause', 'Observe', 'PAUSED', ' paused ', '', 'manage ', 'true']) {
+      const bad = reconcileMode({ [Annotations.reconcile]: typo });
+      expect(bad, JSON.stringify(typo)).toEqual({ error: `dedicatedhsm.io/reconcile must be one of manage, observe, paused; got ${JSON.stringify(typo)}` });
+    }
   });
 
   it('triggers fire on presence, whatever the value', () => {

@@ -131,6 +131,42 @@ describe('rollUpReady', () => {
     expect(rollUpReady(foreign, order)).toMatchObject({ status: 'False', reason: 'SomethingNew', severity: 'retrying' });
   });
 
+  it('no Azure credential: the refused first read wins over the checks before it that never ran', () => {
+    // The DedicatedHsm controller reads the HSM first; with no usable identity that read fails and nothing else runs.
+    const conditions: ConditionLike[] = [
+      { type: 'DeletionBlocked', status: 'False', reason: 'NotBlocked', message: 'Nothing blocks deletion.' },
+      { type: 'Provisioned', status: 'Unknown', reason: 'AuthorizationFailed', message: 'Could not read HSM hsm1: CredentialUnavailableError.' },
+    ];
+    const ready = rollUpReady(conditions, order);
+    expect(ready).toEqual({ status: 'Unknown', reason: 'AuthorizationFailed', message: 'Could not read HSM hsm1: CredentialUnavailableError.', severity: 'needsHuman' });
+    expect(deriveKstatus(ready)).toMatchObject({ stalled: { status: 'True', reason: 'AuthorizationFailed' }, reconciling: { status: 'False' } });
+  });
+
+  it('a known failure wins over a check not run yet: False, or Unknown with a retrying or needsHuman reason', () => {
+    const only = (c: ConditionLike) => rollUpReady([c], order);
+    expect(only(bad('QuotaAvailable', 'QuotaExceeded'))).toMatchObject({ status: 'False', reason: 'QuotaExceeded', severity: 'needsHuman' });
+    expect(only(bad('GatewayReady', 'WaitingForGateway'))).toMatchObject({ status: 'False', reason: 'WaitingForGateway', severity: 'progressing' });
+    expect(only({ type: 'ApplianceReachable', status: 'Unknown', reason: 'ApplianceUnreachable', message: 'timeout' })).toMatchObject({ status: 'Unknown', reason: 'ApplianceUnreachable', severity: 'retrying' });
+    expect(only({ type: 'NtlsReachable', status: 'Unknown', reason: 'SomethingNew', message: 'x' })).toMatchObject({ reason: 'SomethingNew', severity: 'retrying' });
+    // Unknown with a progressing reason is not known yet: the first check not run still decides.
+    expect(only({ type: 'Provisioned', status: 'Unknown', reason: 'Pending', message: 'Not deployed yet.' })).toEqual({
+      status: 'Unknown',
+      reason: 'Pending',
+      message: 'SubnetDelegated has not been checked yet.',
+      severity: 'progressing',
+    });
+  });
+
+  it('among known failures the order still decides, whatever their severities', () => {
+    const conditions = [bad('RebootPatchInstalled', 'RebootPatchMissing'), { type: 'GatewayReady', status: 'Unknown' as const, reason: 'Throttled', message: '429' }];
+    expect(rollUpReady(conditions, order)).toMatchObject({ status: 'Unknown', reason: 'Throttled', severity: 'retrying' });
+  });
+
+  it('without a known failure, an Unknown not-known-yet check earlier in order wins over a later check never reported', () => {
+    const conditions = allGood.filter((c) => c.type !== 'NtlsReachable').map((c) => (c.type === 'ApplianceReachable' ? { ...c, status: 'Unknown' as const, reason: 'Pending', message: 'no IP yet' } : c));
+    expect(rollUpReady(conditions, order)).toMatchObject({ status: 'Unknown', reason: 'Pending', message: 'no IP yet' });
+  });
+
   it('works on the other kinds\' orders', () => {
     expect(rollUpReady([ok('CertificateValid', 'Valid'), bad('Registered', 'TargetNotFound'), bad('InSync', 'Drifted')], READY_CHECKS.NtlsClientBinding)).toMatchObject({ reason: 'TargetNotFound' });
     expect(

@@ -7,7 +7,6 @@ import {
   consumeTrigger,
   getCondition,
   mergePatchBetween,
-  reconcileMode,
   removeFinalizer,
   setCondition,
   statusEqual,
@@ -130,14 +129,6 @@ describe('finalizers and annotations', () => {
     api.put(COLL, { ...(added as { metadata: { name: string } }), metadata: { ...(added as { metadata: { name: string } }).metadata, finalizers: ['other/first', 'dedicatedhsm.io/finalizer'] } });
     const removed = await removeFinalizer(client, WIDGETS, added as Widget, 'dedicatedhsm.io/finalizer');
     expect(removed?.metadata?.finalizers).toEqual(['other/first']);
-  });
-
-  it('reads the reconcile mode, defaulting to manage and treating unknown values as observe', () => {
-    const o = (v?: string): KubeObject => ({ metadata: { annotations: v === undefined ? {} : { 'dedicatedhsm.io/reconcile': v } } });
-    expect(reconcileMode(o())).toEqual({ mode: 'manage' });
-    expect(reconcileMode(o('paused'))).toEqual({ mode: 'paused' });
-    expect(reconcileMode(o('Observe'))).toEqual({ mode: 'observe' });
-    expect(reconcileMode(o('pause'))).toEqual({ mode: 'observe', invalid: 'pause' });
   });
 
   it('consumes a trigger annotation exactly once', async () => {

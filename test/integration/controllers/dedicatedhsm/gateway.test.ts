@@ -3,6 +3,7 @@
  * what is awaited, the state seen and since when; once the gateway is Succeeded exactly one PUT goes out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../../../support/wait.js';
 import { condition, startScenario, type Scenario } from './fixture.js';
 
 describe('DedicatedHsm: waits for the ExpressRoute gateway', () => {
@@ -42,5 +43,32 @@ describe('DedicatedHsm: waits for the ExpressRoute gateway', () => {
     const hsm = await sc.get('hsm1');
     expect(hsm.status?.gateway?.state).toBe('Succeeded');
     expect((await sc.events('hsm1', 'GatewaySucceeded')).length).toBe(1);
+  });
+});
+
+describe('DedicatedHsm: once the gateway is Succeeded, the status stops saying it waits for it', () => {
+  let sc: Scenario;
+
+  beforeAll(async () => {
+    sc = await startScenario({ prefix: 'dhsm-gateway-put', world: { gatewayTimeline: [['Updating', 3_000], ['Succeeded']] } });
+    await sc.deploy('hsm1');
+  }, 60_000);
+  afterAll(async () => sc?.stop());
+
+  it('while the PUT is in flight, Provisioned and Ready say the HSM is being deployed, not "Not deployed yet: WaitingForGateway"', async () => {
+    const waiting = await sc.waitFor('hsm1', 'GatewayReady', { status: 'False', reason: 'WaitingForGateway' });
+    expect(condition(waiting, 'Provisioned')).toMatchObject({ status: 'Unknown', reason: 'Pending', message: expect.stringContaining('Not deployed yet: WaitingForGateway') });
+    // Every ARM answer now takes a second, the PUT's too: the status written before the PUT stays visible that long.
+    sc.world.arm.world.setLatency(1_000);
+    const sending = await waitFor('the status written before the PUT', async () => {
+      const h = await sc.get('hsm1');
+      return (h.status?.attempts ?? 0) >= 1 ? h : undefined;
+    }, 30_000, 50);
+    sc.world.arm.world.setLatency(0);
+    expect(condition(sending, 'GatewayReady')?.status).toBe('True');
+    expect(condition(sending, 'Provisioned')).toMatchObject({ status: 'False', reason: 'Provisioning' });
+    expect(condition(sending, 'Ready')).toMatchObject({ status: 'False', reason: 'Provisioning' });
+    expect(condition(sending, 'Ready')?.message).not.toContain('WaitingForGateway');
+    await sc.waitFor('hsm1', 'Ready', { status: 'True' }, 30_000);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Two bindings on two HSMs through the real operator (DedicatedHsm controller included): they converge, hand out
  * the simulators' server certificates and a Chrystoki.conf naming the HSMs' addresses, pass the NTLS handshake,
- * cost nothing in steady state, honour observe and paused, and unregister everywhere when deleted.
+ * cost nothing in steady state, honour observe and paused, refuse an unknown reconcile mode, and unregister everywhere
+ * when deleted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINALIZER, type NtlsClientBinding } from '../../../../src/api/index.js';
@@ -188,6 +189,26 @@ describe('NtlsClientBinding: two bindings on two HSMs', () => {
     const shows = reads('client show');
     await waitFor('app-a checked twice more', () => reads('client show') >= shows + 4, 20_000);
     expect(sim('hsm2').state.clients.get('app-b')?.partitions).toEqual(['par0']);
+    await fx.patchBinding('app-b', { metadata: { annotations: { 'dedicatedhsm.io/reconcile': null } } });
+    await waitReady(fx, 'app-b');
+    expect([...(sim('hsm2').state.clients.get('app-b')?.partitions ?? [])].sort()).toEqual(['par0', 'par1']);
+  });
+
+  it('an unknown reconcile mode is refused: InvalidSpec names the valid values, nothing is read or written', async () => {
+    // "Observe" is not "observe": the value is compared exactly, as the Argo CD health check compares it.
+    await fx.patchBinding('app-b', { metadata: { annotations: { 'dedicatedhsm.io/reconcile': 'Observe' } } });
+    const refused = await waitFor('InvalidSpec', async () => {
+      const b = await fx.binding('app-b');
+      return condition(b, 'Ready')?.reason === 'InvalidSpec' && b;
+    });
+    expect(condition(refused, 'Ready')).toMatchObject({ status: 'False', message: expect.stringContaining('dedicatedhsm.io/reconcile must be one of manage, observe, paused; got "Observe"') });
+    expect(condition(refused, 'Stalled')).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
+    sim('hsm2').controls.revokePartition('app-b', 'par1');
+    const shows = reads('client show');
+    await waitFor('app-a checked twice more', () => reads('client show') >= shows + 4, 20_000);
+    // Not repaired (no write), and not even seen (no read): InSync still says what the last managed pass found.
+    expect(sim('hsm2').state.clients.get('app-b')?.partitions).toEqual(['par0']);
+    expect(condition(await fx.binding('app-b'), 'InSync')?.status).toBe('True');
     await fx.patchBinding('app-b', { metadata: { annotations: { 'dedicatedhsm.io/reconcile': null } } });
     await waitReady(fx, 'app-b');
     expect([...(sim('hsm2').state.clients.get('app-b')?.partitions ?? [])].sort()).toEqual(['par0', 'par1']);
