@@ -21,7 +21,6 @@ import {
   type NtlsClientBinding,
   type Verdict,
 } from '../../api/index.js';
-import { probeNtls } from '../../luna/index.js';
 import { issueCertificate, parseCertificate } from '../../pki/index.js';
 import {
   RetryableError,
@@ -419,7 +418,7 @@ export class NtlsClientBindingReconciler {
 
         let probe: ProbeOutcome | undefined;
         if (seen.registered && remaining.every((d) => d.kind === 'serverCert')) {
-          const r = await probeNtls({
+          const r = await this.ctx.device.probeNtls({ // TODO(signal): target() gets no ReconcileContext (PassEnv does not carry it)
             host: access.ntls.host,
             port: access.ntls.port,
             serverCertPem: server.pem,
