@@ -1,6 +1,6 @@
 /**
- * The composition root: one Manager, the three caches, the Secret cache, the SSH pool and credential guard, the
- * Azure planes, the HSM metrics, and the three controllers. main.ts (a real cluster) and the sandbox (a local
+ * The composition root: one Manager, the three caches, the Secret cache, the SSH pool and credential guard under the
+ * device plane, the Azure planes, the HSM metrics, and the three controllers. main.ts (a real cluster) and the sandbox (a local
  * world) both build the operator here; they differ only in the options.
  */
 import { DedicatedHsmKind, GROUP, HsmHaGroupKind, NtlsClientBindingKind, VERSION, type DedicatedHsm, type HsmHaGroup, type NtlsClientBinding } from './api/index.js';
@@ -9,7 +9,7 @@ import { registerDedicatedHsmController } from './controllers/dedicatedhsm/index
 import { registerHsmHaGroupController } from './controllers/hsmhagroup/index.js';
 import { registerNtlsClientBindingController } from './controllers/ntlsclientbinding/index.js';
 import { DEFAULT_DIGEST_KEY_SECRET, DEFAULT_SETTINGS, dialAsIs, secretKeyedDigest, type DigestKeyRef, type AzureCredentialRequest, type EndpointResolver, type OperatorContext, type OperatorSettings } from './controllers/shared/index.js';
-import { CredentialGuard, SshPool, type SshPoolOptions } from './luna/index.js';
+import { CredentialGuard, SshDevicePlane, SshPool, type SshPoolOptions } from './luna/index.js';
 import { createHsmMetrics } from './observability/hsm-metrics.js';
 import { Manager, realClock, type ManagerOptions, type ResourceType } from './runtime/index.js';
 
@@ -38,6 +38,8 @@ export interface OperatorOptions {
 export interface Operator {
   manager: Manager;
   context: OperatorContext;
+  /** The SSH pool under `context.device` (counters, blocked hosts): controllers never see it, tests and metrics may. */
+  ssh: SshPool;
   start(): Promise<void>;
   stop(deadlineMs?: number, options?: { releaseLease?: boolean }): Promise<void>;
 }
@@ -61,7 +63,7 @@ export function buildOperator(opts: OperatorOptions): Operator {
       haGroups: manager.informer<HsmHaGroup>(ResourceTypes.haGroups),
     },
     secrets: manager.secrets(),
-    ssh,
+    device: new SshDevicePlane(ssh),
     guard,
     digest: secretKeyedDigest(manager.client, opts.credentialDigestKey ?? {
       namespace: (opts.manager.leaderElection ? opts.manager.leaderElection.namespace : opts.manager.namespaces?.[0]) ?? 'default',
@@ -79,6 +81,7 @@ export function buildOperator(opts: OperatorOptions): Operator {
   return {
     manager,
     context,
+    ssh,
     start: () => manager.start(),
     async stop(deadlineMs, options) {
       await manager.stop(deadlineMs, options);

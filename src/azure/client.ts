@@ -19,13 +19,14 @@ import type { TokenCredential } from '@azure/core-auth';
 import { createPipelineRequest, RestError, type Pipeline, type PipelineResponse } from '@azure/core-rest-pipeline';
 import { createCredential, credentialKey, hsmClientOptions, networkClientOptions } from './credentials.js';
 import type { ArmConnection, CredentialSource } from './credentials.js';
-import { ACTIONS, AzurePlaneError, classifyAzureError, classifyFailedProvisioning, classifyOperationError, parseRetryAfter } from './errors.js';
+import { ACTIONS, AzureAbortedError, AzurePlaneError, classifyAzureError, classifyFailedProvisioning, classifyOperationError, parseRetryAfter } from './errors.js';
 import { GATEWAY_TYPE, NIC_TYPE, SUBNET_TYPE, hsmId, parseArmIdOfType, sameArmId } from './ids.js';
 import { decodeToken, encodeToken, isBareOperationFailure, isOperationOutcome, isTerminalProvisioning, judgePoll, pollStateOf, resumeStateAfterAccepted } from './lro.js';
 import type { InitialResponse, PollState } from './lro.js';
 import { computeQuotaView } from './quota.js';
+import { bindAzureSignal, throwIfAzureAborted } from './signal.js';
 import { fencePolicy, ThrottleGate } from './throttle.js';
-import type { AzurePlane, CreateProgress, DeleteProgress, FeatureState, GatewayState, HsmSpec, HsmState, NicState, QuotaLimits, QuotaView, SubnetState } from './types.js';
+import type { AzureCallOptions, AzurePlane, CreateProgress, DeleteProgress, FeatureState, GatewayState, HsmSpec, HsmState, NicState, QuotaLimits, QuotaView, SubnetState } from './types.js';
 import { fromSdkGateway, fromSdkHsm, fromSdkNic, fromSdkSubnet, fromWireHsm, HSM_API_VERSION, toSdkHsm } from './wire.js';
 
 export const FEATURES_API_VERSION = '2021-07-01';
@@ -92,27 +93,31 @@ export class ArmAzurePlane implements AzurePlane {
     return c;
   }
 
-  async getGateway(id: string): Promise<GatewayState | undefined> {
+  withSignal(signal: AbortSignal | undefined): AzurePlane {
+    return bindAzureSignal(this, signal);
+  }
+
+  async getGateway(id: string, opts: AzureCallOptions = {}): Promise<GatewayState | undefined> {
     const ref = parseId(id, GATEWAY_TYPE);
-    const gw = await orUndefined('get gateway', () => this.networkClient(ref.subscriptionId).virtualNetworkGateways.get(ref.resourceGroup, ref.name));
+    const gw = await orUndefined('get gateway', opts.signal, () => this.networkClient(ref.subscriptionId).virtualNetworkGateways.get(ref.resourceGroup, ref.name, sdkOptions(opts)));
     return gw && fromSdkGateway(id, gw);
   }
 
-  async getSubnet(id: string): Promise<SubnetState | undefined> {
+  async getSubnet(id: string, opts: AzureCallOptions = {}): Promise<SubnetState | undefined> {
     const ref = parseId(id, SUBNET_TYPE);
-    const subnet = await orUndefined('get subnet', () => this.networkClient(ref.subscriptionId).subnets.get(ref.resourceGroup, ref.names[0] ?? '', ref.name));
+    const subnet = await orUndefined('get subnet', opts.signal, () => this.networkClient(ref.subscriptionId).subnets.get(ref.resourceGroup, ref.names[0] ?? '', ref.name, sdkOptions(opts)));
     return subnet && fromSdkSubnet(id, subnet);
   }
 
-  async getNic(id: string): Promise<NicState | undefined> {
+  async getNic(id: string, opts: AzureCallOptions = {}): Promise<NicState | undefined> {
     const ref = parseId(id, NIC_TYPE);
-    const nic = await orUndefined('get network interface', () => this.networkClient(ref.subscriptionId).networkInterfaces.get(ref.resourceGroup, ref.name));
+    const nic = await orUndefined('get network interface', opts.signal, () => this.networkClient(ref.subscriptionId).networkInterfaces.get(ref.resourceGroup, ref.name, sdkOptions(opts)));
     return nic && fromSdkNic(id, nic);
   }
 
-  async getFeature(subscriptionId: string, namespace: string, name: string): Promise<FeatureState> {
+  async getFeature(subscriptionId: string, namespace: string, name: string, opts: AzureCallOptions = {}): Promise<FeatureState> {
     const path = `/subscriptions/${enc(subscriptionId)}/providers/Microsoft.Features/providers/${enc(namespace)}/features/${enc(name)}`;
-    const res = await guard('get feature', () => this.armRequest(subscriptionId, 'GET', `${this.base()}${path}?api-version=${FEATURES_API_VERSION}`));
+    const res = await guard('get feature', opts.signal, () => this.armRequest(subscriptionId, 'GET', `${this.base()}${path}?api-version=${FEATURES_API_VERSION}`, undefined, opts.signal));
     // A feature the subscription cannot see is, for allowlisting purposes, not registered.
     if (res.status === 404) return { name: `${namespace}/${name}`, state: 'NotRegistered' };
     if (res.status >= 300) throw failureOfAnswer(res, 'get feature');
@@ -120,19 +125,19 @@ export class ArmAzurePlane implements AzurePlane {
     return { name: feature?.name ?? `${namespace}/${name}`, state: feature?.properties?.state ?? 'NotRegistered' };
   }
 
-  async getHsm(subscriptionId: string, resourceGroup: string, name: string): Promise<HsmState | undefined> {
-    const hsm = await orUndefined('get dedicated HSM', () => this.hsmClient(subscriptionId).dedicatedHsmOperations.get(resourceGroup, name));
+  async getHsm(subscriptionId: string, resourceGroup: string, name: string, opts: AzureCallOptions = {}): Promise<HsmState | undefined> {
+    const hsm = await orUndefined('get dedicated HSM', opts.signal, () => this.hsmClient(subscriptionId).dedicatedHsmOperations.get(resourceGroup, name, sdkOptions(opts)));
     return hsm && fromSdkHsm(hsm);
   }
 
   /** Pages through nextLink as given: the SDK's own paging mangles a `$skiptoken` that contains `=`. */
-  async listHsms(subscriptionId: string): Promise<HsmState[]> {
-    return guard('list dedicated HSMs', async () => {
+  async listHsms(subscriptionId: string, opts: AzureCallOptions = {}): Promise<HsmState[]> {
+    return guard('list dedicated HSMs', opts.signal, async () => {
       const out: HsmState[] = [];
       let url: string | undefined = `${this.base()}/subscriptions/${enc(subscriptionId)}/providers/Microsoft.HardwareSecurityModules/dedicatedHSMs?api-version=${HSM_API_VERSION}`;
       for (let pages = 0; url !== undefined; pages++) {
         if (pages >= 1000) throw new Error('more than 1000 pages of dedicated HSMs: the nextLinks loop');
-        const res = await this.armRequest(subscriptionId, 'GET', url);
+        const res = await this.armRequest(subscriptionId, 'GET', url, undefined, opts.signal);
         if (res.status >= 300) throw failureOfAnswer(res, 'list dedicated HSMs');
         const page = (res.body ?? {}) as { value?: unknown[]; nextLink?: unknown };
         for (const item of page.value ?? []) out.push(fromWireHsm(item));
@@ -142,11 +147,11 @@ export class ArmAzurePlane implements AzurePlane {
     });
   }
 
-  async quotaView(subscriptionId: string, location: string, limits?: QuotaLimits): Promise<QuotaView> {
-    return computeQuotaView(await this.listHsms(subscriptionId), location, limits);
+  async quotaView(subscriptionId: string, location: string, limits?: QuotaLimits, opts: AzureCallOptions = {}): Promise<QuotaView> {
+    return computeQuotaView(await this.listHsms(subscriptionId, opts), location, limits);
   }
 
-  async beginCreateHsm(spec: HsmSpec): Promise<CreateProgress> {
+  async beginCreateHsm(spec: HsmSpec, opts: AzureCallOptions = {}): Promise<CreateProgress> {
     const ref: HsmRef = { subscriptionId: spec.subscriptionId, resourceGroup: spec.resourceGroup, name: spec.name };
     // Azure refuses stampId where zones are supported (hashicorp/terraform-provider-azurerm #8741): never send both.
     if (spec.stampId && spec.zones?.length)
@@ -154,33 +159,40 @@ export class ArmAzurePlane implements AzurePlane {
         { class: 'invalid', retryable: false, message: `dedicated HSM '${spec.name}' asks for both stampId '${spec.stampId}' and zones [${spec.zones.join(', ')}]: give one of them`, action: ACTIONS.stampInZonalRegion },
         'create dedicated HSM',
       );
+    throwIfAzureAborted(opts.signal, 'create dedicated HSM');
     let initial: InitialResponse | undefined;
     try {
       const poller = await this.hsmClient(ref.subscriptionId).dedicatedHsmOperations.beginCreateOrUpdate(ref.resourceGroup, ref.name, toSdkHsm(spec), {
         ...this.pollOptions(),
+        ...sdkOptions(opts),
         onResponse: (raw) => {
           initial ??= { status: raw.status, headers: raw.headers.toJSON() };
         },
       });
-      return await this.createProgress(ref, poller);
+      return await this.createProgress(ref, poller, opts);
     } catch (err) {
+      // Accepted before the abort: the token must still reach the caller, who persists it.
       const accepted = !isOperationOutcome(err) && initial ? resumeStateAfterAccepted('PUT', initial) : undefined;
       if (accepted) return { done: false, token: encodeToken({ kind: 'create', ...ref, poller: accepted }) };
+      if (opts.signal?.aborted) throw new AzureAbortedError('create dedicated HSM', true);
       throw await this.createFailure(ref, err);
     }
   }
 
-  async pollCreate(token: string): Promise<CreateProgress> {
+  async pollCreate(token: string, opts: AzureCallOptions = {}): Promise<CreateProgress> {
     const t = decodeToken(token, 'create');
+    throwIfAzureAborted(opts.signal, 'create dedicated HSM');
     try {
       // The parameters are not sent again when resuming: only the poll URLs are used.
       const resumeParameters: DedicatedHsm = { location: '' };
       const poller = await this.hsmClient(t.subscriptionId).dedicatedHsmOperations.beginCreateOrUpdate(t.resourceGroup, t.name, resumeParameters, {
         ...this.pollOptions(),
+        ...sdkOptions(opts),
         resumeFrom: t.poller,
       });
-      return await this.createProgress(t, poller);
+      return await this.createProgress(t, poller, opts);
     } catch (err) {
+      if (opts.signal?.aborted) throw new AzureAbortedError('create dedicated HSM', true);
       throw await this.createFailure(t, err);
     }
   }
@@ -189,9 +201,9 @@ export class ArmAzurePlane implements AzurePlane {
    * Sends the DELETE. 200/204: gone. 202: a token naming what to poll (the operation-status URL, else the Location,
    * else the resource itself). The first poll is left to `pollDelete`.
    */
-  async beginDeleteHsm(subscriptionId: string, resourceGroup: string, name: string): Promise<DeleteProgress> {
+  async beginDeleteHsm(subscriptionId: string, resourceGroup: string, name: string, opts: AzureCallOptions = {}): Promise<DeleteProgress> {
     const ref: HsmRef = { subscriptionId, resourceGroup, name };
-    const res = await guard('delete dedicated HSM', () => this.armRequest(subscriptionId, 'DELETE', this.hsmUrl(ref)));
+    const res = await guard('delete dedicated HSM', opts.signal, () => this.armRequest(subscriptionId, 'DELETE', this.hsmUrl(ref), undefined, opts.signal));
     if (res.status === 200 || res.status === 204 || res.status === 404) return { done: true };
     if (res.status === 202 || res.status === 201) {
       const poll = pollStateOf(res.headers) ?? { url: this.hsmUrl(ref), via: 'location' };
@@ -206,11 +218,11 @@ export class ArmAzurePlane implements AzurePlane {
    * Deleting, ends this token (not retryable: polling it again cannot help; the caller reads the HSM and decides
    * again). Whenever the operation failed but the HSM is gone, the delete is done all the same.
    */
-  async pollDelete(token: string): Promise<DeleteProgress> {
+  async pollDelete(token: string, opts: AzureCallOptions = {}): Promise<DeleteProgress> {
     const t = decodeToken(token, 'delete');
     const poll = t.poll as PollState;
     const pending = (next: PollState = poll): DeleteProgress => ({ done: false, token: encodeToken({ kind: 'delete', subscriptionId: t.subscriptionId, resourceGroup: t.resourceGroup, name: t.name, poll: next }) });
-    const res = await guard('delete dedicated HSM', () => this.armRequest(t.subscriptionId, 'GET', poll.url));
+    const res = await guard('delete dedicated HSM', opts.signal, () => this.armRequest(t.subscriptionId, 'GET', poll.url, undefined, opts.signal));
     const verdict = judgePoll(res.status, res.body, this.isHsmUrl(t, poll.url));
     switch (verdict.kind) {
       case 'gone':
@@ -221,12 +233,12 @@ export class ArmAzurePlane implements AzurePlane {
         // ARM may hand out a new URL to poll with a 202.
         return pending(res.status === 202 ? (pollStateOf(res.headers) ?? poll) : poll);
       case 'unknown':
-        return (await this.getHsm(t.subscriptionId, t.resourceGroup, t.name)) ? pending() : { done: true };
+        return (await this.getHsm(t.subscriptionId, t.resourceGroup, t.name, opts)) ? pending() : { done: true };
       case 'failed':
       case 'canceled':
       case 'error': {
         if (verdict.kind === 'error' && [401, 403, 429].includes(res.status)) throw failureOfAnswer(res, 'delete dedicated HSM');
-        const hsm = await this.getHsm(t.subscriptionId, t.resourceGroup, t.name);
+        const hsm = await this.getHsm(t.subscriptionId, t.resourceGroup, t.name, opts);
         if (!hsm) return { done: true };
         const failure =
           verdict.kind === 'failed'
@@ -244,17 +256,17 @@ export class ArmAzurePlane implements AzurePlane {
    * PATCH of the tags. A 200 carries the result; a 202 is followed until the tags show (a Location on the HSM
    * itself answers 200 before they do) or the operation status is terminal, at most TAG_UPDATE_POLLS polls.
    */
-  async updateTags(subscriptionId: string, resourceGroup: string, name: string, tags: Record<string, string>): Promise<HsmState> {
+  async updateTags(subscriptionId: string, resourceGroup: string, name: string, tags: Record<string, string>, opts: AzureCallOptions = {}): Promise<HsmState> {
     const ref: HsmRef = { subscriptionId, resourceGroup, name };
     const op = 'update dedicated HSM tags';
-    const res = await guard(op, () => this.armRequest(subscriptionId, 'PATCH', this.hsmUrl(ref), { tags }));
+    const res = await guard(op, opts.signal, () => this.armRequest(subscriptionId, 'PATCH', this.hsmUrl(ref), { tags }, opts.signal));
     if (res.status === 200 || res.status === 201) return fromWireHsm(res.body);
     if (res.status !== 202) throw failureOfAnswer(res, op);
     let poll: PollState = pollStateOf(res.headers) ?? { url: this.hsmUrl(ref), via: 'location' };
     let last = res;
     for (let i = 0; i < TAG_UPDATE_POLLS; i++) {
-      await sleep(this.pollDelayMs(last));
-      last = await guard(op, () => this.armRequest(subscriptionId, 'GET', poll.url));
+      await sleep(this.pollDelayMs(last), opts.signal);
+      last = await guard(op, opts.signal, () => this.armRequest(subscriptionId, 'GET', poll.url, undefined, opts.signal));
       const verdict = judgePoll(last.status, last.body, this.isHsmUrl(ref, poll.url));
       switch (verdict.kind) {
         case 'resource': {
@@ -267,7 +279,7 @@ export class ArmAzurePlane implements AzurePlane {
           break;
         case 'succeeded':
         case 'unknown': {
-          const hsm = await this.getHsm(subscriptionId, resourceGroup, name);
+          const hsm = await this.getHsm(subscriptionId, resourceGroup, name, opts);
           if (!hsm) throw notFoundFailure(name, op);
           return hsm;
         }
@@ -318,7 +330,7 @@ export class ArmAzurePlane implements AzurePlane {
    * ARM (nextLink, Location) is sent as given, with `api-version` appended only when it has none, and only to the
    * configured ARM endpoint: the bearer token goes nowhere else.
    */
-  private async armRequest(subscriptionId: string, method: 'GET' | 'DELETE' | 'PATCH', url: string, body?: unknown): Promise<RawAnswer> {
+  private async armRequest(subscriptionId: string, method: 'GET' | 'DELETE' | 'PATCH', url: string, body?: unknown, signal?: AbortSignal): Promise<RawAnswer> {
     const target = new URL(url);
     if (target.origin !== new URL(this.connection.endpoint).origin)
       throw new AzurePlaneError({
@@ -328,7 +340,7 @@ export class ArmAzurePlane implements AzurePlane {
         action: 'Check the configured ARM endpoint (sovereign clouds need their own endpoint and scopes).',
       });
     const withVersion = /[?&]api-version=/i.test(url) ? url : `${url}${target.search ? '&' : '?'}api-version=${HSM_API_VERSION}`;
-    const request = createPipelineRequest({ url: withVersion, method });
+    const request = createPipelineRequest({ url: withVersion, method, ...(signal ? { abortSignal: signal } : {}) });
     request.headers.set('Accept', 'application/json');
     if (body !== undefined) {
       request.headers.set('Content-Type', 'application/json');
@@ -338,7 +350,7 @@ export class ArmAzurePlane implements AzurePlane {
     return { status: response.status, headers: response.headers.toJSON(), body: parseJson(response.bodyAsText), response };
   }
 
-  private async createProgress(ref: HsmRef, poller: PollerLike<DedicatedHsm>): Promise<CreateProgress> {
+  private async createProgress(ref: HsmRef, poller: PollerLike<DedicatedHsm>, opts: AzureCallOptions): Promise<CreateProgress> {
     if (!poller.isDone()) return { done: false, token: encodeToken({ kind: 'create', ...ref, poller: poller.toString() }) };
     const result = poller.getResult();
     // A poller that followed a Location on the resource takes its first 200 for the end: only a terminal
@@ -348,7 +360,7 @@ export class ArmAzurePlane implements AzurePlane {
     }
     if (result?.id && result.provisioningState === 'Failed') throw new AzurePlaneError(classifyFailedProvisioning(result.statusMessage), 'create dedicated HSM');
     if (result?.id) return { done: true, hsm: fromSdkHsm(result) };
-    const hsm = await this.getHsm(ref.subscriptionId, ref.resourceGroup, ref.name);
+    const hsm = await this.getHsm(ref.subscriptionId, ref.resourceGroup, ref.name, opts);
     if (!hsm) throw new AzurePlaneError(classifyAzureError({ name: 'RestError', statusCode: 404, code: 'ResourceNotFound', message: `dedicated HSM '${ref.name}' vanished after its creation completed` }), 'create dedicated HSM');
     return { done: true, hsm };
   }
@@ -372,18 +384,28 @@ function parseId(id: string, type: string): { subscriptionId: string; resourceGr
   }
 }
 
-async function guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+/** The SDK operation options carrying the caller's signal. */
+function sdkOptions(opts: AzureCallOptions): { abortSignal?: AbortSignal } {
+  return opts.signal ? { abortSignal: opts.signal } : {};
+}
+
+/** Runs one call: nothing is sent once `signal` has fired, and a failure after it fired is the abort. */
+async function guard<T>(operation: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
+  throwIfAzureAborted(signal, operation);
   try {
     return await fn();
   } catch (err) {
+    if (signal?.aborted) throw err instanceof AzureAbortedError ? err : new AzureAbortedError(operation, true);
     throw err instanceof AzurePlaneError ? err : new AzurePlaneError(classifyAzureError(err), operation);
   }
 }
 
-async function orUndefined<T>(operation: string, fn: () => Promise<T>): Promise<T | undefined> {
+async function orUndefined<T>(operation: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T | undefined> {
+  throwIfAzureAborted(signal, operation);
   try {
     return await fn();
   } catch (err) {
+    if (signal?.aborted) throw new AzureAbortedError(operation, true);
     if ((err as { statusCode?: unknown }).statusCode === 404) return undefined;
     throw new AzurePlaneError(classifyAzureError(err), operation);
   }
@@ -407,8 +429,18 @@ function sameTags(a: Record<string, string>, b: Record<string, string>): boolean
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less when `signal` fires (the caller's next request then refuses to go out). */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 function enc(segment: string): string {

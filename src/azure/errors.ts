@@ -47,6 +47,29 @@ export class AzurePlaneError extends Error {
   }
 }
 
+/**
+ * The caller's AbortSignal fired (operator shutdown past its drain deadline, or the leader Lease lost). `inFlight:
+ * false`: nothing was sent. `inFlight: true`: a request was on the wire and its answer was not awaited, so a PUT,
+ * DELETE or PATCH may still take effect. Classified transient: the next leader, or the next pass, reads and decides again.
+ */
+export class AzureAbortedError extends AzurePlaneError {
+  constructor(
+    operation: string,
+    readonly inFlight: boolean,
+  ) {
+    super(
+      {
+        class: 'transient',
+        retryable: true,
+        message: inFlight ? 'the request was abandoned in flight because the operation was aborted (operator shutdown or lost leadership)' : 'not sent: the operation was aborted (operator shutdown or lost leadership)',
+        action: 'Nothing to do: the operator stopped this work because it is shutting down or no longer the leader; the next leader reads the HSM again and decides afresh.',
+      },
+      operation,
+    );
+    this.name = 'AzureAbortedError';
+  }
+}
+
 /** The documented guide texts, one per situation. */
 export const ACTIONS = {
   race:

@@ -93,21 +93,36 @@ export interface QuotaLimits {
 export type CreateProgress = { done: false; token: string } | { done: true; hsm: HsmState };
 export type DeleteProgress = { done: false; token: string } | { done: true };
 
+/** Options of one Azure plane call. */
+export interface AzureCallOptions {
+  /**
+   * Aborts the call (the SDK's `abortSignal`): an aborted signal sends nothing, one that fires while a request is on
+   * the wire stops waiting for its answer (a PUT or DELETE already sent may still take effect). Either way the call
+   * throws AzureAbortedError (an AzurePlaneError).
+   */
+  signal?: AbortSignal;
+}
+
 export interface AzurePlane {
   /** undefined when the gateway does not exist. */
-  getGateway(id: string): Promise<GatewayState | undefined>;
-  getSubnet(id: string): Promise<SubnetState | undefined>;
-  getNic(id: string): Promise<NicState | undefined>;
-  getFeature(subscriptionId: string, namespace: string, name: string): Promise<FeatureState>;
+  getGateway(id: string, opts?: AzureCallOptions): Promise<GatewayState | undefined>;
+  getSubnet(id: string, opts?: AzureCallOptions): Promise<SubnetState | undefined>;
+  getNic(id: string, opts?: AzureCallOptions): Promise<NicState | undefined>;
+  getFeature(subscriptionId: string, namespace: string, name: string, opts?: AzureCallOptions): Promise<FeatureState>;
   /** undefined when the HSM does not exist (404). */
-  getHsm(subscriptionId: string, resourceGroup: string, name: string): Promise<HsmState | undefined>;
-  listHsms(subscriptionId: string): Promise<HsmState[]>;
-  quotaView(subscriptionId: string, location: string, limits?: QuotaLimits): Promise<QuotaView>;
+  getHsm(subscriptionId: string, resourceGroup: string, name: string, opts?: AzureCallOptions): Promise<HsmState | undefined>;
+  listHsms(subscriptionId: string, opts?: AzureCallOptions): Promise<HsmState[]>;
+  quotaView(subscriptionId: string, location: string, limits?: QuotaLimits, opts?: AzureCallOptions): Promise<QuotaView>;
   /** Sends the PUT and returns at once with a resume token (or the result when ARM answered synchronously). */
-  beginCreateHsm(spec: HsmSpec): Promise<CreateProgress>;
+  beginCreateHsm(spec: HsmSpec, opts?: AzureCallOptions): Promise<CreateProgress>;
   /** One polling step of a create started by `beginCreateHsm`, possibly in another process. */
-  pollCreate(token: string): Promise<CreateProgress>;
-  beginDeleteHsm(subscriptionId: string, resourceGroup: string, name: string): Promise<DeleteProgress>;
-  pollDelete(token: string): Promise<DeleteProgress>;
-  updateTags(subscriptionId: string, resourceGroup: string, name: string, tags: Record<string, string>): Promise<HsmState>;
+  pollCreate(token: string, opts?: AzureCallOptions): Promise<CreateProgress>;
+  beginDeleteHsm(subscriptionId: string, resourceGroup: string, name: string, opts?: AzureCallOptions): Promise<DeleteProgress>;
+  pollDelete(token: string, opts?: AzureCallOptions): Promise<DeleteProgress>;
+  updateTags(subscriptionId: string, resourceGroup: string, name: string, tags: Record<string, string>, opts?: AzureCallOptions): Promise<HsmState>;
+  /**
+   * The same plane with `signal` passed to every call that names none (a reconcile binds its `rc.signal` once, so its
+   * call sites stay as they are). Shares everything else (clients, throttle gate) with this plane.
+   */
+  withSignal(signal: AbortSignal | undefined): AzurePlane;
 }

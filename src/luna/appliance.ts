@@ -17,6 +17,8 @@ import type { PartitionInfo } from './parse/partitions.js';
 import { scpReceive, scpSend } from './scp.js';
 import type { SshEndpoint, SshPool } from './ssh-pool.js';
 import { DeviceShell, type DeviceFacadeOptions } from './device-shell.js';
+import type { ApplianceOps } from './device-plane.js';
+import { throwIfAborted } from './abort.js';
 
 export type { DeviceCommandEvent, DeviceFacadeOptions, DialogPolicy, DialogTranscript } from './device-shell.js';
 export { runDialog } from './device-shell.js';
@@ -26,7 +28,7 @@ export interface ServerCertificate {
   facts: CertificateFacts;
 }
 
-export class Appliance extends DeviceShell {
+export class Appliance extends DeviceShell implements ApplianceOps {
   constructor(pool: SshPool, endpoint: SshEndpoint, opts: DeviceFacadeOptions = {}) {
     super(pool, endpoint, 'appliance-ssh', opts);
   }
@@ -91,15 +93,17 @@ export class Appliance extends DeviceShell {
   async uploadFile(name: string, data: Buffer | string): Promise<void> {
     const file = validFileName(name);
     const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    throwIfAborted(this.opts.signal, this.ep.host, `scp -t ${file}`);
     this.opts.onCommand?.({ tool: 'lunash', host: this.ep.host, name: 'scp upload', display: `scp -t ${file}`, changesState: true });
-    await this.pool.withChannel(this.ep, `scp -t ${file}`, (ch) => scpSend(ch, file, bytes), { display: `scp -t ${file}` });
+    await this.pool.withChannel(this.ep, `scp -t ${file}`, (ch) => scpSend(ch, file, bytes), { display: `scp -t ${file}`, ...this.signalOption() });
   }
 
   /** scp out of the user's home directory (read-only). */
   async downloadFile(name: string): Promise<Buffer> {
     const file = validFileName(name);
+    throwIfAborted(this.opts.signal, this.ep.host, `scp -f ${file}`);
     this.opts.onCommand?.({ tool: 'lunash', host: this.ep.host, name: 'scp download', display: `scp -f ${file}`, changesState: false });
-    const { value } = await this.pool.withChannel(this.ep, `scp -f ${file}`, (ch) => scpReceive(ch), { display: `scp -f ${file}`, retryOnDrop: true });
+    const { value } = await this.pool.withChannel(this.ep, `scp -f ${file}`, (ch) => scpReceive(ch), { display: `scp -f ${file}`, retryOnDrop: true, ...this.signalOption() });
     return value.data;
   }
 

@@ -5,6 +5,7 @@
  * (ConfirmationRefusedError) and a password prompt nobody may answer has its input closed (UnexpectedPromptError),
  * instead of waiting for input that never comes. Only the confirmed zeroize path affirms anything.
  */
+import { throwIfAborted } from './abort.js';
 import type { LunaCommand } from './command.js';
 import { ConfirmationRefusedError, UnexpectedPromptError } from './errors.js';
 import type { GuardRole } from './guard.js';
@@ -24,6 +25,11 @@ export interface DeviceCommandEvent {
 export interface DeviceFacadeOptions {
   commandTimeoutMs?: number;
   onCommand?: (e: DeviceCommandEvent) => void;
+  /**
+   * Every command of the facade honours it: once aborted, no further command is sent (DeviceAbortedError), and a
+   * command in flight has its channel closed as on a timeout. A reconcile passes its `rc.signal`.
+   */
+  signal?: AbortSignal;
 }
 
 /** Empty answers to optional password prompts in one command (one per HA group); past this the input is closed. */
@@ -128,6 +134,19 @@ export abstract class DeviceShell {
     return this.ep.host;
   }
 
+  /** The pool options every command of this facade carries: its timeout and its signal. */
+  protected execOptions(): { timeoutMs?: number; signal?: AbortSignal } {
+    return {
+      ...(this.opts.commandTimeoutMs !== undefined ? { timeoutMs: this.opts.commandTimeoutMs } : {}),
+      ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+    };
+  }
+
+  /** Only the signal (scp transfers keep the pool's own timeout). */
+  protected signalOption(): { signal?: AbortSignal } {
+    return this.opts.signal ? { signal: this.opts.signal } : {};
+  }
+
   /** What a command may answer while it waits for input; nothing by default. */
   protected dialogPolicy(_cmd: LunaCommand<unknown>): DialogPolicy {
     return {};
@@ -135,11 +154,12 @@ export abstract class DeviceShell {
 
   /** Runs a command built by lunash.ts or lunacm.ts under `runDialog` and returns its parsed result. */
   async run<T>(cmd: LunaCommand<T>): Promise<T> {
+    throwIfAborted(this.opts.signal, this.ep.host, cmd.display);
     this.opts.onCommand?.({ tool: cmd.tool, host: this.ep.host, name: cmd.name, display: cmd.display, changesState: cmd.changesState });
     const { value } = await this.pool.withChannel(this.ep, cmd.line, (ch) => runDialog(ch, this.dialogPolicy(cmd)), {
       display: cmd.display,
       retryOnDrop: !cmd.changesState,
-      ...(this.opts.commandTimeoutMs !== undefined ? { timeoutMs: this.opts.commandTimeoutMs } : {}),
+      ...this.execOptions(),
     });
     if (value.refused !== undefined) throw new ConfirmationRefusedError(cmd.name, value.refused);
     if (value.unanswered !== undefined) throw new UnexpectedPromptError(cmd.name, value.unanswered);

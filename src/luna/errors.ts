@@ -164,6 +164,22 @@ export class NotLeaderError extends LunaError {
   }
 }
 
+/**
+ * The caller's AbortSignal fired (the reconcile was aborted: operator shutdown past its drain deadline, or the leader
+ * Lease lost). `inFlight: false`: nothing was sent for this command. `inFlight: true`: the command had been sent and
+ * its channel was closed without waiting for its end, so whether it took effect is unknown; it is never retried.
+ */
+export class DeviceAbortedError extends LunaError {
+  override name = 'DeviceAbortedError';
+  constructor(
+    readonly host: string,
+    readonly command: string,
+    readonly inFlight: boolean,
+  ) {
+    super(inFlight ? `'${command}' on ${host} was abandoned in flight: the operation was aborted; its channel was closed` : `'${command}' was not sent to ${host}: the operation was aborted`);
+  }
+}
+
 /** An scp transfer failed (remote error or protocol violation). */
 export class ScpError extends LunaError {
   override name = 'ScpError';

@@ -17,3 +17,5 @@ export * from './lunacm-host.js';
 export * from './ntls.js';
 export { zeroizeByFailedLogins, type ZeroizeConfirmation, type ZeroizeReport } from './zeroize.js';
 export * from './tcp.js';
+export * from './device-plane.js';
+export { SshDevicePlane } from './ssh-device-plane.js';

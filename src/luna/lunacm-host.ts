@@ -4,6 +4,7 @@
  */
 import type { LunaCommand } from './command.js';
 import { DeviceShell, type DeviceFacadeOptions, type DialogPolicy } from './device-shell.js';
+import type { LunaCmOps } from './device-plane.js';
 import { AuthenticationRejectedError, LunaCommandError } from './errors.js';
 import type { SecretVersion } from './guard.js';
 import * as lunacm from './lunacm.js';
@@ -17,7 +18,7 @@ export interface GuardedPassword {
   secret: SecretVersion;
 }
 
-export class LunaCmHost extends DeviceShell {
+export class LunaCmHost extends DeviceShell implements LunaCmOps {
   constructor(pool: SshPool, endpoint: SshEndpoint, opts: DeviceFacadeOptions = {}) {
     super(pool, endpoint, 'lunacm-ssh', opts);
   }

@@ -5,6 +5,7 @@
  */
 import { connect } from 'node:tls';
 import { parseCertificate, digestHex } from '../pki/index.js';
+import { DeviceAbortedError } from './errors.js';
 
 export const NTLS_PORT = 1792;
 
@@ -15,6 +16,8 @@ export interface NtlsProbeOptions {
   clientCertPem: string;
   clientKeyPem: string;
   timeoutMs?: number;
+  /** An aborted signal opens no socket; one that fires during the handshake destroys it. Either rejects with DeviceAbortedError. */
+  signal?: AbortSignal;
 }
 
 export type NtlsProbeResult =
@@ -31,18 +34,23 @@ const SERVER_UNTRUSTED = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CE
 
 export function probeNtls(o: NtlsProbeOptions): Promise<NtlsProbeResult> {
   const expected = parseCertificate(o.serverCertPem).sha256;
-  return new Promise((resolve) => {
+  const port = o.port ?? NTLS_PORT;
+  if (o.signal?.aborted) return Promise.reject(new DeviceAbortedError(o.host, `NTLS handshake on port ${port}`, false));
+  return new Promise((resolve, reject) => {
     let done = false;
-    const finish = (r: NtlsProbeResult): void => {
+    const finish = (r: NtlsProbeResult | DeviceAbortedError): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
+      o.signal?.removeEventListener('abort', abort);
       sock.destroy();
-      resolve(r);
+      if (r instanceof DeviceAbortedError) reject(r);
+      else resolve(r);
     };
+    const abort = (): void => finish(new DeviceAbortedError(o.host, `NTLS handshake on port ${port}`, true));
     const sock = connect({
       host: o.host,
-      port: o.port ?? NTLS_PORT,
+      port,
       ca: o.serverCertPem,
       cert: o.clientCertPem,
       key: o.clientKeyPem,
@@ -51,6 +59,7 @@ export function probeNtls(o: NtlsProbeOptions): Promise<NtlsProbeResult> {
       checkServerIdentity: () => undefined,
     });
     const timer = setTimeout(() => finish({ ok: false, reason: 'timeout', message: `no NTLS handshake within ${o.timeoutMs ?? 5000} ms` }), o.timeoutMs ?? 5000);
+    o.signal?.addEventListener('abort', abort, { once: true });
     sock.once('secureConnect', () => {
       const peer = sock.getPeerCertificate();
       const seen = peer.raw ? digestHex(peer.raw, 'sha256') : '';

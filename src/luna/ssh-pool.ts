@@ -16,7 +16,18 @@ import { connect as netConnect } from 'node:net';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { sshHostKeyFingerprint } from '../pki/index.js';
 import { validHost, validPort } from './args.js';
-import { AuthenticationRejectedError, HostKeyMismatchError, LunaError, NotLeaderError, SshCommandTimeoutError, SshConnectionError, SshConnectionLostError, SshPoolClosedError } from './errors.js';
+import { raceAbort, throwIfAborted } from './abort.js';
+import {
+  AuthenticationRejectedError,
+  DeviceAbortedError,
+  HostKeyMismatchError,
+  LunaError,
+  NotLeaderError,
+  SshCommandTimeoutError,
+  SshConnectionError,
+  SshConnectionLostError,
+  SshPoolClosedError,
+} from './errors.js';
 import { CredentialGuard, type GuardRole, type SecretVersion } from './guard.js';
 import { HOST_KEY_ALGORITHMS, HOST_KEY_TYPES, hostKeyTypeOfBlob, normalizeHostKeyPin, parseHostKeyPin, type HostKeyType } from './host-key.js';
 import { passwordAuthHandler, SshAuthUnsupportedError, type PasswordLogin } from './ssh-auth.js';
@@ -89,6 +100,12 @@ export interface ExecOptions {
   display?: string;
   /** Run again once on a new connection if the connection drops mid-command: only for read-only commands. */
   retryOnDrop?: boolean;
+  /**
+   * Aborts the call (DeviceAbortedError). Before the command is sent (queued for a slot, connecting) nothing is sent;
+   * once it runs, its channel is closed exactly as on a timeout (the connection is retired if the peer does not
+   * confirm the close within `closeGraceMs`), and it is never run again.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
@@ -106,6 +123,8 @@ export interface SshPoolCounters {
   commandsRun: number;
   commandsFailed: number;
   commandsTimedOut: number;
+  /** Commands abandoned in flight because the caller's signal aborted (their channel closed as on a timeout). */
+  commandsAborted: number;
   commandsDropped: number;
   /** Calls refused because the host's key does not match its pin. */
   refusedByHostKey: number;
@@ -121,6 +140,7 @@ const zeroCounters = (): SshPoolCounters => ({
   commandsRun: 0,
   commandsFailed: 0,
   commandsTimedOut: 0,
+  commandsAborted: 0,
   commandsDropped: 0,
   refusedByHostKey: 0,
   openChannels: 0,
@@ -289,21 +309,26 @@ export class SshPool {
     const host = validHost('SSH host', ep.host);
     const port = validPort('SSH port', ep.port ?? 22);
     const display = opts.display ?? command.split(/\s+/)[0] ?? 'command';
+    const signal = opts.signal;
+    const notSent = (): DeviceAbortedError => new DeviceAbortedError(host, display, false);
     this.#assertOpen();
+    throwIfAborted(signal, host, display);
     this.#checkBlocked(host, port, ep);
     this.guard.check(this.#attemptOf(ep, host));
     const session = this.#session(host, port, ep.username, ep.credential.secret);
-    await this.#acquire(session);
+    await this.#acquire(session, signal, notSent);
     // The slot is given back only once the last channel has closed.
     let lastClose: Promise<void> | undefined;
     try {
       const deadline = Date.now() + (opts.timeoutMs ?? this.#opts.commandTimeoutMs);
       let refusals = 0;
       for (let attempt = 0; ; ) {
+        throwIfAborted(signal, host, display);
         this.#assertFence(host, display);
-        const live = await this.#connected(session, ep);
+        const live = await raceAbort(this.#connected(session, ep), signal, notSent);
+        throwIfAborted(signal, host, display);
         this.#assertFence(host, display);
-        const run = this.#run(session, live, command, display, drive, Math.max(1, deadline - Date.now()));
+        const run = this.#run(session, live, command, display, drive, Math.max(1, deadline - Date.now()), signal);
         lastClose = run.closed;
         try {
           return { value: await run.result, fingerprint: live.fingerprint };
@@ -423,7 +448,8 @@ export class SshPool {
     }
   }
 
-  async #acquire(s: HostSession): Promise<void> {
+  /** A slot on the session; a caller whose signal aborts while it waits leaves the queue without one. */
+  async #acquire(s: HostSession, signal: AbortSignal | undefined, onAbort: () => Error): Promise<void> {
     clearTimeout(s.idleTimer);
     s.idleTimer = undefined;
     const limit = Math.min(this.#opts.maxChannelsPerHost, s.serverLimit ?? Infinity);
@@ -434,7 +460,26 @@ export class SshPool {
     s.counters.queued++;
     this.#counters.queued++;
     // The releasing call hands its slot over (active stays constant), so arrival order is kept.
-    await new Promise<void>((resolve, reject) => s.waiters.push({ resolve, reject }));
+    await new Promise<void>((resolve, reject) => {
+      const abort = (): void => {
+        const i = s.waiters.indexOf(waiter);
+        if (i < 0) return;
+        s.waiters.splice(i, 1);
+        reject(onAbort());
+      };
+      const waiter = {
+        resolve: (): void => {
+          signal?.removeEventListener('abort', abort);
+          resolve();
+        },
+        reject: (e: Error): void => {
+          signal?.removeEventListener('abort', abort);
+          reject(e);
+        },
+      };
+      s.waiters.push(waiter);
+      signal?.addEventListener('abort', abort, { once: true });
+    });
   }
 
   #release(s: HostSession): void {
@@ -654,7 +699,15 @@ export class SshPool {
     });
   }
 
-  #run<T>(s: HostSession, live: Live, command: string, display: string, drive: (ch: SshChannel) => Promise<T>, timeoutMs: number): { result: Promise<T>; closed: Promise<void> } {
+  #run<T>(
+    s: HostSession,
+    live: Live,
+    command: string,
+    display: string,
+    drive: (ch: SshChannel) => Promise<T>,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+  ): { result: Promise<T>; closed: Promise<void> } {
     let closedResolve!: () => void;
     const closed = new Promise<void>((r) => (closedResolve = r));
     const result = new Promise<T>((resolve, reject) => {
@@ -663,12 +716,15 @@ export class SshPool {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         if (e) reject(e);
         else resolve(v as T);
       };
-      const timer = setTimeout(() => {
-        this.#count(s, 'commandsTimedOut');
-        settle(new SshCommandTimeoutError(s.host, display, timeoutMs));
+      /** A timeout and an abort end the command alike: its channel is closed without waiting for its end. */
+      const abandon = (e: Error, counter: 'commandsTimedOut' | 'commandsAborted'): void => {
+        if (settled) return;
+        this.#count(s, counter);
+        settle(e);
         channel?.close();
         // A real sshd confirms the close only once the remote command exits. Past the grace the connection is
         // retired (the other commands on it finish there, new ones go to a new connection) and the slot is given
@@ -678,7 +734,10 @@ export class SshPool {
           closedResolve();
         }, this.#opts.closeGraceMs);
         void closed.then(() => clearTimeout(grace));
-      }, timeoutMs);
+      };
+      const timer = setTimeout(() => abandon(new SshCommandTimeoutError(s.host, display, timeoutMs), 'commandsTimedOut'), timeoutMs);
+      const onAbort = (): void => abandon(new DeviceAbortedError(s.host, display, true), 'commandsAborted');
+      signal?.addEventListener('abort', onAbort, { once: true });
       let channel: ClientChannel | undefined;
       try {
         // The channel counts from the open request on: a refusal (sshd MaxSessions) may come back before the

@@ -4,6 +4,7 @@
  * (invariant 2) and is never called from anywhere else. `hsm login` is built only here.
  */
 import { randomBytes } from 'node:crypto';
+import { throwIfAborted } from './abort.js';
 import { Appliance } from './appliance.js';
 import { runDialog, type DeviceFacadeOptions } from './device-shell.js';
 import { LunaError, LunaParseError, ZeroizeNotConfirmedError } from './errors.js';
@@ -44,6 +45,10 @@ function assertConfirmed(c: unknown): asserts c is ZeroizeConfirmation {
  * `proceed` here and nowhere else, then a random wrong password is typed. Only an explicit `'hsm login' failed`
  * counts as a spent attempt; whether the HSM is zeroized is decided by a fresh `hsm show` after every attempt, never
  * by the dialog's text (a caution that mentions zeroization is printed before the end on older firmware).
+ *
+ * `opts.signal` is checked before every command: once it has fired, no further `hsm show` or `hsm login` is sent, and
+ * an `hsm login` in flight has its channel closed (DeviceAbortedError). A zeroize is never retried or continued after
+ * an abort: the next call starts again from a fresh `hsm show`.
  */
 export async function zeroizeByFailedLogins(pool: SshPool, endpoint: SshEndpoint, confirmation: ZeroizeConfirmation, opts: DeviceFacadeOptions = {}): Promise<ZeroizeReport> {
   assertConfirmed(confirmation);
@@ -67,10 +72,12 @@ export async function zeroizeByFailedLogins(pool: SshPool, endpoint: SshEndpoint
     previousLeft = left;
     // Random and never stored: this password cannot be anyone's real one by accident.
     const wrong = `zeroize-${randomBytes(24).toString('hex')}`;
+    throwIfAborted(opts.signal, endpoint.host, HSM_LOGIN);
     opts.onCommand?.({ tool: 'lunash', host: endpoint.host, name: HSM_LOGIN, display: HSM_LOGIN, changesState: true });
     const { value: dialog } = await pool.withChannel(endpoint, HSM_LOGIN, (ch) => runDialog(ch, { affirm: ['proceed'], password: wrong }), {
       display: HSM_LOGIN,
       ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
     });
     if (!dialog.answered.includes('<password>')) {
       const why = dialog.refused !== undefined ? `a confirmation it may not answer ("${dialog.refused}")` : `no password prompt ("${tail(normalizeOutput(dialog.output))}")`;

@@ -36,7 +36,6 @@ import {
   type SubnetState,
 } from '../../azure/index.js';
 import type { HsmShow } from '../../luna/index.js';
-import { zeroizeByFailedLogins } from '../../luna/index.js';
 import {
   getCondition,
   objectKey,
@@ -190,7 +189,7 @@ export class DedicatedHsmReconciler {
       pass.override = { reason: 'SecretNotFound', severity: 'retrying', message: `${az.message} Nothing is read from or written to Azure until it exists.` };
       return;
     }
-    const plane = az.plane;
+    const plane = az.plane.withSignal(rc.signal);
     const name = armName(hsm);
     const a = hsm.spec.azure;
     const status: HsmStatus = hsm.status ?? {};
@@ -706,7 +705,7 @@ export class DedicatedHsmReconciler {
 
     // The appliance: reads only.
     const view: DedicatedHsm = { ...hsm, status: { ...status, ...(ip ? { privateIpAddress: ip } : {}) } };
-    const obs = await observeAppliance(ctx, view, secrets);
+    const obs = await observeAppliance(ctx, view, secrets, rc.signal);
     const checks = applianceChecks(obs);
     pass.condition(...checks.conditions);
     if (checks.appliance) pass.put('appliance', mergeApplianceStatus(status.appliance, checks.appliance, pass.now));
@@ -864,7 +863,7 @@ export class DedicatedHsmReconciler {
         zpass.event('Warning', 'Zeroizing', `Zeroizing HSM ${name} (serial ${serial}): ${Annotations.confirmZeroize} names it. All key material on it is destroyed.`);
         hsm = await checkpoint(zpass);
         try {
-          const rep = await withAppliance(ctx, view, access, () => zeroizeByFailedLogins(ctx.ssh, access.endpoint, { confirm: 'zeroize-hsm-and-destroy-all-key-material', hsmSerial: serial }));
+          const rep = await withAppliance(ctx, view, access, () => ctx.device.zeroize(access.endpoint, { confirm: 'zeroize-hsm-and-destroy-all-key-material', hsmSerial: serial })); // TODO(signal): finalize() is not handed the ReconcileContext
           const after = await withAppliance(ctx, view, access, (ap) => ap.show());
           if (after.zeroized !== true) throw new Error(`hsm show does not report HSM ${name} zeroized after ${rep.failedLogins} failed HSM SO logins`);
           pass.event('Warning', 'Zeroized', `HSM ${name} (serial ${serial}) is zeroized (${rep.failedLogins} failed HSM SO logins); deleting its Azure resource next.`, 'Delete');

@@ -4,7 +4,7 @@
  * never sends a rejected SSH password or group (Crypto Officer) password again.
  */
 import type { HsmHaGroup } from '../../api/index.js';
-import { LunaCmHost, type GuardRole, type SshEndpoint } from '../../luna/index.js';
+import type { GuardRole, LunaCmOps, SshEndpoint } from '../../luna/index.js';
 import { guardRecordsFor, sshEndpoint, type GuardStatusRecord, type OperatorContext, type SecretReads, type SshEndpointResult } from '../shared/index.js';
 import { HsmHaGroupType } from './types.js';
 
@@ -21,8 +21,9 @@ export async function clientEndpoint(ctx: OperatorContext, group: HsmHaGroup, se
   });
 }
 
-export function lunaCm(ctx: OperatorContext, endpoint: SshEndpoint): LunaCmHost {
-  return new LunaCmHost(ctx.ssh, endpoint);
+/** LunaCM on the group's client host; every command honours `signal` (the reconcile's `rc.signal`). */
+export function lunaCm(ctx: OperatorContext, endpoint: SshEndpoint, signal?: AbortSignal): LunaCmOps {
+  return ctx.device.lunaCm(endpoint, signal ? { signal } : {});
 }
 
 /** The records this group persists: its client host, its two Secrets. */

@@ -21,7 +21,7 @@ import {
   LunaCommandError,
   type HaGroupInfo,
   type HaGroupList,
-  type LunaCmHost,
+  type LunaCmOps as LunaCmHost,
   type SecretVersion,
   type SshEndpoint,
 } from '../../luna/index.js';
@@ -116,7 +116,7 @@ class GroupPass {
 
     const endpoint = await clientEndpoint(this.ctx, this.group, secrets);
     const password = await secrets.value(this.ref.namespace, spec.passwordSecretRef.name, spec.passwordSecretRef.key);
-    const { declared, hsms } = await resolveMembers(this.ctx, this.group, secrets, this.memory.labels);
+    const { declared, hsms } = await resolveMembers(this.ctx, this.group, secrets, this.memory.labels, this.rctx.signal);
     secrets.done();
 
     const obs: Observation = {
@@ -147,7 +147,7 @@ class GroupPass {
       this.endpoint = endpoint.endpoint;
       this.secretUids.add(endpoint.endpoint.credential.secret.uid);
       if (password.ok) this.secretUids.add(password.version.uid);
-      const lunacm = lunaCm(this.ctx, endpoint.endpoint);
+      const lunacm = lunaCm(this.ctx, endpoint.endpoint, this.rctx.signal);
       try {
         let list = await lunacm.listGroups();
         info = findGroup(list, spec.label);
@@ -241,7 +241,7 @@ class GroupPass {
   private probe(name: string, hsms: Map<string, DedicatedHsm | undefined>): Promise<Reach> {
     let p = this.probes.get(name);
     if (!p) {
-      p = applianceReach(this.ctx, hsms.get(name) ?? this.ctx.caches.dedicatedHsms.get(`${this.ref.namespace}/${name}`), name);
+      p = applianceReach(this.ctx, hsms.get(name) ?? this.ctx.caches.dedicatedHsms.get(`${this.ref.namespace}/${name}`), name, this.rctx.signal);
       this.probes.set(name, p);
     }
     return p;

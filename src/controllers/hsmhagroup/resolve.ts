@@ -4,6 +4,7 @@
  * steady group costs no appliance command; a failed lookup falls back to what the last status recorded.
  */
 import type { DedicatedHsm, HsmHaGroup } from '../../api/index.js';
+import { DeviceAbortedError } from '../../luna/index.js';
 import { applianceAccess, describeDeviceError, withAppliance, type OperatorContext, type SecretReads } from '../shared/index.js';
 import type { MemberStatus } from './health.js';
 import type { DeclaredMember } from './members.js';
@@ -11,7 +12,13 @@ import type { DeclaredMember } from './members.js';
 /** Partition serials by `<DedicatedHsm uid>/<label>`. */
 export type LabelCache = Map<string, string>;
 
-export async function resolveMembers(ctx: OperatorContext, group: HsmHaGroup, secrets: SecretReads, labels: LabelCache): Promise<{ declared: DeclaredMember[]; hsms: Map<string, DedicatedHsm | undefined> }> {
+export async function resolveMembers(
+  ctx: OperatorContext,
+  group: HsmHaGroup,
+  secrets: SecretReads,
+  labels: LabelCache,
+  signal?: AbortSignal,
+): Promise<{ declared: DeclaredMember[]; hsms: Map<string, DedicatedHsm | undefined> }> {
   const namespace = group.metadata.namespace ?? 'default';
   const hsms = new Map<string, DedicatedHsm | undefined>();
   const previous: readonly MemberStatus[] = group.status?.members ?? [];
@@ -25,7 +32,7 @@ export async function resolveMembers(ctx: OperatorContext, group: HsmHaGroup, se
     if (m.partitionSerial) {
       member.serial = m.partitionSerial;
     } else if (m.partitionLabel && hsm) {
-      const found = await serialForLabel(ctx, hsm, m.partitionLabel, secrets, labels);
+      const found = await serialForLabel(ctx, hsm, m.partitionLabel, secrets, labels, signal);
       if ('serial' in found) member.serial = found.serial;
       else {
         const recorded = previous.find((p) => p.dedicatedHsm === name && p.label === m.partitionLabel && p.serial);
@@ -44,12 +51,13 @@ async function serialForLabel(
   label: string,
   secrets: SecretReads,
   labels: LabelCache,
+  signal: AbortSignal | undefined,
 ): Promise<{ serial: string } | { problem: NonNullable<DeclaredMember['problem']> }> {
   const key = `${hsm.metadata.uid ?? hsm.metadata.name ?? ''}/${label}`;
   const cached = labels.get(key);
   if (cached) return { serial: cached };
   const name = hsm.metadata.name ?? '';
-  const access = await applianceAccess(ctx, hsm, secrets);
+  const access = await applianceAccess(ctx, hsm, secrets, signal);
   if (!access.ok) return { problem: { reason: 'WaitingForDedicatedHsm', message: `partition ${label} cannot be looked up yet: ${access.message}` } };
   try {
     const partitions = await withAppliance(ctx, hsm, access, (a) => a.partitions());
@@ -59,6 +67,8 @@ async function serialForLabel(
     const have = partitions.map((p) => p.label).join(', ') || 'none';
     return { problem: { reason: 'PartitionNotFound', message: `DedicatedHsm ${name} has no partition labelled ${label} (partitions: ${have}); create it or fix spec.members` } };
   } catch (e) {
+    // An aborted pass ends here: its outcome is not a fact about the appliance.
+    if (e instanceof DeviceAbortedError) throw e;
     return { problem: { reason: 'WaitingForDedicatedHsm', message: `partition ${label} cannot be looked up: ${describeDeviceError(e, `appliance of DedicatedHsm ${name}`).message}` } };
   }
 }

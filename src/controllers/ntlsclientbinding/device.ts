@@ -2,7 +2,7 @@
  * The binding's conversation with one appliance: read the client (show + fingerprint), run a repair plan, unregister.
  * Reads first, then only the commands the plan names; every command goes through the shared SSH pool.
  */
-import { LunaCommandError, type Appliance, type ClientIdentity } from '../../luna/index.js';
+import { LunaCommandError, type ApplianceOps, type ClientIdentity } from '../../luna/index.js';
 import type { ClientPlan, ObservedClient } from './drift.js';
 
 /** A partition the spec names does not exist on the HSM: nothing is changed there until it does. */
@@ -19,7 +19,7 @@ export class PartitionNotFoundError extends Error {
 }
 
 /** `client show` and `client fingerprint` (read-only). */
-export async function readClient(appliance: Appliance, name: string): Promise<ObservedClient> {
+export async function readClient(appliance: ApplianceOps, name: string): Promise<ObservedClient> {
   const info = await appliance.client(name);
   if (!info) return { registered: false, partitions: [] };
   const fingerprint = await appliance.clientFingerprint(name);
@@ -34,7 +34,7 @@ export interface ClientToPush {
 }
 
 /** Runs a plan. Partitions are checked (read-only) before anything changes, so a typo changes nothing. */
-export async function pushClient(appliance: Appliance, client: ClientToPush, plan: ClientPlan): Promise<void> {
+export async function pushClient(appliance: ApplianceOps, client: ClientToPush, plan: ClientPlan): Promise<void> {
   if (plan.assign.length) {
     const present = (await appliance.partitions()).map((p) => p.label);
     const missing = plan.assign.filter((p) => !present.includes(p));
@@ -55,7 +55,7 @@ export async function pushClient(appliance: Appliance, client: ClientToPush, pla
 }
 
 /** `client delete` when the client is registered; true when something was deleted. */
-export async function unregisterClient(appliance: Appliance, name: string): Promise<boolean> {
+export async function unregisterClient(appliance: ApplianceOps, name: string): Promise<boolean> {
   const info = await appliance.client(name);
   if (!info) return false;
   const out = await appliance.deleteClient(name);

@@ -18,7 +18,6 @@ import {
   type NtlsClientBinding,
   type NtlsClientBindingStatus,
 } from '../../api/index.js';
-import { probeNtls } from '../../luna/index.js';
 import { issueCertificate, parseCertificate } from '../../pki/index.js';
 import {
   RetryableError,
@@ -397,7 +396,7 @@ export class NtlsClientBindingReconciler {
 
         let probe: ProbeOutcome | undefined;
         if (seen.registered && remaining.every((d) => d.kind === 'serverCert')) {
-          const r = await probeNtls({
+          const r = await this.ctx.device.probeNtls({ // TODO(signal): target() gets no ReconcileContext (PassEnv does not carry it)
             host: access.ntls.host,
             port: access.ntls.port,
             serverCertPem: server.pem,

@@ -5,7 +5,7 @@
  */
 import type { DedicatedHsm } from '../../api/index.js';
 import { DedicatedHsmKind, GROUP, VERSION } from '../../api/index.js';
-import { Appliance, AuthenticationRejectedError, type HostKeyPolicy, type SshEndpoint } from '../../luna/index.js';
+import { AuthenticationRejectedError, type ApplianceOps, type HostKeyPolicy, type SshEndpoint } from '../../luna/index.js';
 import type { ResourceType } from '../../runtime/index.js';
 import type { OperatorContext } from './context.js';
 import type { DeviceAddress } from './endpoints.js';
@@ -24,7 +24,8 @@ export interface ApplianceAccess {
   /** The address as the spec/Azure names it (for messages and Chrystoki.conf). */
   advertisedHost: string;
   ntlsPort: number;
-  appliance: Appliance;
+  /** Bound to the signal `applianceAccess` was given: every command honours it. */
+  appliance: ApplianceOps;
 }
 
 export interface ApplianceUnavailable {
@@ -44,8 +45,11 @@ function hostKeyPolicy(hsm: DedicatedHsm): HostKeyPolicy {
   return hostKeyPolicyFor(hsm.spec.appliance.hostKey, hsm.status?.appliance?.hostKeyFingerprint);
 }
 
-/** Resolves how to reach the appliance of `hsm`; reads its credential Secret through `secrets`. */
-export async function applianceAccess(ctx: OperatorContext, hsm: DedicatedHsm, secrets: SecretReads): Promise<ApplianceAccess | ApplianceUnavailable> {
+/**
+ * Resolves how to reach the appliance of `hsm`; reads its credential Secret through `secrets`. `signal` (the
+ * reconcile's `rc.signal`) is honoured by every command of the returned appliance.
+ */
+export async function applianceAccess(ctx: OperatorContext, hsm: DedicatedHsm, secrets: SecretReads, signal?: AbortSignal): Promise<ApplianceAccess | ApplianceUnavailable> {
   const host = advertisedHost(hsm);
   if (!host) return { ok: false, reason: 'NotProvisioned', message: `DedicatedHsm ${hsm.metadata.name} has no appliance address yet (waiting for Azure to assign the NIC IP).` };
   const a = hsm.spec.appliance;
@@ -64,7 +68,7 @@ export async function applianceAccess(ctx: OperatorContext, hsm: DedicatedHsm, s
     hostKey: hostKeyPolicy(hsm),
     role: 'appliance-ssh',
   };
-  return { ok: true, endpoint, ntls, advertisedHost: host, ntlsPort: a.ntlsPort, appliance: new Appliance(ctx.ssh, endpoint) };
+  return { ok: true, endpoint, ntls, advertisedHost: host, ntlsPort: a.ntlsPort, appliance: ctx.device.appliance(endpoint, signal ? { signal } : {}) };
 }
 
 /** The guard key of an SSH endpoint, as the pool records it. */
@@ -76,7 +80,7 @@ export function guardHost(endpoint: SshEndpoint): string {
  * Runs device work against an appliance; when its credential is rejected, the guard's record is written to the
  * DedicatedHsm's status before the error goes on, so a restart cannot spend the same wrong password again.
  */
-export async function withAppliance<T>(ctx: OperatorContext, hsm: DedicatedHsm, access: ApplianceAccess, work: (appliance: Appliance) => Promise<T>): Promise<T> {
+export async function withAppliance<T>(ctx: OperatorContext, hsm: DedicatedHsm, access: ApplianceAccess, work: (appliance: ApplianceOps) => Promise<T>): Promise<T> {
   try {
     return await work(access.appliance);
   } catch (e) {

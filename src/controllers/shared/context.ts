@@ -1,10 +1,11 @@
 /**
- * What every controller is handed: the manager (client, caches, status writer, events), the device and Azure
- * clients, the shared credential guard, and the operator's settings. Built once in src/operator.ts.
+ * What every controller is handed: the manager (client, caches, status writer, events), the device and Azure planes
+ * (two narrow interfaces: controllers never see the SSH pool or the SDK clients), the shared credential guard, and
+ * the operator's settings. Built once in src/operator.ts.
  */
 import type { DedicatedHsm, HsmHaGroup, NtlsClientBinding } from '../../api/index.js';
 import type { AzurePlane, QuotaLimits } from '../../azure/index.js';
-import type { CredentialGuard, SshPool } from '../../luna/index.js';
+import type { CredentialGuard, DevicePlane } from '../../luna/index.js';
 import type { HsmMetrics } from '../../observability/hsm-metrics.js';
 import type { Clock, Informer, Logger, Manager, SecretCache } from '../../runtime/index.js';
 import type { CredentialDigest } from './credential-digest.js';
@@ -62,7 +63,8 @@ export interface OperatorContext {
     haGroups: Informer<HsmHaGroup>;
   };
   secrets: SecretCache;
-  ssh: SshPool;
+  /** The device plane: appliances, LunaCM hosts, zeroize, the NTLS and TCP probes, host keys seen on first use. */
+  device: DevicePlane;
   guard: CredentialGuard;
   /** Keyed digest of a credential value, which the guard compares (a Secret's metadata changes lift nothing). */
   digest: CredentialDigest;

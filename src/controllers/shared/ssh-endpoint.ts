@@ -56,7 +56,7 @@ export async function sshEndpoint(ctx: OperatorContext, secrets: SecretReads, re
       port: dialled.port,
       username: t.username,
       credential: { password: cred.value, secret: cred.version },
-      hostKey: hostKeyPolicyFor(t.hostKey, req.seenHostKey ?? ctx.ssh.observedHostKey(dialled.host, dialled.port)),
+      hostKey: hostKeyPolicyFor(t.hostKey, req.seenHostKey ?? ctx.device.observedHostKey(dialled.host, dialled.port)),
       role: req.role,
     },
   };

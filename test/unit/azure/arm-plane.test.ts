@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { request } from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
-import { AzurePlaneError, connectionFor, createAzurePlane, nicId } from '../../../src/azure/index.js';
+import { AzureAbortedError, AzurePlaneError, connectionFor, createAzurePlane, nicId } from '../../../src/azure/index.js';
 import type { AzureFailure, AzurePlane, HsmSpec, HsmState } from '../../../src/azure/index.js';
 import { decodeToken, encodeToken, resumeStateAfterAccepted } from '../../../src/azure/lro.js';
 import { LUNA_SKU, startArmSimulator } from '../../../src/sandbox/arm/index.js';
@@ -529,5 +529,39 @@ describe('the published ARM contract (issue 18)', () => {
     expect(f.class).not.toBe('notAllowlisted');
     expect(f.action).toContain('az provider register --namespace Microsoft.HardwareSecurityModules');
     expect(f.action).not.toContain('account manager');
+  });
+});
+
+describe('AbortSignal in flight', () => {
+  it('an abort while a request is on the wire stops waiting for it (AzureAbortedError, inFlight); a PUT already sent may still take effect', async () => {
+    const s = scenario();
+    const plane = newPlane();
+    sim.world.setLatency(1_000);
+    try {
+      const c = new AbortController();
+      setTimeout(() => c.abort(), 50);
+      const started = Date.now();
+      const read = await plane.getHsm(s.sub, 'rg-hsm', 'hsm-slow', { signal: c.signal }).catch((e: unknown) => e);
+      expect(read).toBeInstanceOf(AzureAbortedError);
+      expect((read as AzureAbortedError).inFlight).toBe(true);
+      expect(Date.now() - started).toBeLessThan(800);
+
+      // Aborted once ARM has taken the PUT in (its answer is still held back by the latency).
+      const c2 = new AbortController();
+      const sent = plane.withSignal(c2.signal).beginCreateHsm(s.spec('hsm-slow')).catch((e: unknown) => e);
+      for (let i = 0; i < 250 && sim.world.hsm('hsm-slow') === undefined; i++) await sleep(10);
+      c2.abort();
+      const put = await sent;
+      expect(put).toBeInstanceOf(AzureAbortedError);
+      expect((put as AzureAbortedError).inFlight).toBe(true);
+    } finally {
+      sim.world.setLatency(0);
+    }
+    // The PUT reached ARM before the abort: the HSM exists, and the next pass finds it by name (never a second PUT blind).
+    expect(sim.world.hsm('hsm-slow')).toBeDefined();
+    // (The simulator logs a request once its delayed answer goes out.)
+    for (let i = 0; i < 100 && puts('hsm-slow') === 0; i++) await sleep(20);
+    expect(puts('hsm-slow')).toBe(1);
+    expect((await plane.getHsm(s.sub, 'rg-hsm', 'hsm-slow'))?.name).toBe('hsm-slow');
   });
 });
