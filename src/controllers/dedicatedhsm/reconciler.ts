@@ -166,7 +166,7 @@ export class DedicatedHsmReconciler {
       cleanup: async (hsm, pass, step) => {
         const secrets = new SecretReads(ctx.secrets, CONTROLLER, objectKey(hsm), ctx.digest);
         try {
-          const r = await this.finalize(hsm, step.mode, secrets, toPass(pass), (p) => step.checkpoint(p));
+          const r = await this.finalize(hsm, step.mode, secrets, toPass(pass), (p) => step.checkpoint(p), step.rc.signal);
           return r === RELEASE ? { release: true } : { outcome: r };
         } finally {
           secrets.done();
@@ -747,7 +747,7 @@ export class DedicatedHsmReconciler {
   // -------------------------------------------------------------------------------------------------------------
   // Delete
 
-  private async finalize(input: DedicatedHsm, mode: Exclude<ReconcileMode, 'paused'>, secrets: SecretReads, pass: Pass, checkpoint: Checkpoint): Promise<ReconcileOutcome | typeof RELEASE> {
+  private async finalize(input: DedicatedHsm, mode: Exclude<ReconcileMode, 'paused'>, secrets: SecretReads, pass: Pass, checkpoint: Checkpoint, signal: AbortSignal): Promise<ReconcileOutcome | typeof RELEASE> {
     const ctx = this.ctx;
     let hsm = input;
     const name = armName(hsm);
@@ -768,7 +768,7 @@ export class DedicatedHsmReconciler {
       pass.condition({ type: 'DeletionBlocked', status: 'True', reason: 'DeletionBlocked', message: `${az.message} The HSM cannot be deleted without Azure access.` });
       return;
     }
-    const plane = az.plane;
+    const plane = az.plane.withSignal(signal);
     const deleting = (message: string): void => {
       pass.condition({ type: 'DeletionBlocked', status: 'False', reason: 'Deleting', message });
       pass.override = { reason: 'Deleting', severity: 'progressing', message };
@@ -819,7 +819,7 @@ export class DedicatedHsmReconciler {
     let show: HsmShow | undefined;
     let zeroized: boolean | DeviceProblem | undefined;
     const view: DedicatedHsm = { ...hsm, status: { ...status, ...(existing?.privateIpAddress ? { privateIpAddress: existing.privateIpAddress } : {}) } };
-    const access = existing?.provisioningState === 'Succeeded' ? await applianceAccess(ctx, view, secrets) : undefined;
+    const access = existing?.provisioningState === 'Succeeded' ? await applianceAccess(ctx, view, secrets, signal) : undefined;
     if (access && !access.ok) zeroized = { reason: 'ApplianceUnreachable', message: access.message, needsHuman: access.reason === 'SecretNotFound' };
     else if (access?.ok) {
       try {
@@ -863,7 +863,7 @@ export class DedicatedHsmReconciler {
         zpass.event('Warning', 'Zeroizing', `Zeroizing HSM ${name} (serial ${serial}): ${Annotations.confirmZeroize} names it. All key material on it is destroyed.`);
         hsm = await checkpoint(zpass);
         try {
-          const rep = await withAppliance(ctx, view, access, () => ctx.device.zeroize(access.endpoint, { confirm: 'zeroize-hsm-and-destroy-all-key-material', hsmSerial: serial })); // TODO(signal): finalize() is not handed the ReconcileContext
+          const rep = await withAppliance(ctx, view, access, () => ctx.device.zeroize(access.endpoint, { confirm: 'zeroize-hsm-and-destroy-all-key-material', hsmSerial: serial }, { signal }));
           const after = await withAppliance(ctx, view, access, (ap) => ap.show());
           if (after.zeroized !== true) throw new Error(`hsm show does not report HSM ${name} zeroized after ${rep.failedLogins} failed HSM SO logins`);
           pass.event('Warning', 'Zeroized', `HSM ${name} (serial ${serial}) is zeroized (${rep.failedLogins} failed HSM SO logins); deleting its Azure resource next.`, 'Delete');

@@ -96,6 +96,8 @@ interface PassEnv {
   pair: KeyPair | undefined;
   handedOut: Record<string, string>;
   reads: SecretReads;
+  /** The reconcile's signal: device work stops on shutdown or loss of the lease. */
+  signal: AbortSignal;
   prev: Map<string, TargetStatus>;
   events: EventNote[];
 }
@@ -174,13 +176,13 @@ export class NtlsClientBindingReconciler {
     const outForeign = outCurrent !== undefined && !ownedBy(outCurrent, b);
     const handedOut = outCurrent && !outForeign ? decodeSecret(outCurrent) : {};
     const prev = new Map((b.status?.targets ?? []).map((t) => [t.dedicatedHsm, t]));
-    const env: PassEnv = { binding: b, mode, force, pair: cert.pair, handedOut, reads, prev, events };
+    const env: PassEnv = { binding: b, mode, force, pair: cert.pair, handedOut, reads, prev, events, signal: rc.signal };
 
     const passes = await Promise.all(b.spec.targets.map((t) => this.target(env, t.dedicatedHsmRef.name, t.partitions)));
     const results: TargetResult[] = passes.map((p) => p.result);
     const wanted = new Set(b.spec.targets.map((t) => t.dedicatedHsmRef.name));
     const removed = [...prev.keys()].filter((h) => !wanted.has(h));
-    if (mode === 'manage') results.push(...(await Promise.all(removed.map((h) => this.removeTarget(b, h, reads, events)))));
+    if (mode === 'manage') results.push(...(await Promise.all(removed.map((h) => this.removeTarget(b, h, reads, events, rc.signal)))));
 
     let override: ReportOptions['override'];
     const conflicts = results.filter((r): r is Extract<TargetResult, { kind: 'conflict' }> => r.kind === 'conflict');
@@ -335,7 +337,7 @@ export class NtlsClientBindingReconciler {
     if (!hsm) return { result: { hsm: hsmName, kind: 'notFound' } };
     const wait = waitingFor(hsm);
     if (wait) return { result: { hsm: hsmName, kind: 'waiting', message: wait } };
-    const access = await applianceAccess(this.ctx, hsm, env.reads);
+    const access = await applianceAccess(this.ctx, hsm, env.reads, env.signal);
     if (!access.ok) {
       return { result: access.reason === 'SecretNotFound' ? { hsm: hsmName, kind: 'secretNotFound', message: access.message } : { hsm: hsmName, kind: 'waiting', message: access.message } };
     }
@@ -396,7 +398,8 @@ export class NtlsClientBindingReconciler {
 
         let probe: ProbeOutcome | undefined;
         if (seen.registered && remaining.every((d) => d.kind === 'serverCert')) {
-          const r = await this.ctx.device.probeNtls({ // TODO(signal): target() gets no ReconcileContext (PassEnv does not carry it)
+          const r = await this.ctx.device.probeNtls({
+            signal: env.signal,
             host: access.ntls.host,
             port: access.ntls.port,
             serverCertPem: server.pem,
@@ -428,15 +431,15 @@ export class NtlsClientBindingReconciler {
   }
 
   /** A target removed from the spec: unregister the client there, then forget it. */
-  private async removeTarget(b: NtlsClientBinding, hsmName: string, reads: SecretReads, events: EventNote[]): Promise<TargetResult> {
-    const r = await this.unregisterFrom(b, hsmName, reads);
+  private async removeTarget(b: NtlsClientBinding, hsmName: string, reads: SecretReads, events: EventNote[], signal: AbortSignal): Promise<TargetResult> {
+    const r = await this.unregisterFrom(b, hsmName, reads, signal);
     if (!r.ok) return { hsm: hsmName, kind: 'removeFailed', reason: r.reason, message: r.message };
     if (r.changed) events.push({ type: 'Normal', reason: 'Unregistered', note: `${hsmName}: client ${b.spec.clientName} unregistered (no longer a target).` });
     if (r.note) events.push({ type: 'Warning', reason: 'ClientLeftRegistered', note: r.note });
     return { hsm: hsmName, kind: 'removed' };
   }
 
-  private async unregisterFrom(b: NtlsClientBinding, hsmName: string, reads: SecretReads): Promise<Unregistered> {
+  private async unregisterFrom(b: NtlsClientBinding, hsmName: string, reads: SecretReads, signal: AbortSignal): Promise<Unregistered> {
     const { namespace } = refOf(b);
     const clientName = b.spec.clientName;
     // The registration there belongs to another binding: not ours to delete.
@@ -452,7 +455,7 @@ export class NtlsClientBindingReconciler {
         note: `DedicatedHsm ${hsmName} no longer exists, so client ${clientName} could not be unregistered there; if the HSM still exists, run "client delete -client ${clientName}" on it.`,
       };
     }
-    const access = await applianceAccess(this.ctx, hsm, reads);
+    const access = await applianceAccess(this.ctx, hsm, reads, signal);
     if (!access.ok) {
       // Never had an address: nothing was ever registered there.
       if (access.reason === 'NotProvisioned') return { ok: true, changed: false };
@@ -519,7 +522,7 @@ export class NtlsClientBindingReconciler {
     }
     const reads = new SecretReads(this.ctx.secrets, CONTROLLER_NAME, key, this.ctx.digest);
     const names = [...new Set([...b.spec.targets.map((t) => t.dedicatedHsmRef.name), ...(b.status?.targets ?? []).map((t) => t.dedicatedHsm)])];
-    const outcomes = await Promise.all(names.map(async (h) => ({ hsm: h, r: await this.unregisterFrom(b, h, reads) })));
+    const outcomes = await Promise.all(names.map(async (h) => ({ hsm: h, r: await this.unregisterFrom(b, h, reads, step.rc.signal) })));
     reads.done();
     for (const { hsm, r } of outcomes) {
       if (r.ok && r.changed) pass.event('Normal', 'Unregistered', `${hsm}: client ${b.spec.clientName} unregistered.`);

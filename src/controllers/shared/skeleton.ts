@@ -14,7 +14,8 @@
  * Write-ahead checkpoints (the attempt count before a PUT, the zeroize record) are the only other writes: named,
  * explicit calls of `step.checkpoint`. Error policy: a RetryableError is thrown after the pass's report is
  * written (the status says why it retries); any other error skips the report (the pass did not finish) but still
- * sends the Events of what already happened.
+ * sends the Events of what already happened. A pass whose signal aborted (shutdown, loss of the lease) reports
+ * nothing either: what it saw was cut short, and an interrupted read must not be written as an unreachable device.
  */
 import { FINALIZER, reconcileMode, type ConditionKind, type ReconcileMode, type Verdict } from '../../api/index.js';
 import type { ResourceKind } from '../../observability/hsm-metrics.js';
@@ -24,6 +25,7 @@ import {
   getCondition,
   hasFinalizer,
   removeFinalizer,
+  AbortedError,
   RetryableError,
   type CacheReader,
   type OwnWrites,
@@ -209,9 +211,10 @@ export function reconcilerFor<S extends StatusBase, T extends KindObject<S>>(ctx
       try {
         done = spec.cleanup ? await spec.cleanup(obj, pass, step) : { release: true };
       } catch (e) {
-        await settle(e, step.object, pass);
+        await settle(e, step.object, pass, rc.signal);
         throw e;
       }
+      cutShort(step.object, pass, rc.signal);
       if (done.release) {
         obj = step.object;
         flush(obj, pass);
@@ -227,16 +230,24 @@ export function reconcilerFor<S extends StatusBase, T extends KindObject<S>>(ctx
     try {
       outcome = await spec.apply(obj, pass, step);
     } catch (e) {
-      await settle(e, step.object, pass);
+      await settle(e, step.object, pass, rc.signal);
       throw e;
     }
+    cutShort(step.object, pass, rc.signal);
     await write(step.object, pass);
     return outcome;
   };
 
   /** A pass that threw: a RetryableError is reported first; any other error only sends the pass's Events. */
-  async function settle(e: unknown, obj: T, pass: Pass<S>): Promise<void> {
-    if (e instanceof RetryableError) await write(obj, pass);
+  async function settle(e: unknown, obj: T, pass: Pass<S>, signal: AbortSignal): Promise<void> {
+    if (e instanceof RetryableError && !signal.aborted) await write(obj, pass);
     else flush(obj, pass);
+  }
+
+  /** An aborted pass: its Events (what did happen) go out, its report does not. */
+  function cutShort(obj: T, pass: Pass<S>, signal: AbortSignal): void {
+    if (!signal.aborted) return;
+    flush(obj, pass);
+    throw signal.reason instanceof Error ? signal.reason : new AbortedError('reconcile aborted');
   }
 }
