@@ -9,7 +9,7 @@ import { buildOperator } from '../operator.js';
 import { DEFAULT_DIGEST_KEY_SECRET } from '../controllers/shared/index.js';
 import { ConfigError, configFromValues, createLogger, errorMessage, loadKubeConfig, runtimeFlags, runtimeHelp, type RuntimeConfig } from '../runtime/index.js';
 import { CliError, EXIT, parseFlags, str, UsageError, type Io, type Values } from './io.js';
-import { clusterConfigured } from './cluster.js';
+import { clusterConfigured, SANDBOX_HINT } from './cluster.js';
 
 const AZURE_FLAGS = {
   'azure-cloud': { type: 'string', env: 'HSM_OPERATOR_AZURE_CLOUD', help: `Azure cloud: ${Object.keys(CLOUDS).join(', ')} (default AzurePublicCloud)`, arg: 'name' },
@@ -104,7 +104,7 @@ export async function runCommand(argv: string[], io: Io, stop: AbortSignal): Pro
   }
   const { config, azure } = parsed;
   if (!config.kubeconfig && !config.inCluster && !clusterConfigured(io.env)) {
-    throw new CliError('no cluster configured (no in-cluster ServiceAccount, no --kubeconfig, $KUBECONFIG or ~/.kube/config). To try the operator on this machine: hsm-operator sandbox');
+    throw new CliError(`no cluster configured (no in-cluster ServiceAccount, no --kubeconfig, $KUBECONFIG or ~/.kube/config). To try the operator on this machine, ${SANDBOX_HINT}.`);
   }
   const log = createLogger({ level: config.logLevel, name: 'hsm-operator' });
   const le = config.leaderElection;

@@ -104,7 +104,7 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
     }
   };
 
-  view.say(`hsm-operator sandbox - scenario "${scenario.name}": ${scenario.title}`);
+  view.say(`sandbox - scenario "${scenario.name}": ${scenario.title}`);
   for (const need of ['config/samples', 'crds', 'test/controlplane'])
     if (!existsSync(join(packageRoot, need))) throw new Error(`the sandbox runs from a checkout of the repository: ${need}/ is missing under ${packageRoot}`);
   const step = () => {
@@ -421,7 +421,7 @@ export interface RunOptions extends SandboxOptions {
   err?: ViewOutput;
 }
 
-/** The `sandbox` command: start, play the scenario, summarise; keep running until interrupted unless exitWhenReady. Returns the exit code. */
+/** `npm start`: start, play the scenario, summarise; keep running until interrupted unless exitWhenReady. Returns the exit code. */
 export async function runSandbox(o: RunOptions = {}): Promise<number> {
   const out: ViewOutput = o.out ?? process.stdout;
   const err: ViewOutput = o.err ?? process.stderr;
