@@ -1,14 +1,52 @@
 /**
- * The sandbox is outside the shipped operator: the production build compiles no sandbox file (not even one pulled in
- * through an import), and `npm start` runs the sandbox's own entry point.
+ * The sandbox is outside the shipped operator: operator code may not load it (ESLint refuses static imports and
+ * import() of sandbox paths, and import() of computed paths it cannot check), the production build compiles no
+ * sandbox file (not even one pulled in through an import), and `npm start` runs the sandbox's own entry point.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ESLint } from 'eslint';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const eslint = new ESLint({ cwd: root });
+
+/** The rules that fire on `code` as if it were the file `path` of the repository. */
+async function lint(path: string, code: string): Promise<{ ruleId: string | null; message: string }[]> {
+  const [result] = await eslint.lintText(code, { filePath: join(root, path) });
+  return (result?.messages ?? []).map((m) => ({ ruleId: m.ruleId, message: m.message }));
+}
+
+describe('lint: operator code never loads the sandbox', () => {
+  it.each([
+    ['a literal path', "export const load = () => import('../sandbox/run.js');"],
+    ['a template path', 'export const load = () => import(`../sandbox/scenarios/index.js`);'],
+    ['a deeper operator file', "export const load = async () => (await import('../../sandbox/world.js')).startWorld;"],
+  ])('refuses import() of a sandbox path from src/cli: %s', async (_, code) => {
+    const path = code.includes('../../') ? 'src/controllers/shared/evil.ts' : 'src/cli/evil.ts';
+    const found = await lint(path, code);
+    expect(found).toContainEqual({ ruleId: 'no-restricted-syntax', message: expect.stringMatching(/never loads the sandbox, not even with import\(\)/) });
+  });
+
+  it('refuses import() of a path computed at run time, which no rule could check', async () => {
+    const found = await lint('src/cli/evil.ts', "const where = ['..', 'sandbox', 'run.js'].join('/');\nexport const load = () => import(where);");
+    expect(found).toContainEqual({ ruleId: 'no-restricted-syntax', message: expect.stringMatching(/takes a string literal/) });
+  });
+
+  it('refuses a static import of the sandbox', async () => {
+    const found = await lint('src/cli/evil.ts', "import { runSandbox } from '../sandbox/run.js';\nexport { runSandbox };");
+    expect(found.map((m) => m.ruleId)).toContain('no-restricted-imports');
+  });
+
+  it('lets operator code import() other modules, and the sandbox load itself and the operator', async () => {
+    expect(await lint('src/runtime/evil.ts', "export const load = () => import('../pki/certs.js');")).toEqual([]);
+    expect(await lint('src/cli/evil.ts', "export const load = () => import('./sandboxed-things.js');")).toEqual([]);
+    expect(await lint('src/sandbox/evil.ts', "export const load = () => import('./run.js');\nexport { runCommand } from '../cli/run.js';")).toEqual([]);
+  });
+});
+
 describe('the production build', () => {
   const configPath = join(root, 'tsconfig.build.json');
   const parsed = ts.parseJsonConfigFileContent(ts.readConfigFile(configPath, (p) => ts.sys.readFile(p)).config, ts.sys, root, undefined, configPath);
