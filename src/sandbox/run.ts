@@ -188,7 +188,8 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
       resolve: world.resolve,
       // Demo pace: Azure operations polled every second; the bindings' spec durations (drift check 5m, certificate
       // lifetimes) run 30x faster, since the CRD (rightly) refuses drift intervals under 30s.
-      settings: { gatewayWaitInitialMs: 1_000, gatewayWaitMaxMs: 3_000, needsHumanRecheckMs: 30_000, ntlsTimeoutMs: 2_000, defaultResyncMs: 60_000, operationPollMs: 1_000, ntlsDurationScale: 1 / 30 },
+      settings: { gatewayWaitInitialMs: 1_000, gatewayWaitMaxMs: 3_000, needsHumanRecheckMs: 30_000, ntlsTimeoutMs: 2_000, defaultResyncMs: 60_000, operationPollMs: 1_000 },
+      compressedTime: { ntlsSpecScale: 1 / 30 },
     });
     await operator.start();
     cleanups.push(async () => {

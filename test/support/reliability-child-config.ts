@@ -14,6 +14,7 @@ export interface OperatorChildConfig {
   /** `<host>:<port>` as the operator would dial it -> the simulator address on loopback. */
   devices: Record<string, DeviceAddress>;
   settings?: Partial<OperatorSettings>;
+  compressedTime?: OperatorOptions['compressedTime'];
   controllers?: OperatorOptions['controllers'];
   resyncIntervalMs?: number;
   leaderElection?: { name: string; identity: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number } | false;

@@ -116,12 +116,9 @@ const refOf = (b: NtlsClientBinding) => ({ namespace: b.metadata.namespace ?? ''
 export class NtlsClientBindingReconciler {
   private readonly owned: OwnedSecrets;
 
-  constructor(private readonly ctx: OperatorContext) {
+  /** `scale` compresses the spec's durations: 1 in a cluster (sandbox and tests: OperatorOptions.compressedTime). */
+  constructor(private readonly ctx: OperatorContext, private readonly scale = 1) {
     this.owned = new OwnedSecrets(ctx);
-  }
-
-  private get scale(): number {
-    return this.ctx.settings.ntlsDurationScale ?? 1;
   }
 
   async reconcile(key: string, rc: ReconcileContext): Promise<ReconcileOutcome> {
