@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { durationMs } from './duration.js';
 import { parseBindAddress } from './httpserver.js';
 import type { LogLevel } from './log.js';
 
@@ -100,22 +101,14 @@ export const runtimeFlags = Object.fromEntries(Object.entries(flags).map(([name,
 
 export type FlagValues = Partial<Record<string, string | boolean | (string | boolean)[] | undefined>>;
 
-/** `500ms`, `10s`, `5m`, `1h`, `1h30m`, or a plain number of seconds. */
+/** `500ms`, `10s`, `5m`, `1h`, `1h30m` (durationMs, the one parser), or a plain number of seconds. */
 export function parseDuration(text: string, what = 'duration'): number {
   const t = text.trim();
   if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let rest = t;
-  const part = /^(\d+(?:\.\d+)?)(ms|s|m|h)/;
-  if (!rest) throw new ConfigError(`${what}: empty duration`);
-  while (rest) {
-    const m = part.exec(rest);
-    if (!m) throw new ConfigError(`${what}: bad duration "${text}" (use e.g. 500ms, 10s, 5m, 1h)`);
-    total += Number(m[1]) * (unit[m[2] as string] ?? 0);
-    rest = rest.slice(m[0].length);
-  }
-  return total;
+  if (!t) throw new ConfigError(`${what}: empty duration`);
+  const ms = durationMs(t);
+  if (ms === undefined) throw new ConfigError(`${what}: bad duration "${text}" (use e.g. 500ms, 10s, 5m, 1h)`);
+  return ms;
 }
 
 export function parseConcurrency(text: string): RuntimeConfig['concurrency'] {

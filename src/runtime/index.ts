@@ -6,6 +6,7 @@ export * from './clock.js';
 export * from './conditions.js';
 export * from './config.js';
 export * from './controller.js';
+export * from './duration.js';
 export * from './equality.js';
 export * from './errors.js';
 export * from './events.js';
