@@ -17,7 +17,7 @@ import { parseAllDocuments } from 'yaml';
 import { GROUP, VERSION } from '../../../src/api/group.js';
 import { clusterRules, metricsAuthRules, namespaceRules, OWN_RESOURCES, PERMISSIONS, type Permission, type PolicyRule } from '../../../src/rbac.js';
 import { KubeClient } from '../../../src/runtime/client.js';
-import { EventRecorder } from '../../../src/runtime/events.js';
+import { EventRecorder, toMicroTime } from '../../../src/runtime/events.js';
 import { addFinalizer, removeFinalizer } from '../../../src/runtime/finalizers.js';
 import { LeaderElector, type LeaseObject } from '../../../src/runtime/leader.js';
 import { CoreTypes, type KubeObject, type ResourceType } from '../../../src/runtime/resource.js';
@@ -274,7 +274,7 @@ describe('operator RBAC on the real API server', () => {
               apiVersion: 'events.k8s.io/v1',
               kind: 'Event',
               metadata: { name: `probe.${suffix()}`, namespace: workNs },
-              eventTime: new Date().toISOString().replace(/Z$/, '000Z'),
+              eventTime: toMicroTime(Date.now()),
               reportingController: 'dedicatedhsm.io/hsm-operator',
               reportingInstance: 'probe',
               action: 'Reconcile',
