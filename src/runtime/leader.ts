@@ -8,6 +8,7 @@
  *   `stop({ release: false })` simulates a crash (the Lease simply expires).
  * Writes are replaces carrying the resourceVersion: two candidates can never both win.
  */
+import { jitterUp } from './backoff.js';
 import { realClock, sleep, type Clock } from './clock.js';
 import type { KubeClient } from './client.js';
 import { errorMessage, isAlreadyExists, isConflict } from './errors.js';
@@ -147,7 +148,7 @@ export class LeaderElector {
   }
 
   private jittered(ms: number): number {
-    return ms * (1 + 0.2 * this.random());
+    return jitterUp(ms, 0.2, this.random);
   }
 
   private async run(signal: AbortSignal): Promise<void> {
