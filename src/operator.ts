@@ -33,6 +33,13 @@ export interface OperatorOptions {
   credentialDigestKey?: DigestKeyRef;
   /** Controllers to run (default all three). */
   controllers?: ('dedicatedhsm' | 'ntlsclientbinding' | 'hsmhagroup')[];
+  /**
+   * Compressed time, for the sandbox and the tests only: no operator setting, and `hsm-operator run` never sets it.
+   * The durations an NtlsClientBinding spec declares (driftCheckInterval, certificate.generate.duration,
+   * certificate.renewBefore) are multiplied by `ntlsSpecScale` (1/60 turns 5m into 5s), because the CRD refuses
+   * drift intervals under 30s and certificate lifetimes under 1h. Default: real time.
+   */
+  compressedTime?: { ntlsSpecScale: number };
 }
 
 export interface Operator {
@@ -76,7 +83,7 @@ export function buildOperator(opts: OperatorOptions): Operator {
   };
   const enabled = new Set(opts.controllers ?? ['dedicatedhsm', 'ntlsclientbinding', 'hsmhagroup']);
   if (enabled.has('dedicatedhsm')) registerDedicatedHsmController(context);
-  if (enabled.has('ntlsclientbinding')) registerNtlsClientBindingController(context);
+  if (enabled.has('ntlsclientbinding')) registerNtlsClientBindingController(context, opts.compressedTime?.ntlsSpecScale);
   if (enabled.has('hsmhagroup')) registerHsmHaGroupController(context);
   return {
     manager,

@@ -16,7 +16,7 @@ import type { Figure, Table } from '../lib/result.js';
 import { round, summarize, type Summary } from '../lib/stats.js';
 import { bindingReady } from '../lib/world.js';
 
-/** Bindings' drift checks: their 1m spec interval scaled to 5 s (ntlsDurationScale, a documented setting). */
+/** Bindings' drift checks: their 1m spec interval scaled to 5 s (OperatorOptions.compressedTime, for tests and benchmarks). */
 const DRIFT_SCALE = 1 / 12;
 const DRIFT_MS = FLEET_PERIOD_MS * DRIFT_SCALE;
 /** HA groups poll at the CRD's minimum. */
@@ -129,7 +129,7 @@ export const reaction: Benchmark = {
     const fleet = await env.fleet();
     const requests = new RequestLog();
     await setPollInterval(env, fleet, HA_POLL);
-    const op = await startOperator({ kubeConfig: env.cluster.kubeConfig(), namespace: fleet.namespace, world: fleet.world, settings: { ntlsDurationScale: DRIFT_SCALE } }, requests);
+    const op = await startOperator({ kubeConfig: env.cluster.kubeConfig(), namespace: fleet.namespace, world: fleet.world, compressedTime: { ntlsSpecScale: DRIFT_SCALE } }, requests);
     try {
       await waitFleetReady(op, 60_000);
       await sleep(DRIFT_MS);
@@ -166,7 +166,7 @@ export const reaction: Benchmark = {
         name: 'reaction',
         title: this.title,
         method: [
-          `On the converged fleet of the steady-state benchmark (${FLEET.hsms} HSMs, ${FLEET.bindings} bindings with a drift check every ${FLEET_PERIOD} scaled by ntlsDurationScale ${DRIFT_SCALE.toFixed(4)} to ${DRIFT_MS / 1000} s, ${FLEET.groups} HA groups whose pollInterval is set to the CRD minimum ${HA_POLL}), with an operator on the real clock. All times in ms of wall clock, polled every 5 ms from the simulators' state.`,
+          `On the converged fleet of the steady-state benchmark (${FLEET.hsms} HSMs, ${FLEET.bindings} bindings with a drift check every ${FLEET_PERIOD} scaled by compressedTime.ntlsSpecScale ${DRIFT_SCALE.toFixed(4)} to ${DRIFT_MS / 1000} s, ${FLEET.groups} HA groups whose pollInterval is set to the CRD minimum ${HA_POLL}), with an operator on the real clock. All times in ms of wall clock, polled every 5 ms from the simulators' state.`,
           `HA: in each of ${HA_ROUNDS} rounds, the second member's appliance of every group goes down until the LunaCM host marks the member down, then comes back; auto recovery is off (hagroup retry -count 0), so the member stays down until the operator runs hagroup recover. The time counts from the appliance answering again (the earliest moment a recovery can succeed, and the operator rightly never recovers a member whose appliance is unreachable) to the member being alive again. Rounds are spaced by one to two poll intervals because the operator allows one recovery per group per poll interval.`,
           `Drift: in each of ${DRIFT_ROUNDS} rounds, at a random moment, ${DRIFT_PER_ROUND} bindings' clients are deleted from one of their appliances (controls.deleteClient, as a "client delete" by hand would); the time counts until the client is registered again with its partition.`,
           `Applied: ${NEW_BINDINGS} new bindings are created one at a time, 0.2 to 0.5 s apart; the time counts from the create being answered to the operator's first status write being answered (recorded at its API transport), and to the binding being Ready and InSync in the operator's cache. They are deleted afterwards.`,

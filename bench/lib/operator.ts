@@ -10,6 +10,7 @@ export interface BenchOperatorOptions {
   namespace: string;
   world: World;
   settings?: OperatorOptions['settings'];
+  compressedTime?: OperatorOptions['compressedTime'];
   controllers?: OperatorOptions['controllers'];
   resyncIntervalMs?: number;
   clock?: Clock;
@@ -73,6 +74,7 @@ export async function startOperator(o: BenchOperatorOptions, requests?: RequestL
     azure: { connection: o.world.azure.connection, defaultCredential: o.world.azure.credential },
     resolve: o.world.resolve,
     settings: { gatewayWaitInitialMs: 1_000, gatewayWaitMaxMs: 5_000, operationPollMs: 500, ntlsTimeoutMs: 5_000, ...o.settings },
+    ...(o.compressedTime ? { compressedTime: o.compressedTime } : {}),
     ...(o.controllers ? { controllers: o.controllers } : {}),
   });
   requests?.attach(op);

@@ -8,3 +8,6 @@ export function clusterConfigured(env: Record<string, string | undefined>): bool
   if (env.KUBECONFIG) return env.KUBECONFIG.split(delimiter).some((p) => p && existsSync(p));
   return existsSync(join(env.HOME ?? homedir(), '.kube', 'config'));
 }
+
+/** Where to go without a cluster: the sandbox is not part of the operator (nor of its image), it runs from a checkout. */
+export const SANDBOX_HINT = 'run `npm start` in a checkout of the repository (the sandbox)';

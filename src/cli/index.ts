@@ -1,9 +1,8 @@
 /** The `hsm-operator` command line: dispatch to one command, turn failures into messages on stderr and exit codes. */
-import { clusterConfigured } from './cluster.js';
+import { clusterConfigured, SANDBOX_HINT } from './cluster.js';
 import { explainFailureCommand } from './explain-failure.js';
 import { CliError, EXIT, processIo, UsageError, type Io } from './io.js';
 import { runCommand } from './run.js';
-import { sandboxCommand } from './sandbox.js';
 import { statusCommand } from './status.js';
 import { versionCommand } from './version.js';
 
@@ -14,7 +13,6 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   run: { summary: 'run the operator against a cluster (in-cluster ServiceAccount or kubeconfig)', run: (a, io, i) => runCommand(a, io, i) },
-  sandbox: { summary: 'run a whole Dedicated HSM world on this machine (what npm start does)', run: (a, io, i) => sandboxCommand(a, io, i) },
   status: { summary: 'show every HSM resource: READY, REASON, key fields and conditions', run: (a, io) => statusCommand(a, io) },
   'explain-failure': { summary: "explain why a resource is not Ready, with the troubleshooting guide's advice", run: (a, io) => explainFailureCommand(a, io) },
   version: { summary: 'print the version', run: (a, io) => versionCommand(a, io) },
@@ -30,7 +28,8 @@ export function mainHelp(): string {
     'Commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(w)}  ${c.summary}`),
     '',
-    'Without a command: run when a cluster is configured (in-cluster, $KUBECONFIG or ~/.kube/config), else sandbox.',
+    'Without a command: run, when a cluster is configured (in-cluster, $KUBECONFIG or ~/.kube/config).',
+    `To try the operator on this machine without a cluster: ${SANDBOX_HINT}.`,
     "'hsm-operator <command> --help' shows a command's flags.",
     '',
     'Exit codes: 0 ok, 1 failure, 2 usage error.',
@@ -38,7 +37,7 @@ export function mainHelp(): string {
   ].join('\n');
 }
 
-/** Runs the command line; returns the exit code. `interrupt` aborts on Ctrl-C (the sandbox tears down on it). */
+/** Runs the command line; returns the exit code. `interrupt` aborts on Ctrl-C (`run` drains and releases the Lease). */
 export async function main(argv: string[], io: Io = processIo(), interrupt: AbortSignal = new AbortController().signal): Promise<number> {
   const [first, ...rest] = argv;
   if (first === '--help' || first === '-h' || first === 'help') {
@@ -51,9 +50,13 @@ export async function main(argv: string[], io: Io = processIo(), interrupt: Abor
   let name: string;
   let args: string[];
   if (first === undefined || first.startsWith('-')) {
-    name = clusterConfigured(io.env) ? 'run' : 'sandbox';
+    if (!clusterConfigured(io.env)) {
+      io.err(`hsm-operator: no command given and no cluster configured; to try the operator on this machine, ${SANDBOX_HINT}.\n\n${mainHelp()}`);
+      return EXIT.usage;
+    }
+    name = 'run';
     args = argv;
-    io.err(`hsm-operator: no command given; ${name === 'run' ? 'a cluster is configured, so: run' : 'no cluster is configured, so: sandbox'} ('hsm-operator --help' lists the commands)\n`);
+    io.err(`hsm-operator: no command given; a cluster is configured, so: run ('hsm-operator --help' lists the commands)\n`);
   } else {
     name = first;
     args = rest;

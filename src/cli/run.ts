@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { CLOUDS, connectionFor, DEFAULT_QUOTA, type ArmConnection, type CloudName, type CredentialSource, type QuotaLimits } from '../azure/index.js';
 import { buildOperator } from '../operator.js';
 import { DEFAULT_DIGEST_KEY_SECRET } from '../controllers/shared/index.js';
-import { ConfigError, configFromValues, createLogger, errorMessage, loadKubeConfig, runtimeFlags, runtimeHelp, type RuntimeConfig } from '../runtime/index.js';
+import { ConfigError, configFromValues, createLogger, errorMessage, managerOptions, runtimeFlags, runtimeHelp, type RuntimeConfig } from '../runtime/index.js';
 import { CliError, EXIT, parseFlags, str, UsageError, type Io, type Values } from './io.js';
-import { clusterConfigured } from './cluster.js';
+import { clusterConfigured, SANDBOX_HINT } from './cluster.js';
 
 const AZURE_FLAGS = {
   'azure-cloud': { type: 'string', env: 'HSM_OPERATOR_AZURE_CLOUD', help: `Azure cloud: ${Object.keys(CLOUDS).join(', ')} (default AzurePublicCloud)`, arg: 'name' },
@@ -104,26 +104,12 @@ export async function runCommand(argv: string[], io: Io, stop: AbortSignal): Pro
   }
   const { config, azure } = parsed;
   if (!config.kubeconfig && !config.inCluster && !clusterConfigured(io.env)) {
-    throw new CliError('no cluster configured (no in-cluster ServiceAccount, no --kubeconfig, $KUBECONFIG or ~/.kube/config). To try the operator on this machine: hsm-operator sandbox');
+    throw new CliError(`no cluster configured (no in-cluster ServiceAccount, no --kubeconfig, $KUBECONFIG or ~/.kube/config). To try the operator on this machine, ${SANDBOX_HINT}.`);
   }
   const log = createLogger({ level: config.logLevel, name: 'hsm-operator' });
   const le = config.leaderElection;
   const operator = buildOperator({
-    manager: {
-      kubeConfig: loadKubeConfig(config),
-      namespaces: config.namespaces,
-      watchIdleTimeoutMs: config.watchIdleTimeoutMs,
-      relistIntervalMs: config.relistIntervalMs,
-      resyncIntervalMs: config.resyncIntervalMs,
-      concurrency: config.concurrency,
-      leaderElection: le.enabled ? { namespace: le.namespace, name: le.name, identity: le.identity, leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs } : false,
-      metricsBindAddress: config.metricsBindAddress,
-      metricsSecure: config.metricsSecure ? { certPath: config.metricsCertPath } : false,
-      healthProbeBindAddress: config.healthProbeBindAddress,
-      shutdownTimeoutMs: config.shutdownTimeoutMs,
-      instance: le.identity,
-      log,
-    },
+    manager: managerOptions(config, { log }),
     azure: { connection: azure.connection, defaultCredential: azure.credential },
     // The operator's own namespace, whether or not leader election is on: the key must not move between runs.
     credentialDigestKey: { namespace: le.namespace, name: DEFAULT_DIGEST_KEY_SECRET },

@@ -7,19 +7,13 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { durationMs } from './duration.js';
 import { parseBindAddress } from './httpserver.js';
+import { DEFAULT_LEASE_TIMING, validLeaseTiming, type LeaderElection, type LeaseTiming } from './leader.js';
 import type { LogLevel } from './log.js';
 
-export interface LeaderElectionConfig {
-  enabled: boolean;
-  /** Lease name. */
-  name: string;
-  namespace: string;
-  identity: string;
-  leaseDurationMs: number;
-  renewDeadlineMs: number;
-  retryPeriodMs: number;
-}
+/** Leader election as the flags set it: on or off, and the elector's options (leader.ts) with every timing given. */
+export type LeaderElectionConfig = { enabled: boolean } & LeaderElection & LeaseTiming;
 
 export interface RuntimeConfig {
   /** Kubeconfig file; undefined with `inCluster` means the ServiceAccount, otherwise the default loading rules. */
@@ -62,6 +56,9 @@ interface FlagDef {
   arg?: string;
 }
 
+/** A flag's default duration as it reads in --help (`15s`). */
+const seconds = (ms: number): string => `${ms / 1000}s`;
+
 const flags = {
   kubeconfig: { type: 'string', env: ['KUBECONFIG'], help: 'kubeconfig file (default: in-cluster ServiceAccount, else ~/.kube/config)', arg: 'path' },
   context: { type: 'string', env: ['HSM_OPERATOR_CONTEXT'], help: 'kubeconfig context to use', arg: 'name' },
@@ -74,9 +71,9 @@ const flags = {
   'leader-election-id': { type: 'string', env: ['HSM_OPERATOR_LEADER_ELECTION_ID'], default: 'hsm-operator-leader', help: 'name of the Lease', arg: 'name' },
   'leader-election-namespace': { type: 'string', env: ['HSM_OPERATOR_LEADER_ELECTION_NAMESPACE', 'POD_NAMESPACE'], help: 'namespace of the Lease (default: the pod namespace, else "default")', arg: 'ns' },
   'leader-election-identity': { type: 'string', env: ['HSM_OPERATOR_LEADER_ELECTION_IDENTITY', 'POD_NAME'], help: 'identity in the Lease (default: hostname plus a random suffix)', arg: 'id' },
-  'lease-duration': { type: 'string', env: ['HSM_OPERATOR_LEASE_DURATION'], default: '15s', help: 'how long a standby waits before taking an unrenewed Lease', arg: 'duration' },
-  'renew-deadline': { type: 'string', env: ['HSM_OPERATOR_RENEW_DEADLINE'], default: '10s', help: 'the leader steps down if it cannot renew within this', arg: 'duration' },
-  'retry-period': { type: 'string', env: ['HSM_OPERATOR_RETRY_PERIOD'], default: '2s', help: 'interval between Lease attempts', arg: 'duration' },
+  'lease-duration': { type: 'string', env: ['HSM_OPERATOR_LEASE_DURATION'], default: seconds(DEFAULT_LEASE_TIMING.leaseDurationMs), help: 'how long a standby waits before taking an unrenewed Lease', arg: 'duration' },
+  'renew-deadline': { type: 'string', env: ['HSM_OPERATOR_RENEW_DEADLINE'], default: seconds(DEFAULT_LEASE_TIMING.renewDeadlineMs), help: 'the leader steps down if it cannot renew within this', arg: 'duration' },
+  'retry-period': { type: 'string', env: ['HSM_OPERATOR_RETRY_PERIOD'], default: seconds(DEFAULT_LEASE_TIMING.retryPeriodMs), help: 'interval between Lease attempts', arg: 'duration' },
   'metrics-bind-address': { type: 'string', env: ['HSM_OPERATOR_METRICS_BIND_ADDRESS'], default: ':8080', help: 'address of /metrics (host:port, :port; 0 disables)', arg: 'addr' },
   'metrics-secure': {
     type: 'boolean',
@@ -100,22 +97,14 @@ export const runtimeFlags = Object.fromEntries(Object.entries(flags).map(([name,
 
 export type FlagValues = Partial<Record<string, string | boolean | (string | boolean)[] | undefined>>;
 
-/** `500ms`, `10s`, `5m`, `1h`, `1h30m`, or a plain number of seconds. */
+/** `500ms`, `10s`, `5m`, `1h`, `1h30m` (durationMs, the one parser), or a plain number of seconds. */
 export function parseDuration(text: string, what = 'duration'): number {
   const t = text.trim();
   if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  let total = 0;
-  let rest = t;
-  const part = /^(\d+(?:\.\d+)?)(ms|s|m|h)/;
-  if (!rest) throw new ConfigError(`${what}: empty duration`);
-  while (rest) {
-    const m = part.exec(rest);
-    if (!m) throw new ConfigError(`${what}: bad duration "${text}" (use e.g. 500ms, 10s, 5m, 1h)`);
-    total += Number(m[1]) * (unit[m[2] as string] ?? 0);
-    rest = rest.slice(m[0].length);
-  }
-  return total;
+  if (!t) throw new ConfigError(`${what}: empty duration`);
+  const ms = durationMs(t);
+  if (ms === undefined) throw new ConfigError(`${what}: bad duration "${text}" (use e.g. 500ms, 10s, 5m, 1h)`);
+  return ms;
 }
 
 export function parseConcurrency(text: string): RuntimeConfig['concurrency'] {
@@ -182,8 +171,7 @@ export function configFromValues(values: FlagValues, env: Env = process.env): Ru
     renewDeadlineMs: dur('renew-deadline'),
     retryPeriodMs: dur('retry-period'),
   };
-  const le = leaderElection;
-  if (le.enabled && !(le.leaseDurationMs > le.renewDeadlineMs && le.renewDeadlineMs > le.retryPeriodMs && le.retryPeriodMs > 0)) {
+  if (leaderElection.enabled && !validLeaseTiming(leaderElection)) {
     throw new ConfigError('leader election needs --lease-duration > --renew-deadline > --retry-period > 0');
   }
   const cfg: RuntimeConfig = {

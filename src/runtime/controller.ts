@@ -15,6 +15,7 @@
  * picked out of the log.
  */
 import { randomUUID } from 'node:crypto';
+import { jitterUp } from './backoff.js';
 import { realClock, type CancelTimer, type Clock } from './clock.js';
 import { AbortedError, errorMessage, RetryableError, TerminalError } from './errors.js';
 import type { EventHandlers } from './informer.js';
@@ -235,7 +236,7 @@ export class Controller<T extends KubeObject = KubeObject> {
       if (queue.isShuttingDown) return;
       for (const k of this.options.initialKeys?.() ?? []) queue.add(k);
       this.scheduleResync(queue);
-    }, every * (1 + 0.1 * Math.random()));
+    }, jitterUp(every, 0.1));
   }
 
   /** Removes the event handlers from the informers (for a controller that is thrown away). */

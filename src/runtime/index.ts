@@ -1,11 +1,13 @@
 /** The controller runtime: everything a controller needs, from one import. Knows nothing of HSMs. */
 export * from './annotations.js';
+export * from './backoff.js';
 export * from './cache.js';
 export * from './client.js';
 export * from './clock.js';
 export * from './conditions.js';
 export * from './config.js';
 export * from './controller.js';
+export * from './duration.js';
 export * from './equality.js';
 export * from './errors.js';
 export * from './events.js';

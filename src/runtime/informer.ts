@@ -11,7 +11,8 @@ import { errorMessage } from './errors.js';
 import { silentLogger, type Logger } from './log.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { objectKey, resourceName, type KubeObject, type ResourceType } from './resource.js';
-import { Reflector, type BackoffOptions, type RelistReason } from './watch.js';
+import type { BackoffOptions } from './backoff.js';
+import { Reflector, type RelistReason } from './watch.js';
 
 export interface EventHandlers<T> {
   onAdd?(obj: T): void;

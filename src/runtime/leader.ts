@@ -8,6 +8,7 @@
  *   `stop({ release: false })` simulates a crash (the Lease simply expires).
  * Writes are replaces carrying the resourceVersion: two candidates can never both win.
  */
+import { jitterUp } from './backoff.js';
 import { realClock, sleep, type Clock } from './clock.js';
 import type { KubeClient } from './client.js';
 import { errorMessage, isAlreadyExists, isConflict } from './errors.js';
@@ -28,16 +29,35 @@ export interface LeaseObject extends KubeObject {
   spec?: LeaseSpec;
 }
 
-export interface LeaderElectionOptions {
-  client: KubeClient;
+/** How long a Lease lasts, how long its leader may fail to renew it, and how often candidates and the leader try. */
+export interface LeaseTiming {
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+}
+
+/** client-go's defaults (15 s / 10 s / 2 s); the flags' defaults too (config.ts). */
+export const DEFAULT_LEASE_TIMING: Readonly<LeaseTiming> = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+
+/** leaseDuration > renewDeadline > retryPeriod > 0: a leader steps down before anyone may take over, and retries before that. */
+export function validLeaseTiming(t: LeaseTiming): boolean {
+  return t.leaseDurationMs > t.renewDeadlineMs && t.renewDeadlineMs > t.retryPeriodMs && t.retryPeriodMs > 0;
+}
+
+/**
+ * Which Lease, who campaigns for it, and its timing (default DEFAULT_LEASE_TIMING): the one declaration of the
+ * leader-election options, which the flags (RuntimeConfig), the Manager and the elector share.
+ */
+export interface LeaderElection extends Partial<LeaseTiming> {
   namespace: string;
   /** Lease name. */
   name: string;
   /** This candidate's identity (pod name; unique per process). */
   identity: string;
-  leaseDurationMs?: number;
-  renewDeadlineMs?: number;
-  retryPeriodMs?: number;
+}
+
+export interface LeaderElectionOptions extends LeaderElection {
+  client: KubeClient;
   onStartedLeading?: () => void;
   onStoppedLeading?: () => void;
   clock?: Clock;
@@ -74,11 +94,11 @@ export class LeaderElector {
     this.namespace = options.namespace;
     this.name = options.name;
     this.identity = options.identity;
-    this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
-    this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
-    this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
-    if (!(this.leaseDurationMs > this.renewDeadlineMs && this.renewDeadlineMs > this.retryPeriodMs)) {
-      throw new Error('leader election needs leaseDuration > renewDeadline > retryPeriod');
+    this.leaseDurationMs = options.leaseDurationMs ?? DEFAULT_LEASE_TIMING.leaseDurationMs;
+    this.renewDeadlineMs = options.renewDeadlineMs ?? DEFAULT_LEASE_TIMING.renewDeadlineMs;
+    this.retryPeriodMs = options.retryPeriodMs ?? DEFAULT_LEASE_TIMING.retryPeriodMs;
+    if (!validLeaseTiming({ leaseDurationMs: this.leaseDurationMs, renewDeadlineMs: this.renewDeadlineMs, retryPeriodMs: this.retryPeriodMs })) {
+      throw new Error('leader election needs leaseDuration > renewDeadline > retryPeriod > 0');
     }
     this.clock = options.clock ?? realClock;
     this.random = options.random ?? Math.random;
@@ -128,7 +148,7 @@ export class LeaderElector {
   }
 
   private jittered(ms: number): number {
-    return ms * (1 + 0.2 * this.random());
+    return jitterUp(ms, 0.2, this.random);
   }
 
   private async run(signal: AbortSignal): Promise<void> {

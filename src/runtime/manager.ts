@@ -19,7 +19,7 @@ import { EventRecorder } from './events.js';
 import { HealthChecks } from './health.js';
 import { apiServerReviewer, listen, parseBindAddress, readTlsDir, watchTlsDir, withTokenAuth, type AccessReviewer, type RunningServer, type TlsMaterial } from './httpserver.js';
 import { Informer, type InformerOptions } from './informer.js';
-import { LeaderElector } from './leader.js';
+import { LeaderElector, type LeaderElection } from './leader.js';
 import { createLogger, type Logger } from './log.js';
 import { metricsHandler, RuntimeMetrics } from './metrics.js';
 import type { KubeObject, ResourceType } from './resource.js';
@@ -27,15 +27,6 @@ import { SecretCache } from './secrets.js';
 import { OwnWrites } from './own-writes.js';
 import { StatusWriter } from './status.js';
 import type { KubeConfigTransport } from './transport.js';
-
-export interface ManagerLeaderElection {
-  namespace: string;
-  name: string;
-  identity: string;
-  leaseDurationMs?: number;
-  renewDeadlineMs?: number;
-  retryPeriodMs?: number;
-}
 
 /** Secure metrics: HTTPS, and only for callers the API server authenticates and authorizes for `GET /metrics`. */
 export interface MetricsSecurity {
@@ -61,7 +52,7 @@ export interface ManagerOptions {
   resyncIntervalMs?: number;
   concurrency?: { default: number; byController: Record<string, number> };
   /** false (default) runs controllers at once; otherwise only while holding the Lease. */
-  leaderElection?: ManagerLeaderElection | false;
+  leaderElection?: LeaderElection | false;
   /** `:8080` by default; `127.0.0.1:0` for an ephemeral port; `0` disables. */
   metricsBindAddress?: string;
   /** Serve metrics over HTTPS to authenticated and authorized callers only (true = the defaults). Default false. */
@@ -153,23 +144,7 @@ export class Manager {
 
   /** A Manager configured from the command line / environment. */
   static fromConfig(cfg: RuntimeConfig, extra: Partial<ManagerOptions> = {}): Manager {
-    const log = extra.log ?? createLogger({ level: cfg.logLevel, name: 'hsm-operator' });
-    return new Manager({
-      kubeConfig: extra.client ? undefined : loadKubeConfig(cfg),
-      namespaces: cfg.namespaces,
-      watchIdleTimeoutMs: cfg.watchIdleTimeoutMs,
-      relistIntervalMs: cfg.relistIntervalMs,
-      resyncIntervalMs: cfg.resyncIntervalMs,
-      concurrency: cfg.concurrency,
-      leaderElection: cfg.leaderElection.enabled ? cfg.leaderElection : false,
-      metricsBindAddress: cfg.metricsBindAddress,
-      metricsSecure: cfg.metricsSecure ? { certPath: cfg.metricsCertPath } : false,
-      healthProbeBindAddress: cfg.healthProbeBindAddress,
-      shutdownTimeoutMs: cfg.shutdownTimeoutMs,
-      instance: cfg.leaderElection.identity,
-      ...extra,
-      log,
-    });
+    return new Manager(managerOptions(cfg, extra));
   }
 
   /** The shared cache of a type (one per type and selector set); create caches before `start()`. */
@@ -342,6 +317,27 @@ async function selfSignedMetricsCertificate(): Promise<TlsMaterial> {
 }
 
 /** A KubeConfig per the runtime config: a file, the in-cluster ServiceAccount, or the default loading rules. */
+/** The Manager's options from the command line / environment; `extra` wins (the kubeconfig is not loaded when it brings a client). */
+export function managerOptions(cfg: RuntimeConfig, extra: Partial<ManagerOptions> = {}): ManagerOptions {
+  const { enabled, ...leaderElection } = cfg.leaderElection;
+  return {
+    kubeConfig: extra.client ? undefined : loadKubeConfig(cfg),
+    namespaces: cfg.namespaces,
+    watchIdleTimeoutMs: cfg.watchIdleTimeoutMs,
+    relistIntervalMs: cfg.relistIntervalMs,
+    resyncIntervalMs: cfg.resyncIntervalMs,
+    concurrency: cfg.concurrency,
+    leaderElection: enabled ? leaderElection : false,
+    metricsBindAddress: cfg.metricsBindAddress,
+    metricsSecure: cfg.metricsSecure ? { certPath: cfg.metricsCertPath } : false,
+    healthProbeBindAddress: cfg.healthProbeBindAddress,
+    shutdownTimeoutMs: cfg.shutdownTimeoutMs,
+    instance: leaderElection.identity,
+    ...extra,
+    log: extra.log ?? createLogger({ level: cfg.logLevel, name: 'hsm-operator' }),
+  };
+}
+
 export function loadKubeConfig(cfg: Pick<RuntimeConfig, 'kubeconfig' | 'inCluster' | 'context'>): KubeConfig {
   const kc = new KubeConfig();
   if (cfg.kubeconfig) kc.loadFromFile(cfg.kubeconfig);

@@ -3,6 +3,7 @@
  * (5 ms doubling to 1000 s), and all retries together pass a global token bucket (10/s, burst 100), so a
  * thousand failing objects cannot hammer the API server. The delay is the larger of the two.
  */
+import { jitteredBackoff } from './backoff.js';
 import type { Clock } from './clock.js';
 
 export interface RateLimiter {
@@ -39,9 +40,7 @@ export class ItemExponentialRateLimiter implements RateLimiter {
   when(key: string): number {
     const n = this.counts.get(key) ?? 0;
     this.counts.set(key, n + 1);
-    // 2 ** n overflows to Infinity long after the cap; Math.min keeps it finite.
-    const raw = Math.min(this.maxMs, this.baseMs * 2 ** n);
-    return Math.min(this.maxMs, raw * (1 + this.jitter * this.random()));
+    return jitteredBackoff(n, { initialMs: this.baseMs, maxMs: this.maxMs, jitter: this.jitter }, this.random);
   }
 
   forget(key: string): void {

@@ -6,6 +6,7 @@
  * - a watch that delivered nothing, not even a bookmark, for `idleTimeoutMs` is torn down and restarted;
  * - every `relistIntervalMs` the watch is replaced by a full list, diffed against the store by the sink.
  */
+import { between, jitteredBackoff, type BackoffOptions } from './backoff.js';
 import { realClock, sleep, type Clock } from './clock.js';
 import type { KubeClient } from './client.js';
 import { ApiError, errorMessage, isGone } from './errors.js';
@@ -21,11 +22,6 @@ export interface ReflectorSink<T extends KubeObject> {
   /** A full list of the scope completed: the scope now holds exactly `objects`. */
   replace(objects: T[], reason: RelistReason): void;
   apply(type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: T): void;
-}
-
-export interface BackoffOptions {
-  initialMs: number;
-  maxMs: number;
 }
 
 export interface ReflectorOptions {
@@ -58,12 +54,6 @@ class RelistDue extends Error {
 }
 class Stopped extends Error {
   override readonly name = 'Stopped';
-}
-
-/** Exponential backoff with full jitter on top: delay in [d, 2d), capped. */
-export function backoffDelay(failures: number, opts: BackoffOptions, random: () => number): number {
-  const base = Math.min(opts.maxMs, opts.initialMs * 2 ** Math.max(0, failures - 1));
-  return Math.min(opts.maxMs, base * (1 + random()));
 }
 
 function tooLargeResourceVersion(e: unknown): boolean {
@@ -176,7 +166,8 @@ export class Reflector<T extends KubeObject = KubeObject> {
         }
         failures++;
         this.opts.metrics?.watchRestarts.inc({ resource: this.resource, reason: 'error' });
-        const delay = backoffDelay(failures, this.opts.backoff, this.opts.random);
+        // Exponential, with full jitter on top: in [d, 2d), capped.
+        const delay = jitteredBackoff(failures - 1, { ...this.opts.backoff, jitter: 1 }, this.opts.random);
         log.warn({ resource: this.resource, namespace: this.opts.namespace, err: errorMessage(e), failures, retryInMs: Math.round(delay) }, 'list/watch failed; retrying');
         await sleep(clock, delay, stop);
       }
@@ -233,7 +224,7 @@ export class Reflector<T extends KubeObject = KubeObject> {
           fieldSelector: this.opts.fieldSelector,
           resourceVersion: this.resourceVersion,
           allowWatchBookmarks: true,
-          timeoutSeconds: Math.round(lo + (hi - lo) * this.opts.random()),
+          timeoutSeconds: Math.round(between(lo, hi, this.opts.random)),
           signal: ac.signal,
           onOpen: () => {
             this.contact();

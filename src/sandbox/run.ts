@@ -104,7 +104,7 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
     }
   };
 
-  view.say(`hsm-operator sandbox - scenario "${scenario.name}": ${scenario.title}`);
+  view.say(`sandbox - scenario "${scenario.name}": ${scenario.title}`);
   for (const need of ['config/samples', 'crds', 'test/controlplane'])
     if (!existsSync(join(packageRoot, need))) throw new Error(`the sandbox runs from a checkout of the repository: ${need}/ is missing under ${packageRoot}`);
   const step = () => {
@@ -188,7 +188,8 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
       resolve: world.resolve,
       // Demo pace: Azure operations polled every second; the bindings' spec durations (drift check 5m, certificate
       // lifetimes) run 30x faster, since the CRD (rightly) refuses drift intervals under 30s.
-      settings: { gatewayWaitInitialMs: 1_000, gatewayWaitMaxMs: 3_000, needsHumanRecheckMs: 30_000, ntlsTimeoutMs: 2_000, defaultResyncMs: 60_000, operationPollMs: 1_000, ntlsDurationScale: 1 / 30 },
+      settings: { gatewayWaitInitialMs: 1_000, gatewayWaitMaxMs: 3_000, needsHumanRecheckMs: 30_000, ntlsTimeoutMs: 2_000, defaultResyncMs: 60_000, operationPollMs: 1_000 },
+      compressedTime: { ntlsSpecScale: 1 / 30 },
     });
     await operator.start();
     cleanups.push(async () => {
@@ -421,7 +422,7 @@ export interface RunOptions extends SandboxOptions {
   err?: ViewOutput;
 }
 
-/** The `sandbox` command: start, play the scenario, summarise; keep running until interrupted unless exitWhenReady. Returns the exit code. */
+/** `npm start`: start, play the scenario, summarise; keep running until interrupted unless exitWhenReady. Returns the exit code. */
 export async function runSandbox(o: RunOptions = {}): Promise<number> {
   const out: ViewOutput = o.out ?? process.stdout;
   const err: ViewOutput = o.err ?? process.stderr;

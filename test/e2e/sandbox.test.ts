@@ -64,8 +64,10 @@ function alive(pattern: string): boolean {
 describe('npm start -- --exit-when-ready', () => {
   it('starts its own control plane, reaches all-Ready in the default scenario, and leaves nothing running', async () => {
     const stateDir = join(stateRoot, 'own');
-    // What `npm start` runs (tsx src/main.ts sandbox), on this test's Node.
-    const child = spawn(process.execPath, [join(packageRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'src/main.ts', 'sandbox', '--exit-when-ready', '--timeout', '120s', '--state-dir', stateDir], {
+    // What `npm start` runs (tsx src/sandbox/main.ts), on this test's Node.
+    const start = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    expect(start).toBe('tsx src/sandbox/main.ts');
+    const child = spawn(process.execPath, [join(packageRoot, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'src/sandbox/main.ts', '--exit-when-ready', '--timeout', '120s', '--state-dir', stateDir], {
       cwd: packageRoot,
       env: { ...process.env, HSM_SANDBOX_DIR: stateDir },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,6 +7,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Operator } from '../../src/operator.js';
+import { toKubeTime } from '../../src/runtime/index.js';
 import { ControlPlane } from '../support/controlplane.js';
 import { installCrdsFromDir } from '../support/crds.js';
 import { call, type Endpoint } from '../support/http.js';
@@ -109,7 +110,7 @@ describe('API server trouble', () => {
       for (let n = 0; writing; n++) {
         try {
           // A foreign condition with a changing message: every write moves the resourceVersion on.
-          const conds = [{ type: 'ExternalAudit', status: 'True', reason: 'Audited', message: `audit ${n}`, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }];
+          const conds = [{ type: 'ExternalAudit', status: 'True', reason: 'Audited', message: `audit ${n}`, lastTransitionTime: toKubeTime(Date.now()) }];
           const hsm = await rw.kube.get('DedicatedHsm', 'hsm1');
           const others = (hsm.status?.conditions ?? []).filter((c) => c.type !== 'ExternalAudit');
           const r = await rw.kube.patchStatus('DedicatedHsm', 'hsm1', { status: { conditions: [...others, ...conds] } });

@@ -11,6 +11,7 @@ import { armViolations, haGroupViolations, recordCommands, registrationViolation
 import type { Kind } from '../support/reliability-kube.js';
 import type { OperatorProcess } from '../support/reliability-process.js';
 import { ReliabilityWorld } from '../support/reliability-world.js';
+import { WaitTimeout, waitFor } from '../support/wait.js';
 
 const HSMS = 4;
 const LEASE = { name: 'hsm-operator-leader', leaseDurationMs: 4_000, renewDeadlineMs: 3_000, retryPeriodMs: 500 };
@@ -64,9 +65,11 @@ async function becameLeader(p: OperatorProcess, after: number, timeoutMs = TAKEO
 const work = (): number =>
   rw.world.arm.count({ method: 'PUT' }) + [...rw.world.appliances.values()].reduce((n, a) => n + a.counters.commands.stateChanging, 0) + rw.world.lunacm.counters.commands.stateChanging;
 
+/** Lets the leader get `min` state-changing acts in hand (within 20 s; the fault is injected then either way). */
 async function untilWork(min: number, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (work() < min && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  await waitFor(`${min} state-changing acts`, () => work() >= min, timeoutMs, 5).catch((e: unknown) => {
+    if (!(e instanceof WaitTimeout)) throw e;
+  });
 }
 
 /** Waits for every object, lets a resumed process run what it still had in hand, then checks exactly-once. */

@@ -42,6 +42,7 @@ async function main(configPath: string): Promise<void> {
     },
     resolve: staticResolver(config.devices),
     ...(config.settings ? { settings: config.settings } : {}),
+    ...(config.compressedTime ? { compressedTime: config.compressedTime } : {}),
     ...(config.controllers ? { controllers: config.controllers } : {}),
   });
   // SIGTERM: drain, release the Lease, exit 0 (what a pod does on deletion). SIGKILL needs no handler.

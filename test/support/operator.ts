@@ -15,6 +15,8 @@ export interface TestOperatorOptions {
   /** Token user to run as (default admin); e.g. 'hsm-operator' bound to the chart's RBAC. */
   user?: string;
   settings?: OperatorOptions['settings'];
+  /** Sandbox/test time compression (no operator setting): e.g. { ntlsSpecScale: 1 / 120 }. */
+  compressedTime?: OperatorOptions['compressedTime'];
   controllers?: OperatorOptions['controllers'];
   resyncIntervalMs?: number;
   leaderElection?: OperatorOptions['manager']['leaderElection'];
@@ -46,6 +48,7 @@ export async function startTestOperator(o: TestOperatorOptions): Promise<Operato
     azure: { connection: o.world.azure.connection, defaultCredential: o.azureCredential ?? o.world.azure.credential },
     resolve: o.world.resolve,
     settings: { gatewayWaitInitialMs: 200, gatewayWaitMaxMs: 2_000, needsHumanRecheckMs: 60_000, ntlsTimeoutMs: 2_000, ...o.settings },
+    ...(o.compressedTime ? { compressedTime: o.compressedTime } : {}),
     ...(o.controllers ? { controllers: o.controllers } : {}),
   });
   await op.start();

@@ -4,7 +4,7 @@
  */
 import type { DeviceAddress, EndpointResolver, OperatorSettings } from '../../src/controllers/shared/index.js';
 import type { OperatorOptions } from '../../src/operator.js';
-import type { LogLevel } from '../../src/runtime/index.js';
+import type { LeaderElection, LeaseTiming, LogLevel } from '../../src/runtime/index.js';
 
 export interface OperatorChildConfig {
   kubeconfigPath: string;
@@ -14,9 +14,11 @@ export interface OperatorChildConfig {
   /** `<host>:<port>` as the operator would dial it -> the simulator address on loopback. */
   devices: Record<string, DeviceAddress>;
   settings?: Partial<OperatorSettings>;
+  compressedTime?: OperatorOptions['compressedTime'];
   controllers?: OperatorOptions['controllers'];
   resyncIntervalMs?: number;
-  leaderElection?: { name: string; identity: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number } | false;
+  /** The Lease lives in `namespace`; every timing is given (the suite's failover times depend on them). */
+  leaderElection?: (Omit<LeaderElection, 'namespace'> & LeaseTiming) | false;
   logLevel?: LogLevel;
   /** Deadline of a SIGTERM shutdown (ms). */
   shutdownTimeoutMs?: number;

@@ -241,6 +241,7 @@ export class ReliabilityWorld {
       arm: { endpoint: this.world.arm.endpoint, caPem: this.world.arm.caPem, token: this.armToken },
       devices: this.devices(),
       logLevel: 'info',
+      compressedTime: { ntlsSpecScale: 1 / 60 },
       ...o,
       settings: {
         gatewayWaitInitialMs: 200,
@@ -248,7 +249,6 @@ export class ReliabilityWorld {
         needsHumanRecheckMs: 60_000,
         ntlsTimeoutMs: 2_000,
         operationPollMs: 200,
-        ntlsDurationScale: 1 / 60,
         quotaLimits: { perStamp: this.hsmNames.length + 2, perRegion: this.hsmNames.length + 4 },
         ...o.settings,
       },
@@ -292,6 +292,7 @@ export class ReliabilityWorld {
       azure: { connection: this.world.azure.connection, defaultCredential: { kind: 'static', key: 'reliability', credential: { getToken: () => Promise.resolve({ token: this.armToken, expiresOnTimestamp: Date.now() + 3_600_000 }) } } },
       resolve: staticResolver(config.devices),
       ...(config.settings ? { settings: config.settings } : {}),
+      ...(config.compressedTime ? { compressedTime: config.compressedTime } : {}),
       ...(o.controllers ? { controllers: o.controllers } : {}),
     });
     await op.start();

@@ -3,6 +3,7 @@
  * when the gateway has been waited for, how many race attempts were made), so a restarted operator picks the
  * same schedule up without counters of its own.
  */
+import { exponentialMs } from '../../runtime/index.js';
 
 export interface WaitSettings {
   gatewayWaitInitialMs: number;
@@ -20,7 +21,7 @@ export function gatewayWaitDelay(waitedMs: number, s: WaitSettings): number {
 /** Backoff before race attempt `attempts + 1`: initial, 2x, 4x ... up to the maximum. */
 export function raceBackoffMs(attempts: number, s: WaitSettings): number {
   if (attempts <= 0) return 0;
-  return Math.min(s.gatewayWaitMaxMs, s.gatewayWaitInitialMs * 2 ** Math.min(attempts - 1, 20));
+  return exponentialMs(attempts - 1, { initialMs: s.gatewayWaitInitialMs, maxMs: s.gatewayWaitMaxMs });
 }
 
 /** `45s`, `4m0s`, `2h5m` (Go duration style, coarse: seconds at most). */

@@ -16,11 +16,11 @@ export { CONTROLLER_NAME, NtlsClientBindingReconciler, NtlsClientBindingType } f
  */
 export const NTLS_BINDING_CONCURRENCY = 16;
 
-/** Registers the NtlsClientBinding controller with the manager. */
-export function registerNtlsClientBindingController(ctx: OperatorContext): void {
+/** Registers the NtlsClientBinding controller with the manager; `specTimeScale` as in OperatorOptions.compressedTime. */
+export function registerNtlsClientBindingController(ctx: OperatorContext, specTimeScale = 1): void {
   const bindings = ctx.caches.bindings;
   bindings.addIndex(BY_DEDICATED_HSM, referencedHsmKeys);
-  const reconciler = new NtlsClientBindingReconciler(ctx);
+  const reconciler = new NtlsClientBindingReconciler(ctx, specTimeScale);
   ctx.manager.addController({
     name: CONTROLLER_NAME,
     for: bindings,

@@ -104,20 +104,15 @@ interface PassEnv {
 
 type Unregistered = { ok: true; changed: boolean; note?: string } | { ok: false; reason: DeviceReason | 'SecretNotFound'; message: string; needsHuman: boolean };
 
-
 export class NtlsClientBindingReconciler {
   private readonly owned: OwnedSecrets;
   /** The binding's reconcile: the shared skeleton (skeleton.ts) around this kind's apply and cleanup. */
   readonly reconcile: (key: string, rc: ReconcileContext) => Promise<ReconcileOutcome>;
 
-  constructor(private readonly ctx: OperatorContext) {
+  /** `scale` compresses the spec's durations: 1 in a cluster (sandbox and tests: OperatorOptions.compressedTime). */
+  constructor(private readonly ctx: OperatorContext, private readonly scale = 1) {
     this.owned = new OwnedSecrets(ctx);
     this.reconcile = this.skeleton();
-  }
-
-
-  private get scale(): number {
-    return this.ctx.settings.ntlsDurationScale ?? 1;
   }
 
   private skeleton(): (key: string, rc: ReconcileContext) => Promise<ReconcileOutcome> {

@@ -1,6 +1,6 @@
 /**
- * The durations a binding's spec declares, in milliseconds, scaled by the operator's `ntlsDurationScale` (1 in a
- * cluster; the sandbox and tests compress time). Pure.
+ * The durations a binding's spec declares, in milliseconds, times a scale: 1 in a cluster; the sandbox and tests
+ * compress time (OperatorOptions.compressedTime in src/operator.ts, no operator setting). Pure.
  */
 import { parseDuration, type NtlsClientBindingSpec } from '../../api/index.js';
 

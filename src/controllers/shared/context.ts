@@ -36,12 +36,6 @@ export interface OperatorSettings {
    * Deployments take 25-30 minutes; default 2 h. The operator keeps watching it (never a second PUT).
    */
   operationTimeoutMs?: number;
-  /**
-   * Multiplies the durations an NtlsClientBinding spec declares (driftCheckInterval, certificate.generate.duration,
-   * certificate.renewBefore). 1 (default) in a cluster; the sandbox and tests compress time with it (1/60 turns 5m
-   * into 5s), because the CRD refuses drift intervals under 30s and certificate lifetimes under 1h.
-   */
-  ntlsDurationScale?: number;
 }
 
 export const DEFAULT_SETTINGS: OperatorSettings = {
@@ -50,7 +44,6 @@ export const DEFAULT_SETTINGS: OperatorSettings = {
   gatewayWaitMaxMs: 5 * 60_000,
   needsHumanRecheckMs: 15 * 60_000,
   ntlsTimeoutMs: 5_000,
-  ntlsDurationScale: 1,
 };
 
 export interface OperatorContext {

@@ -1,4 +1,4 @@
-/** The scenarios `hsm-operator sandbox --scenario <name>` can replay. */
+/** The scenarios `npm start -- --scenario <name>` can replay. */
 import { cloningDomainMismatch } from './cloning-domain-mismatch.js';
 import { defaultScenario } from './default.js';
 import { gatewayRace } from './gateway-race.js';

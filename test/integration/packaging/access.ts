@@ -1,4 +1,7 @@
-/** Helpers for the RBAC tests on the real API server: acting as other users, status codes, eventual consistency. */
+/**
+ * Helpers for the RBAC tests on the real API server: acting as other users, status codes. RBAC changes reach the
+ * authorizer's cache asynchronously: the tests wait for them with waitFor (test/support/wait.ts), within RBAC_SETTLE_MS.
+ */
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../../../src/runtime/client.js';
 import { ApiError } from '../../../src/runtime/errors.js';
@@ -44,11 +47,5 @@ export const status = async (p: Promise<unknown>): Promise<number> => {
   }
 };
 
-/** Polls until `check` holds (RBAC changes reach the authorizer's cache asynchronously). */
-export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** How long an RBAC change may take to reach the authorizer's cache. */
+export const RBAC_SETTLE_MS = 15_000;

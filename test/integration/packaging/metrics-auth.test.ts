@@ -15,7 +15,8 @@ import { RuntimeMetrics } from '../../../src/runtime/metrics.js';
 import { silentLogger } from '../../../src/runtime/log.js';
 import type { KubeObject, ResourceType } from '../../../src/runtime/resource.js';
 import { adminConfig, createNamespace } from '../../support/kube.js';
-import { eventually, serviceAccountToken, tokenConfig } from './access.js';
+import { RBAC_SETTLE_MS, serviceAccountToken, tokenConfig } from './access.js';
+import { waitFor } from '../../support/wait.js';
 import { find, helmTemplate, type Manifest } from './render.js';
 
 const rbac = (plural: string): ResourceType => ({ group: 'rbac.authorization.k8s.io', version: 'v1', plural, namespaced: false });
@@ -90,9 +91,9 @@ describe('secure metrics on the real API server', () => {
     ];
     for (const o of objects) await create(rbac(o.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'), o as KubeObject);
     const sa_ = (n: string) => `system:serviceaccount:${ns}:${n}`;
-    await eventually('the operator may review tokens', () => may(sa_(fullname), { resourceAttributes: { group: 'authentication.k8s.io', resource: 'tokenreviews', verb: 'create' } }));
-    await eventually('the operator may review access', () => may(sa_(fullname), { resourceAttributes: { group: 'authorization.k8s.io', resource: 'subjectaccessreviews', verb: 'create' } }));
-    await eventually('prometheus may read /metrics', () => may(sa_('prometheus'), { nonResourceAttributes: { path: '/metrics', verb: 'get' } }));
+    await waitFor('the operator may review tokens', () => may(sa_(fullname), { resourceAttributes: { group: 'authentication.k8s.io', resource: 'tokenreviews', verb: 'create' } }), RBAC_SETTLE_MS);
+    await waitFor('the operator may review access', () => may(sa_(fullname), { resourceAttributes: { group: 'authorization.k8s.io', resource: 'subjectaccessreviews', verb: 'create' } }), RBAC_SETTLE_MS);
+    await waitFor('prometheus may read /metrics', () => may(sa_('prometheus'), { nonResourceAttributes: { path: '/metrics', verb: 'get' } }), RBAC_SETTLE_MS);
     prometheusToken = await serviceAccountToken(admin, ns, 'prometheus');
     intruderToken = await serviceAccountToken(admin, ns, 'intruder');
     operator = await startOperator(fullname);

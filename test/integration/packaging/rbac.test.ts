@@ -17,13 +17,14 @@ import { parseAllDocuments } from 'yaml';
 import { GROUP, VERSION } from '../../../src/api/group.js';
 import { clusterRules, metricsAuthRules, namespaceRules, OWN_RESOURCES, PERMISSIONS, type Permission, type PolicyRule } from '../../../src/rbac.js';
 import { KubeClient } from '../../../src/runtime/client.js';
-import { EventRecorder } from '../../../src/runtime/events.js';
+import { EventRecorder, toMicroTime } from '../../../src/runtime/events.js';
 import { addFinalizer, removeFinalizer } from '../../../src/runtime/finalizers.js';
 import { LeaderElector, type LeaseObject } from '../../../src/runtime/leader.js';
 import { CoreTypes, type KubeObject, type ResourceType } from '../../../src/runtime/resource.js';
 import { StatusWriter } from '../../../src/runtime/status.js';
 import { adminConfig, createNamespace, extraUserConfig } from '../../support/kube.js';
-import { eventually, impersonating, status } from './access.js';
+import { RBAC_SETTLE_MS, impersonating, status } from './access.js';
+import { waitFor } from '../../support/wait.js';
 import { find, helmTemplate, repoRoot, type Manifest } from './render.js';
 
 const FINALIZER = 'dedicatedhsm.io/finalizer';
@@ -106,10 +107,10 @@ describe('operator RBAC on the real API server', () => {
     const expectWork = triples(clusterRules(keep));
     const expectOp = triples(namespaceRules(keep));
     const client = user === 'hsm-operator' ? KubeClient.fromKubeConfig(extraUserConfig(user)) : impersonating(user);
-    await eventually(`the bindings of ${user}`, async () => JSON.stringify([await effective(client, workNs), await effective(client, opNs)]) === JSON.stringify([expectWork, expectOp]));
+    await waitFor(`the bindings of ${user}`, async () => JSON.stringify([await effective(client, workNs), await effective(client, opNs)]) === JSON.stringify([expectWork, expectOp]), RBAC_SETTLE_MS);
     // The self-reviews above leave out the review APIs; wait for the cluster-wide binding of those separately.
     for (const p of keep.filter((k) => k.scope === 'metrics-auth')) {
-      await eventually(`${user} may create ${p.resources[0]}`, () => allowed(client, '', p.apiGroup, p.resources[0]!, 'create'));
+      await waitFor(`${user} may create ${p.resources[0]}`, () => allowed(client, '', p.apiGroup, p.resources[0]!, 'create'), RBAC_SETTLE_MS);
     }
   }
 
@@ -221,9 +222,9 @@ describe('operator RBAC on the real API server', () => {
     it('takes, renews and releases the leader Lease in its own namespace only', async () => {
       const elector = new LeaderElector({ client: op, namespace: opNs, name: 'hsm-operator-leader', identity: 'pod-a', leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 200 });
       elector.start();
-      await eventually('leadership', async () => elector.isLeader(), 10_000);
+      await waitFor('leadership', async () => elector.isLeader(), 10_000);
       const first = await admin.get<LeaseObject>(CoreTypes.leases, opNs, 'hsm-operator-leader');
-      await eventually('a renewal', async () => (await admin.get<LeaseObject>(CoreTypes.leases, opNs, 'hsm-operator-leader')).spec?.renewTime !== first.spec?.renewTime, 10_000);
+      await waitFor('a renewal', async () => (await admin.get<LeaseObject>(CoreTypes.leases, opNs, 'hsm-operator-leader')).spec?.renewTime !== first.spec?.renewTime, 10_000);
       await elector.stop({ release: true });
       expect((await admin.get<LeaseObject>(CoreTypes.leases, opNs, 'hsm-operator-leader')).spec?.holderIdentity).toBeUndefined();
       const lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'elsewhere', namespace: workNs }, spec: {} };
@@ -274,7 +275,7 @@ describe('operator RBAC on the real API server', () => {
               apiVersion: 'events.k8s.io/v1',
               kind: 'Event',
               metadata: { name: `probe.${suffix()}`, namespace: workNs },
-              eventTime: new Date().toISOString().replace(/Z$/, '000Z'),
+              eventTime: toMicroTime(Date.now()),
               reportingController: 'dedicatedhsm.io/hsm-operator',
               reportingInstance: 'probe',
               action: 'Reconcile',

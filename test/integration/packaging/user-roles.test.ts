@@ -17,7 +17,8 @@ import { GROUP, VERSION } from '../../../src/api/group.js';
 import { KubeClient } from '../../../src/runtime/client.js';
 import type { KubeObject, ResourceType } from '../../../src/runtime/resource.js';
 import { adminConfig, createNamespace } from '../../support/kube.js';
-import { eventually, impersonating, status } from './access.js';
+import { RBAC_SETTLE_MS, impersonating, status } from './access.js';
+import { waitFor } from '../../support/wait.js';
 import { find, helmTemplate, repoRoot, type Manifest } from './render.js';
 
 type ClusterRole = KubeObject & {
@@ -111,7 +112,7 @@ describe('roles for the people who write the resources', () => {
     // Built-in edit works (it covers ConfigMaps) but says nothing of DedicatedHsms.
     const configMaps: ResourceType = { group: '', version: 'v1', plural: 'configmaps', namespaced: true, kind: 'ConfigMap' };
     let n = 0;
-    await eventually('edit covers configmaps', async () => (await status(before.create(configMaps, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${n++}`, namespace: ns } }))) === 200);
+    await waitFor('edit covers configmaps', async () => (await status(before.create(configMaps, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${n++}`, namespace: ns } }))) === 200, RBAC_SETTLE_MS);
     expect(await status(before.create(hsms, hsm('before')))).toBe(403);
   });
 
@@ -138,7 +139,7 @@ describe('roles for the people who write the resources', () => {
   it('a user bound to the built-in edit role may then create, change and delete DedicatedHsms, but not write their status', async () => {
     await aggregate('edit');
     const editor = await bind(`editor-${id}`, 'edit');
-    await eventually('edit covers dedicatedhsms', () => can(editor, 'create'));
+    await waitFor('edit covers dedicatedhsms', () => can(editor, 'create'), RBAC_SETTLE_MS);
     const created = await editor.create(hsms, hsm('team-hsm'));
     expect(created.metadata?.uid).toBeTruthy();
     expect((await editor.list(hsms, { namespace: ns })).items.map((o) => o.metadata?.name)).toContain('team-hsm');
@@ -152,7 +153,7 @@ describe('roles for the people who write the resources', () => {
   it('a user bound to the built-in admin role may too', async () => {
     await aggregate('admin');
     const nsAdmin = await bind(`admin-${id}`, 'admin');
-    await eventually('admin covers dedicatedhsms', () => can(nsAdmin, 'create'));
+    await waitFor('admin covers dedicatedhsms', () => can(nsAdmin, 'create'), RBAC_SETTLE_MS);
     expect(await status(nsAdmin.create(hsms, hsm('admin-hsm')))).toBe(200);
     expect(await status(nsAdmin.delete(hsms, ns, 'admin-hsm'))).toBe(200);
   });
@@ -161,7 +162,7 @@ describe('roles for the people who write the resources', () => {
     await admin.create(hsms, hsm('seen'));
     await aggregate('view');
     const viewer = await bind(`viewer-${id}`, 'view');
-    await eventually('view covers dedicatedhsms', () => can(viewer, 'list'));
+    await waitFor('view covers dedicatedhsms', () => can(viewer, 'list'), RBAC_SETTLE_MS);
     expect((await viewer.list(hsms, { namespace: ns })).items.map((o) => o.metadata?.name)).toContain('seen');
     expect(await status(viewer.get(hsms, ns, 'seen'))).toBe(200);
     expect(await status(viewer.request({ verb: 'GET', path: `/apis/${GROUP}/${VERSION}/namespaces/${ns}/dedicatedhsms/seen/status` }))).toBe(200);

@@ -6,16 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoordinationV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { adminConfig, createNamespace } from '../../support/kube.js';
+import { waitFor } from '../../support/wait.js';
 import { CoreTypes, Manager, RuntimeMetrics, silentLogger } from '../../../src/runtime/index.js';
-
-async function until(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  while (!(await check())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(100);
-  }
-  return Date.now() - started;
-}
 
 describe('leader election (real apiserver)', () => {
   let ns: string;
@@ -66,11 +58,11 @@ describe('leader election (real apiserver)', () => {
     const a = newManager('a');
     const b = newManager('b');
     await Promise.all([a.start(), b.start()]);
-    await until('a leader is elected', 20_000, () => leaders().length === 1);
+    await waitFor('a leader is elected', () => leaders().length === 1, 20_000);
     const first = leaders()[0] as string;
     const standby = first === 'a' ? 'b' : 'a';
     await cm('one');
-    await until('the leader reconciles', 20_000, () => reconciledBy('one').length > 0);
+    await waitFor('the leader reconciles', () => reconciledBy('one').length > 0, 20_000);
     await sleep(1_500);
     expect(reconciledBy('one')).toEqual([first]);
     expect(managers.get(standby)?.reconciling).toBe(false);
@@ -89,10 +81,12 @@ describe('leader election (real apiserver)', () => {
     // The leader dies without releasing the Lease: the standby takes over once it expires.
     await leader.stop(1_000, { releaseLease: false });
     managers.delete(first);
-    const takeover = await until('the standby takes over', 20_000, () => managers.get(standby)?.isLeader() === true);
+    const lostAt = Date.now();
+    await waitFor('the standby takes over', () => managers.get(standby)?.isLeader() === true, 20_000);
+    const takeover = Date.now() - lostAt;
     expect(takeover).toBeGreaterThan(1_000); // it had to wait for the Lease to expire
     await cm('two');
-    await until('the new leader reconciles', 20_000, () => reconciledBy('two').length > 0);
+    await waitFor('the new leader reconciles', () => reconciledBy('two').length > 0, 20_000);
     expect(reconciledBy('two')).toEqual([standby]);
 
     // A fresh standby joins; the leader shuts down cleanly and releases: the handover does not wait for expiry.
@@ -103,13 +97,15 @@ describe('leader election (real apiserver)', () => {
     const current = managers.get(standby) as Manager;
     await current.stop(5_000);
     managers.delete(standby);
-    const handover = await until('the new standby takes over', 20_000, () => c.isLeader());
+    const releasedAt = Date.now();
+    await waitFor('the new standby takes over', () => c.isLeader(), 20_000);
+    const handover = Date.now() - releasedAt;
     expect(handover).toBeLessThan(8_000); // well inside the 8 s lease: the release, not expiry, handed over
     const lease = await adminConfig().makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: ns, name: 'hsm-operator-leader' });
     expect(lease.spec?.holderIdentity).toBe('c');
     expect(lease.spec?.leaseTransitions).toBe(2);
     await cm('three');
-    await until('c reconciles', 20_000, () => reconciledBy('three').length > 0);
+    await waitFor('c reconciles', () => reconciledBy('three').length > 0, 20_000);
     expect(reconciledBy('three')).toEqual(['c']);
     expect(overlaps).toEqual([]);
   });

@@ -4,9 +4,9 @@
  * watched type; a TCP proxy between cache and apiserver makes connections stall or freeze on demand.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ControlPlane } from '../../support/controlplane.js';
+import { waitFor } from '../../support/wait.js';
 import { CoreTypes, Informer, KubeClient, RuntimeMetrics, type KubeObject } from '../../../src/runtime/index.js';
 import { StallingProxy } from './tcp-proxy.js';
 
@@ -21,14 +21,6 @@ function kubeConfig(cp: ControlPlane, server = cp.server): KubeConfig {
     currentContext: 'ctx',
   });
   return kc;
-}
-
-async function until(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(100);
-  }
 }
 
 /** Records what handlers saw, per object name. */
@@ -98,13 +90,13 @@ describe('watch cache resilience (private control plane)', () => {
 
       // 1. The apiserver goes away and comes back; changes are made right after it is back.
       await cp.stopApiServer();
-      await until('the cache notices the outage', 30_000, async () => (await metrics.value('hsm_operator_watch_restarts_total', { reason: 'error' })) > 0);
+      await waitFor('the cache notices the outage', async () => (await metrics.value('hsm_operator_watch_restarts_total', { reason: 'error' })) > 0, 30_000);
       await cp.startApiServer();
       for (let i = 1; i <= 5; i++) await put('a', String(i));
       await del('b');
       await put('e', '1');
       const afterRestart = { a: '5', c: '0', d: '0', e: '1' };
-      await until('the cache holds the final values after the restart', 60_000, () => JSON.stringify(snapshot(informer)) === JSON.stringify(afterRestart));
+      await waitFor('the cache holds the final values after the restart', () => JSON.stringify(snapshot(informer)) === JSON.stringify(afterRestart), 60_000);
       expect(seen).toContain('update a=5');
       expect(seen).toContain('delete b');
       expect(seen).toContain('add e=1');
@@ -123,7 +115,7 @@ describe('watch cache resilience (private control plane)', () => {
       await cp.restartApiServer();
       proxy.thaw();
       const final = { c: '3', f: '1' };
-      await until('the cache holds the final values after the compaction', 60_000, () => JSON.stringify(snapshot(informer)) === JSON.stringify(final));
+      await waitFor('the cache holds the final values after the compaction', () => JSON.stringify(snapshot(informer)) === JSON.stringify(final), 60_000);
       expect(await metrics.value('hsm_operator_watch_relists_total', { reason: 'gone' })).toBeGreaterThan(relistsBefore);
       // The relist diff told the handlers about every object that changed while the cache was cut off.
       const tail = seen.slice(seen.lastIndexOf('add e=1') + 1);
@@ -152,7 +144,7 @@ describe('watch cache resilience (private control plane)', () => {
       const listsBefore = await metrics.value('hsm_operator_watch_relists_total');
       proxy.stallExisting(); // the open watch goes silent; the TCP connection stays up
       await put('stalled', 'seen');
-      await until('the stalled watch is restarted and delivers the change', 30_000, () => informer.get(`${ns}/stalled`)?.data?.v === 'seen');
+      await waitFor('the stalled watch is restarted and delivers the change', () => informer.get(`${ns}/stalled`)?.data?.v === 'seen', 30_000);
       expect(await metrics.value('hsm_operator_watch_restarts_total', { reason: 'idle' })).toBeGreaterThan(idleBefore);
       // It caught up by watching again from its resourceVersion, not by relisting.
       expect(await metrics.value('hsm_operator_watch_relists_total')).toBe(listsBefore);

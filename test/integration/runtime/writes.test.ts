@@ -10,6 +10,7 @@ import { ApiextensionsV1Api, CustomObjectsApi, type V1JSONSchemaProps } from '@k
 import { inject } from 'vitest';
 import { adminConfig, createNamespace } from '../../support/kube.js';
 import { installCrds } from '../../support/crds.js';
+import { waitFor } from '../../support/wait.js';
 import {
   KubeClient,
   KubeConfigTransport,
@@ -52,14 +53,6 @@ class CountingTransport implements Transport {
   }
   count(verb: string, suffix: string): number {
     return this.log.filter((r) => r.verb === verb && r.path.endsWith(suffix)).length;
-  }
-}
-
-async function until(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(100);
   }
 }
 
@@ -133,11 +126,11 @@ describe('runtime writes (real apiserver)', () => {
     await manager.start();
     try {
       await create('g1');
-      await until('the status is written', 20_000, () => gadgets.get(`${ns}/g1`)?.status?.phase === 'Ready').catch((e: unknown) => {
+      await waitFor('the status is written', () => gadgets.get(`${ns}/g1`)?.status?.phase === 'Ready', 20_000).catch((e: unknown) => {
         throw new Error(`${(e as Error).message}; cached: ${JSON.stringify(gadgets.get(`${ns}/g1`))}; requests: ${JSON.stringify(transport.log)}; results: ${JSON.stringify(results)}`);
       });
       // The status write itself is a change the controller sees; let those reconciles run too.
-      await until('the status update was reconciled', 20_000, () => reconciles >= 2);
+      await waitFor('the status update was reconciled', () => reconciles >= 2, 20_000);
       await sleep(1_000);
       expect(transport.count('PUT', '/g1/status')).toBe(1);
       expect(results.filter(Boolean)).toHaveLength(1);
@@ -147,7 +140,7 @@ describe('runtime writes (real apiserver)', () => {
 
       // A spec change (new generation) is a real status change: one more write, lastTransitionTime kept.
       await custom().patchNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural: 'gadgets', name: 'g1', body: [{ op: 'replace', path: '/spec/size', value: 2 }] });
-      await until('the new generation is observed', 20_000, () => gadgets.get(`${ns}/g1`)?.status?.observedGeneration === 2);
+      await waitFor('the new generation is observed', () => gadgets.get(`${ns}/g1`)?.status?.observedGeneration === 2, 20_000);
       await sleep(1_000);
       expect(transport.count('PUT', '/g1/status')).toBe(2);
       expect(getCondition(gadgets.get(`${ns}/g1`)?.status?.conditions, 'Ready')?.lastTransitionTime).toBe(since);

@@ -26,11 +26,32 @@ describe('hsm-operator', () => {
   it('--help lists every command and exits 0', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['run', 'sandbox', 'status', 'explain-failure', 'version']) expect(r.out).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
+    for (const c of ['run', 'status', 'explain-failure', 'version']) expect(r.out).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
     expect(r.err).toBe('');
   });
 
-  it.each(['run', 'sandbox', 'status', 'explain-failure', 'version'])('%s --help prints usage and exits 0', async (c) => {
+  it('has no sandbox command: the sandbox is not part of the operator, --help points to npm start', async () => {
+    const help = await cli(['--help']);
+    expect(help.out).not.toMatch(/^ {2}sandbox\s/m);
+    expect(help.out).toMatch(/without a cluster: run `npm start` in a checkout/);
+    const r = await cli(['sandbox']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/unknown command "sandbox"/);
+  });
+
+  it('without a command runs `run` when a cluster is configured, else explains and exits 2', async () => {
+    const bare = await cli([]);
+    expect(bare.code).toBe(2);
+    expect(bare.out).toBe('');
+    expect(bare.err).toMatch(/no command given and no cluster configured; to try the operator on this machine, run `npm start`/);
+    const kubeconfig = join(home, 'unreachable-kubeconfig');
+    writeFileSync(kubeconfig, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
+    const flags = await cli(['--help-me'], { ...noCluster, KUBECONFIG: kubeconfig });
+    expect(flags.err).toMatch(/no command given; a cluster is configured, so: run/);
+    expect(flags.code).toBe(2);
+  });
+
+  it.each(['run', 'status', 'explain-failure', 'version'])('%s --help prints usage and exits 0', async (c) => {
     const r = await cli([c, '--help']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(new RegExp(`Usage: hsm-operator ${c}`));
@@ -38,14 +59,8 @@ describe('hsm-operator', () => {
     expect(viaHelp.out).toBe(r.out);
   });
 
-  it('sandbox --help lists the scenarios with their guide sections', async () => {
-    const r = await cli(['sandbox', '--help']);
-    for (const s of ['default', 'gateway-race', 'quota', 'ntls-drift', 'ha-member-down', 'cloning-domain-mismatch', 'wrong-password']) expect(r.out).toContain(`  ${s}  `);
-    expect(r.out).toContain("guide: HA Group Doesn't Sync");
-  });
-
   it('usage errors exit 2 with the message on stderr', async () => {
-    for (const argv of [['nope'], ['status', '--bogus'], ['status', '-o', 'yaml'], ['explain-failure'], ['explain-failure', 'pods/x'], ['sandbox', '--scenario', 'nope'], ['sandbox', '--timeout', 'soon'], ['run', '--log-level', 'loud']]) {
+    for (const argv of [['nope'], ['status', '--bogus'], ['status', '-o', 'yaml'], ['explain-failure'], ['explain-failure', 'pods/x'], ['run', '--log-level', 'loud']]) {
       const r = await cli(argv);
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.out, argv.join(' ')).toBe('');
@@ -59,7 +74,7 @@ describe('hsm-operator', () => {
     expect(status.err).toMatch(/no cluster: pass --kubeconfig, set KUBECONFIG, or start the sandbox/);
     const run = await cli(['run', '--no-leader-elect']);
     expect(run.code).toBe(1);
-    expect(run.err).toMatch(/no cluster configured.*hsm-operator sandbox/);
+    expect(run.err).toMatch(/no cluster configured.*To try the operator on this machine, run `npm start` in a checkout/);
     const missing = await cli(['explain-failure', 'dhsm/x', '--kubeconfig', join(home, 'absent')]);
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/does not exist/);

@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceAbortedError, SshDevicePlane, SshPool, type DeviceCommandEvent, type SshPoolOptions } from '../../../src/luna/index.js';
 import { issueCertificate } from '../../../src/pki/index.js';
 import { startApplianceSimulator, startLunaCmSimulator, type ApplianceSimulator, type ApplianceSimulatorOptions } from '../../../src/sandbox/luna/index.js';
-import { applianceEndpoint, expectSoUntouched, lunacmEndpoint, rejectionOf, until } from './support.js';
+import { waitFor } from '../../support/wait.js';
+import { applianceEndpoint, expectSoUntouched, lunacmEndpoint, rejectionOf } from './support.js';
 
 const CONFIRM = 'zeroize-hsm-and-destroy-all-key-material' as const;
 
@@ -94,7 +95,7 @@ describe('SshDevicePlane and AbortSignal', () => {
     sim.controls.setLatency(400, 'hsm show');
     const ep = applianceEndpoint(sim);
     const first = plane.appliance(ep).show();
-    await until(() => sim.counters.ssh.openChannels === 1, 5_000, 'the first command to run');
+    await waitFor('the first command to run', () => sim.counters.ssh.openChannels === 1, 5_000, 10);
     const c = new AbortController();
     const queued = rejectionOf(plane.appliance(ep, { signal: c.signal }).clients());
     c.abort();
@@ -112,7 +113,7 @@ describe('SshDevicePlane and AbortSignal', () => {
     const ep = applianceEndpoint(sim);
     const c = new AbortController();
     const slow = rejectionOf(plane.appliance(ep, { signal: c.signal }).clients());
-    await until(() => sim.counters.ssh.openChannels === 1, 5_000, 'the slow command to run');
+    await waitFor('the slow command to run', () => sim.counters.ssh.openChannels === 1, 5_000, 10);
     const started = Date.now();
     c.abort();
     const e = await slow;
@@ -127,7 +128,7 @@ describe('SshDevicePlane and AbortSignal', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect((await plane.appliance(ep).show()).serial).toBe('572413');
     expect(pool.counters().connectionsOpened).toBe(2);
-    await until(() => pool.counters().connectionsClosed === 1 && sim.counters.ssh.openChannels === 0, 5_000, 'the retired connection to close');
+    await waitFor('the retired connection to close', () => pool.counters().connectionsClosed === 1 && sim.counters.ssh.openChannels === 0, 5_000, 10);
     // Aborted, never run again (read-only commands are retried on a dropped connection; an abort is not a drop).
     expect(sim.counters.commands.byName['client list'] ?? 0).toBeLessThanOrEqual(1);
   });
@@ -138,10 +139,10 @@ describe('SshDevicePlane and AbortSignal', () => {
     const ep = applianceEndpoint(sim);
     const c = new AbortController();
     const slow = rejectionOf(plane.appliance(ep, { signal: c.signal }).clients());
-    await until(() => sim.counters.ssh.openChannels === 1, 5_000, 'the slow command to run');
+    await waitFor('the slow command to run', () => sim.counters.ssh.openChannels === 1, 5_000, 10);
     c.abort();
     expect(await slow).toBeInstanceOf(DeviceAbortedError);
-    await until(() => pool.counters().openChannels === 0 && sim.counters.ssh.openChannels === 0, 5_000, 'the channel to close');
+    await waitFor('the channel to close', () => pool.counters().openChannels === 0 && sim.counters.ssh.openChannels === 0, 5_000, 10);
     expect((await plane.appliance(ep).show()).serial).toBe('572413');
     expect(pool.counters().connectionsOpened).toBe(1);
     // The simulator runs no command whose channel closed during its latency.
@@ -177,7 +178,7 @@ describe('SshDevicePlane and AbortSignal', () => {
     const ep = applianceEndpoint(sim);
     const c = new AbortController();
     const z = rejectionOf(plane.zeroize(ep, { confirm: CONFIRM, hsmSerial: '572413' }, { signal: c.signal }));
-    await until(() => sim.counters.ssh.execs === 2, 5_000, 'the hsm login channel to open');
+    await waitFor('the hsm login channel to open', () => sim.counters.ssh.execs === 2, 5_000, 10);
     c.abort();
     const e = await z;
     expect(e).toBeInstanceOf(DeviceAbortedError);
@@ -197,11 +198,11 @@ describe('SshDevicePlane and AbortSignal', () => {
     const probe = rejectionOf(
       plane.probeNtls({ host: '127.0.0.1', port: silent.port, serverCertPem: sim.state.serverCert.certPem, clientCertPem: cert.certPem, clientKeyPem: cert.keyPem, timeoutMs: 10_000, signal: c.signal }),
     );
-    await until(() => silent.accepted === 1, 5_000, 'the probe to connect');
+    await waitFor('the probe to connect', () => silent.accepted === 1, 5_000, 10);
     c.abort();
     const e = await probe;
     expect(e).toBeInstanceOf(DeviceAbortedError);
     expect((e as DeviceAbortedError).inFlight).toBe(true);
-    await until(() => silent.closed === 1, 5_000, 'the probe socket to close');
+    await waitFor('the probe socket to close', () => silent.closed === 1, 5_000, 10);
   });
 });

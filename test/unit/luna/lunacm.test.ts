@@ -12,7 +12,8 @@ import {
   type GuardedPassword,
 } from '../../../src/luna/index.js';
 import { startApplianceSimulator, startLunaCmSimulator, type ApplianceSimulator, type LunaCmSimulator } from '../../../src/sandbox/luna/index.js';
-import { expectSoUntouched, lunacmEndpoint, rejectionOf, until } from './support.js';
+import { expectSoUntouched, lunacmEndpoint, rejectionOf } from './support.js';
+import { waitFor } from '../../support/wait.js';
 
 const WARNING = (a: number, b: number): string => `Warning: Synchronize may fail.  The members in slot ${a} and slot ${b} have conflicting settings for private key cloning.`;
 
@@ -101,9 +102,9 @@ describe('LunaCM host facade against the LunaCM simulator', () => {
     await host.setAutoRecoveryInterval(60);
     expect((await host.listGroups()).settings).toMatchObject({ autoRecoveryEnabled: true, maxRetries: 3 });
     await hsm2.controls.down();
-    await until(() => cm.state.groups.get('g')?.members[1]?.status === 'down', 5_000, 'member down');
+    await waitFor('member down', () => cm.state.groups.get('g')?.members[1]?.status === 'down', 5_000, 10);
     await hsm2.controls.up();
-    await until(() => cm.state.groups.get('g')?.members[1]?.status === 'alive', 5_000, 'auto recovery');
+    await waitFor('auto recovery', () => cm.state.groups.get('g')?.members[1]?.status === 'alive', 5_000, 10);
     expect((await host.listGroups()).groups[0]?.members[1]?.status).toBe('alive');
     expect(cm.counters.autoRecoveries).toBeGreaterThanOrEqual(1);
     expect(cm.counters.manualRecoveries).toBe(0);

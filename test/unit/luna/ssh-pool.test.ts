@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Appliance, HostKeyMismatchError, SshCommandTimeoutError, SshConnectionError, SshConnectionLostError, SshPool, type HostKeyEvent } from '../../../src/luna/index.js';
 import { generateSshKeyPair, startApplianceSimulator, type ApplianceSimulator } from '../../../src/sandbox/luna/index.js';
-import { applianceEndpoint, expectSoUntouched, rejectionOf, until } from './support.js';
+import { applianceEndpoint, expectSoUntouched, rejectionOf } from './support.js';
+import { waitFor } from '../../support/wait.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -47,7 +48,7 @@ describe('SshPool', () => {
     const ep = applianceEndpoint(sim);
     await pool.exec(ep, 'client list');
     sim.controls.dropConnections();
-    await until(() => pool.counters().connectionsClosed === 1, 5_000, 'the pool to notice the drop');
+    await waitFor('the pool to notice the drop', () => pool.counters().connectionsClosed === 1, 5_000, 10);
     expect((await pool.exec(ep, 'client list')).stdout).toContain('No clients are registered.');
     expect(sim.counters.ssh.connections).toBe(2);
     expect(pool.counters().connectionsOpened).toBe(2);
@@ -117,7 +118,7 @@ describe('SshPool', () => {
     const ep = applianceEndpoint(sim);
     const errors = await Promise.all(Array.from({ length: 6 }, () => rejectionOf(pool.exec(ep, 'hsm show'))));
     for (const e of errors) expect(e).toBeInstanceOf(SshCommandTimeoutError);
-    await until(() => pool.counters().openChannels === 0 && sim.counters.ssh.openChannels === 0, 5_000, 'channels to close');
+    await waitFor('channels to close', () => pool.counters().openChannels === 0 && sim.counters.ssh.openChannels === 0, 5_000, 10);
     expect(pool.counters().commandsTimedOut).toBe(6);
     expect((await pool.exec(ep, 'client list')).stdout).toContain('No clients');
     expect(pool.counters().connectionsOpened).toBe(1);
@@ -138,7 +139,7 @@ describe('SshPool', () => {
     expect(pool.counters().commandsDropped).toBe(0);
     // New work goes to a new connection while the old one waits for its command; then the old one is closed.
     expect((await pool.exec(ep, 'hsm show')).stdout).toContain('Serial #');
-    await until(() => pool.counters().connectionsClosed === 1 && sim.counters.ssh.openChannels === 0, 5_000, 'the retired connection to close');
+    await waitFor('the retired connection to close', () => pool.counters().connectionsClosed === 1 && sim.counters.ssh.openChannels === 0, 5_000, 10);
     expect(pool.counters().connectionsOpened).toBe(2);
   });
 
@@ -146,7 +147,7 @@ describe('SshPool', () => {
     const { sim, pool } = await setup({}, { idleCloseMs: 50 });
     const ep = applianceEndpoint(sim);
     await pool.exec(ep, 'client list');
-    await until(() => pool.counters().connectionsClosed === 1, 5_000, 'idle close');
+    await waitFor('idle close', () => pool.counters().connectionsClosed === 1, 5_000, 10);
     await pool.exec(ep, 'client list');
     expect(sim.counters.ssh.connections).toBe(2);
   });

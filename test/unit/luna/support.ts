@@ -26,15 +26,6 @@ export function lunacmEndpoint(sim: LunaCmSimulator, password = 'lunacm-password
   };
 }
 
-/** Bounded wait for a condition (no timing assertions: only "eventually, within a generous bound"). */
-export async function until(pred: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** The rejection of a promise (fails the test if it resolves). */
 export async function rejectionOf(p: Promise<unknown>): Promise<unknown> {
   try {

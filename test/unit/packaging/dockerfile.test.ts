@@ -143,7 +143,7 @@ describe('.dockerignore', () => {
     expect(dockerignore.ignores('crds/dedicatedhsm.io_dedicatedhsms.yaml')).toBe(false);
   });
 
-  it('keeps tests, git history, local builds, dependencies and secrets out', () => {
+  it('keeps tests, the sandbox, git history, local builds, dependencies and secrets out', () => {
     for (const p of [
       'test/unit/packaging/dockerfile.test.ts',
       'src/runtime/client.test.ts',
@@ -154,6 +154,8 @@ describe('.dockerignore', () => {
       'bench/run.ts',
       'server.key',
       'src/sandbox/tls.pem',
+      'src/sandbox/main.ts',
+      'src/sandbox/arm/server.ts',
       '.env',
       '.env.local',
       'coverage/index.html',

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseBindAddress, parseDuration, parseRuntimeConfig, runtimeHelp } from '../../../src/runtime/index.js';
+import { ConfigError, DEFAULT_LEASE_TIMING, KubeClient, LeaderElector, managerOptions, parseBindAddress, parseDuration, parseRuntimeConfig, runtimeHelp, silentLogger, validLeaseTiming } from '../../../src/runtime/index.js';
+import { FakeApi } from './fake-api.js';
 
 describe('runtime config', () => {
   it('has controller-runtime-like defaults', () => {
@@ -60,5 +61,38 @@ describe('runtime config', () => {
     expect(help).toBe(true);
     const text = runtimeHelp();
     for (const flag of ['--kubeconfig', '--namespaces', '--concurrency', '--leader-elect', '--metrics-bind-address', '--health-probe-bind-address', '--log-level', '--watch-idle-timeout']) expect(text).toContain(flag);
+  });
+});
+
+describe('leader-election options: one declaration, one set of defaults', () => {
+  it('the flags default to the elector\'s timing and say so in --help', () => {
+    const { config } = parseRuntimeConfig([], {});
+    expect(config.leaderElection).toMatchObject({ ...DEFAULT_LEASE_TIMING });
+    expect(DEFAULT_LEASE_TIMING).toEqual({ leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
+    const help = runtimeHelp();
+    for (const [flag, value] of [['--lease-duration', '15s'], ['--renew-deadline', '10s'], ['--retry-period', '2s']]) expect(help).toMatch(new RegExp(`${flag}[^\\n]*\\(default ${value}[;)]`));
+  });
+
+  it('the flags and the elector refuse the same timings', () => {
+    expect(validLeaseTiming(DEFAULT_LEASE_TIMING)).toBe(true);
+    for (const bad of [{ renewDeadlineMs: 15_000 }, { retryPeriodMs: 10_000 }, { retryPeriodMs: 0 }]) {
+      const t = { ...DEFAULT_LEASE_TIMING, ...bad };
+      expect(validLeaseTiming(t), JSON.stringify(bad)).toBe(false);
+      expect(() => new LeaderElector({ client: new KubeClient(new FakeApi()), namespace: 'ns', name: 'l', identity: 'me', ...t })).toThrow(/leaseDuration > renewDeadline > retryPeriod > 0/);
+      const flags = ['--lease-duration', `${t.leaseDurationMs}ms`, '--renew-deadline', `${t.renewDeadlineMs}ms`, '--retry-period', `${t.retryPeriodMs}ms`];
+      expect(() => parseRuntimeConfig(flags, {}), JSON.stringify(bad)).toThrow('leader election needs --lease-duration > --renew-deadline > --retry-period > 0');
+    }
+    expect(() => new LeaderElector({ client: new KubeClient(new FakeApi()), namespace: 'ns', name: 'l', identity: 'me' })).not.toThrow();
+  });
+
+  it('reach the Manager as the elector\'s options, or false when off', () => {
+    const { config } = parseRuntimeConfig(['--lease-duration', '20s', '--leader-election-namespace', 'ops', '--leader-election-identity', 'op-0'], {});
+    const client = new KubeClient(new FakeApi());
+    const on = managerOptions(config, { client, log: silentLogger });
+    expect(on.leaderElection).toEqual({ namespace: 'ops', name: 'hsm-operator-leader', identity: 'op-0', leaseDurationMs: 20_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
+    expect(on.instance).toBe('op-0');
+    expect(on.kubeConfig).toBeUndefined();
+    const off = managerOptions(parseRuntimeConfig(['--no-leader-elect'], {}).config, { client, log: silentLogger });
+    expect(off.leaderElection).toBe(false);
   });
 });

@@ -1,15 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { CoreTypes, KubeClient, Manager, RuntimeMetrics, installSignalHandlers, silentLogger } from '../../../src/runtime/index.js';
+import { waitFor } from '../../support/wait.js';
 import { FakeApi } from './fake-api.js';
-
-async function until(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(20);
-  }
-}
 
 function newManager(api: FakeApi, extra: Partial<ConstructorParameters<typeof Manager>[0]> = {}) {
   return new Manager({
@@ -29,7 +22,7 @@ describe('Manager', () => {
     const m = newManager(api);
     m.informer(CoreTypes.configMaps);
     const started = m.start();
-    await until('servers listening', 5_000, () => m.healthUrl !== undefined && m.metricsUrl !== undefined);
+    await waitFor('servers listening', () => m.healthUrl !== undefined && m.metricsUrl !== undefined, 5_000, 20);
     const notReady = await fetch(`${m.healthUrl}/readyz`);
     expect(notReady.status).toBe(500);
     expect(await notReady.text()).toContain('[-]cache:configmaps failed: not synced');
@@ -62,12 +55,12 @@ describe('Manager', () => {
       },
     });
     await m.start();
-    await until('the reconcile is in flight', 5_000, () => inFlight);
+    await waitFor('the reconcile is in flight', () => inFlight, 5_000, 20);
     const exits: number[] = [];
     const uninstall = installSignalHandlers(m, { deadlineMs: 5_000, exit: (c) => exits.push(c), signals: ['SIGUSR2'] });
     try {
       process.emit('SIGUSR2', 'SIGUSR2');
-      await until('exit', 5_000, () => exits.length > 0);
+      await waitFor('exit', () => exits.length > 0, 5_000, 20);
       expect(exits).toEqual([0]);
       expect(finished).toBe(true); // drained before exiting
       expect(m.reconciling).toBe(false);

@@ -24,7 +24,8 @@ describe('NtlsClientBinding: two bindings on two HSMs', () => {
       hsms: HSMS.map((name, i) => ({ name, stampId: i ? 'stamp2' : 'stamp1', partitions: [{ label: 'par0' }, { label: 'par1' }] })),
       // 30s (the CRD minimum) becomes 2s.
       // A generous handshake timeout: a starved test machine must not look like NTLS drift.
-      settings: { ntlsDurationScale: 1 / 15, ntlsTimeoutMs: 10_000 },
+      settings: { ntlsTimeoutMs: 10_000 },
+      compressedTime: { ntlsSpecScale: 1 / 15 },
     });
     appA = await clientCertificate('app-a.example.internal');
     await fx.putTlsSecret('app-a-tls', appA);

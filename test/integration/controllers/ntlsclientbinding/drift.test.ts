@@ -22,7 +22,8 @@ describe('NtlsClientBinding drift repair', () => {
     fx = await startBindingFixture({
       prefix: 'ntlsb-drift',
       hsms: HSMS.map((name, i) => ({ name, stampId: i ? 'stamp2' : 'stamp1', partitions: [{ label: 'par0' }, { label: 'par1' }] })),
-      settings: { ntlsDurationScale: 1 / 15, ntlsTimeoutMs: 10_000 },
+      settings: { ntlsTimeoutMs: 10_000 },
+      compressedTime: { ntlsSpecScale: 1 / 15 },
     });
     await fx.putTlsSecret('payments-tls', await clientCertificate(HOST));
     await fx.apply(

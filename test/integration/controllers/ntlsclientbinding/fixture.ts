@@ -64,12 +64,13 @@ export interface FixtureOptions {
   /** HSMs to deploy right away (default all). */
   deploy?: string[];
   settings?: TestOperatorOptions['settings'];
+  compressedTime?: TestOperatorOptions['compressedTime'];
 }
 
 export async function startBindingFixture(o: FixtureOptions): Promise<BindingFixture> {
   const namespace = await createNamespace(o.prefix);
   const world = await startWorld({ hsms: o.hsms });
-  const operator = await startTestOperator({ namespace, world, ...(o.settings ? { settings: o.settings } : {}) });
+  const operator = await startTestOperator({ namespace, world, ...(o.settings ? { settings: o.settings } : {}), ...(o.compressedTime ? { compressedTime: o.compressedTime } : {}) });
 
   const apply = async (m: Manifest): Promise<Record<string, unknown>> => {
     const path = m.kind === 'Secret' ? secretPath(namespace) : crPath(namespace, m.kind === 'DedicatedHsm' ? 'dedicatedhsms' : 'ntlsclientbindings');

@@ -22,7 +22,7 @@ describe('NtlsClientBinding lifecycle', () => {
       ],
       deploy: ['hsm1', 'hsm2'],
       // 1h (the shortest lifetime the CRD accepts) becomes 30s, 40m 20s, 4m 2s.
-      settings: { ntlsDurationScale: 1 / 120 },
+      compressedTime: { ntlsSpecScale: 1 / 120 },
     });
   }, 120_000);
   afterAll(async () => fx?.stop());

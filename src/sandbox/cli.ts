@@ -1,19 +1,18 @@
 /**
- * `hsm-operator sandbox` (what `npm start` runs): the operator against a local world. The sandbox is loaded only
- * for this command, so `run` in production never loads a simulator.
+ * The sandbox's command line (`npm start -- [flags]`): the operator against a local world. Not part of the operator:
+ * the production build (tsconfig.build.json) and the image leave src/sandbox/ out, and `hsm-operator` has no sandbox
+ * command. The sandbox imports what it shares with the operator's CLI (src/cli/io.ts, paths.ts, resources.ts), never
+ * the other way round.
  */
+import { CliError, EXIT, parseFlags, str, UsageError, type Io } from '../cli/io.js';
 import { parseDuration } from '../runtime/index.js';
-import { EXIT, parseFlags, str, UsageError, type Io } from './io.js';
+import { runSandbox } from './run.js';
+import { scenarioNamed, SCENARIOS } from './scenarios/index.js';
 
-// The CLI is the one composition root that may start the sandbox (operator code never imports it; eslint guards
-// static imports). A dynamic import keeps the simulators out of `run` and `--help`.
-const loadSandbox = () => import('../sandbox/run.js');
-
-export async function sandboxHelp(): Promise<string> {
-  const { SCENARIOS } = await import('../sandbox/scenarios/index.js');
+export function sandboxHelp(): string {
   const w = Math.max(...SCENARIOS.map((s) => s.name.length));
   return [
-    'Usage: hsm-operator sandbox [flags]        (npm start -- [flags])',
+    'Usage: npm start -- [flags]        (tsx src/sandbox/main.ts [flags])',
     '',
     'Runs a whole Dedicated HSM world on this machine: a real kube-apiserver + etcd (built with Go on first use,',
     'then cached), the CRDs, simulated Azure (ARM) with two HSMs behind an ExpressRoute gateway, their Luna',
@@ -39,7 +38,7 @@ export async function sandboxHelp(): Promise<string> {
   ].join('\n');
 }
 
-export async function sandboxCommand(argv: string[], io: Io, interrupt?: AbortSignal): Promise<number> {
+async function sandboxCommand(argv: string[], io: Io, interrupt?: AbortSignal): Promise<number> {
   const { values } = parseFlags(argv, {
     scenario: { type: 'string' },
     'exit-when-ready': { type: 'boolean' },
@@ -52,11 +51,9 @@ export async function sandboxCommand(argv: string[], io: Io, interrupt?: AbortSi
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
-    io.out(await sandboxHelp());
+    io.out(sandboxHelp());
     return EXIT.ok;
   }
-  const { runSandbox } = await loadSandbox();
-  const { scenarioNamed, SCENARIOS } = await import('../sandbox/scenarios/index.js');
   const scenario = str(values, 'scenario') ?? 'default';
   if (!scenarioNamed(scenario)) throw new UsageError(`unknown scenario "${scenario}"; one of: ${SCENARIOS.map((s) => s.name).join(', ')}`);
   let timeoutMs: number | undefined;
@@ -84,4 +81,18 @@ export async function sandboxCommand(argv: string[], io: Io, interrupt?: AbortSi
     tty: values.plain ? false : Boolean(io.isTTY),
     ...(interrupt ? { interrupt } : {}),
   });
+}
+
+/** Runs the sandbox's command line; returns the exit code (usage errors 2, failures 1, as `hsm-operator` does). */
+export async function sandboxMain(argv: string[], io: Io, interrupt?: AbortSignal): Promise<number> {
+  try {
+    return await sandboxCommand(argv, io, interrupt);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`sandbox: ${e.message}\nRun 'npm start -- --help' for usage.\n`);
+      return EXIT.usage;
+    }
+    io.err(`sandbox: ${e instanceof CliError || e instanceof Error ? e.message : String(e)}\n`);
+    return EXIT.failure;
+  }
 }
