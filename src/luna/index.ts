@@ -15,7 +15,7 @@ export * from './scp.js';
 export * from './appliance.js';
 export * from './lunacm-host.js';
 export * from './ntls.js';
-export { zeroizeByFailedLogins, type ZeroizeConfirmation, type ZeroizeReport } from './zeroize.js';
+export { zeroizeByFailedLogins, zeroizeLoop, type ZeroizeConfirmation, type ZeroizeReport, type ZeroizeSteps } from './zeroize.js';
 export * from './tcp.js';
 export * from './device-plane.js';
 export { SshDevicePlane } from './ssh-device-plane.js';

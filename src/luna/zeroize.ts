@@ -51,14 +51,48 @@ function assertConfirmed(c: unknown): asserts c is ZeroizeConfirmation {
  * an abort: the next call starts again from a fresh `hsm show`.
  */
 export async function zeroizeByFailedLogins(pool: SshPool, endpoint: SshEndpoint, confirmation: ZeroizeConfirmation, opts: DeviceFacadeOptions = {}): Promise<ZeroizeReport> {
-  assertConfirmed(confirmation);
   const appliance = new Appliance(pool, endpoint, opts);
+  return zeroizeLoop(confirmation, endpoint.host, opts, {
+    show: () => appliance.show(),
+    failLogin: async (failed) => {
+      // Random and never stored: this password cannot be anyone's real one by accident.
+      const wrong = `zeroize-${randomBytes(24).toString('hex')}`;
+      const { value: dialog } = await pool.withChannel(endpoint, HSM_LOGIN, (ch) => runDialog(ch, { affirm: ['proceed'], password: wrong }), {
+        display: HSM_LOGIN,
+        ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      if (!dialog.answered.includes('<password>')) {
+        const why = dialog.refused !== undefined ? `a confirmation it may not answer ("${dialog.refused}")` : `no password prompt ("${tail(normalizeOutput(dialog.output))}")`;
+        throw new LunaError(`hsm login stopped at ${why}; zeroize aborted after ${failed} failed logins`);
+      }
+      const outcome = hsmLoginOutcome(dialog.afterPassword);
+      if (outcome.kind === 'succeeded') throw new LunaError('hsm login unexpectedly succeeded; zeroize aborted');
+      if (outcome.kind === 'unknown') throw new LunaError(`hsm login did not report a failed attempt ("${outcome.text}"); zeroize aborted after ${failed} failed logins`);
+    },
+  });
+}
+
+/** How one zeroize reaches its appliance: a fresh `hsm show`, and one failed `hsm login` (resolves when it failed). */
+export interface ZeroizeSteps {
+  show(): Promise<HsmShow>;
+  failLogin(failedSoFar: number): Promise<void>;
+}
+
+/**
+ * The zeroize decisions, whatever carries the commands (the SSH pool, or an in-memory appliance in tests): refuse
+ * without the confirmation or on another serial, stop when `hsm show` says zeroized, refuse to go on blind or when a
+ * failed login did not lower the attempts left, and never more than MAX_ATTEMPTS logins. The signal is checked
+ * before every `hsm login`.
+ */
+export async function zeroizeLoop(confirmation: ZeroizeConfirmation, host: string, opts: Pick<DeviceFacadeOptions, 'signal' | 'onCommand'>, steps: ZeroizeSteps): Promise<ZeroizeReport> {
+  assertConfirmed(confirmation);
   let failed = 0;
   let previousLeft: number | undefined;
   for (;;) {
-    const show: HsmShow = await appliance.show();
+    const show: HsmShow = await steps.show();
     if (show.serial !== confirmation.hsmSerial) {
-      throw new ZeroizeNotConfirmedError(`confirmation names HSM ${confirmation.hsmSerial} but ${endpoint.host} reports serial ${show.serial}`);
+      throw new ZeroizeNotConfirmedError(`confirmation names HSM ${confirmation.hsmSerial} but ${host} reports serial ${show.serial}`);
     }
     if (show.zeroized === true) return { serial: show.serial, failedLogins: failed, zeroized: true };
     const left = show.soLoginAttemptsLeft;
@@ -70,22 +104,9 @@ export async function zeroizeByFailedLogins(pool: SshPool, endpoint: SshEndpoint
       throw new LunaError(`HSM ${show.serial} is not zeroized after ${failed} failed HSM Admin logins (hsm show: ${left} attempts left); zeroize aborted`);
     }
     previousLeft = left;
-    // Random and never stored: this password cannot be anyone's real one by accident.
-    const wrong = `zeroize-${randomBytes(24).toString('hex')}`;
-    throwIfAborted(opts.signal, endpoint.host, HSM_LOGIN);
-    opts.onCommand?.({ tool: 'lunash', host: endpoint.host, name: HSM_LOGIN, display: HSM_LOGIN, changesState: true });
-    const { value: dialog } = await pool.withChannel(endpoint, HSM_LOGIN, (ch) => runDialog(ch, { affirm: ['proceed'], password: wrong }), {
-      display: HSM_LOGIN,
-      ...(opts.commandTimeoutMs !== undefined ? { timeoutMs: opts.commandTimeoutMs } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    if (!dialog.answered.includes('<password>')) {
-      const why = dialog.refused !== undefined ? `a confirmation it may not answer ("${dialog.refused}")` : `no password prompt ("${tail(normalizeOutput(dialog.output))}")`;
-      throw new LunaError(`hsm login stopped at ${why}; zeroize aborted after ${failed} failed logins`);
-    }
-    const outcome = hsmLoginOutcome(dialog.afterPassword);
-    if (outcome.kind === 'succeeded') throw new LunaError('hsm login unexpectedly succeeded; zeroize aborted');
-    if (outcome.kind === 'unknown') throw new LunaError(`hsm login did not report a failed attempt ("${outcome.text}"); zeroize aborted after ${failed} failed logins`);
+    throwIfAborted(opts.signal, host, HSM_LOGIN);
+    opts.onCommand?.({ tool: 'lunash', host, name: HSM_LOGIN, display: HSM_LOGIN, changesState: true });
+    await steps.failLogin(failed);
     failed++;
   }
 }

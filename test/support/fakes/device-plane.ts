@@ -22,18 +22,16 @@ import {
   DeviceAbortedError,
   HostKeyMismatchError,
   LunaCommandError,
-  LunaError,
-  LunaParseError,
   NotLeaderError,
   ScpError,
   SshConnectionError,
-  ZeroizeNotConfirmedError,
   lunacm,
   lunash,
   normalizeHostKeyPin,
   validFileName,
   validHost,
   validPort,
+  zeroizeLoop,
   type ApplianceOps,
   type ClientIdentity,
   type ClientInfo,
@@ -482,37 +480,21 @@ export class FakeDevicePlane implements DevicePlane {
     return new FakeLunaCmOps(this, { ...endpoint, role: endpoint.role ?? 'lunacm-ssh' }, opts);
   }
 
-  /** The algorithm of src/luna/zeroize.ts over the fake appliance: a fresh `hsm show` before every `hsm login`. */
+  /** src/luna/zeroize.ts's own decisions (zeroizeLoop), with each failed `hsm login` applied to the fake appliance. */
   async zeroize(endpoint: SshEndpoint, confirmation: ZeroizeConfirmation, opts: DeviceFacadeOptions = {}): Promise<ZeroizeReport> {
-    assertConfirmed(confirmation);
     const appliance = this.appliance(endpoint, opts);
     const ep: SshEndpoint = { ...endpoint, role: endpoint.role ?? 'appliance-ssh' };
-    let failed = 0;
-    let previousLeft: number | undefined;
-    for (;;) {
-      const show = await appliance.show();
-      if (show.serial !== confirmation.hsmSerial) {
-        throw new ZeroizeNotConfirmedError(`confirmation names HSM ${confirmation.hsmSerial} but ${endpoint.host} reports serial ${show.serial}`);
-      }
-      if (show.zeroized === true) return { serial: show.serial, failedLogins: failed, zeroized: true };
-      const left = show.soLoginAttemptsLeft;
-      if (show.zeroized === undefined || left === undefined) throw new LunaParseError('hsm show', 'HSM Admin login attempts left not reported; not zeroizing blind');
-      if (previousLeft !== undefined && left >= previousLeft) {
-        throw new LunaError(`HSM ${show.serial} still reports ${left} HSM Admin login attempts left after a failed login (was ${previousLeft}); zeroize aborted after ${failed} failed logins`);
-      }
-      if (failed >= 10 || left <= 0) throw new LunaError(`HSM ${show.serial} is not zeroized after ${failed} failed HSM Admin logins (hsm show: ${left} attempts left); zeroize aborted`);
-      previousLeft = left;
-      abortCheck(opts.signal, endpoint.host, 'hsm login');
-      opts.onCommand?.({ tool: 'lunash', host: endpoint.host, name: 'hsm login', display: 'hsm login', changesState: true });
-      await this.exec('appliance', ep, 'hsm login', 'hsm login', true, opts, (h) => {
-        const a = asAppliance(h);
-        // A random wrong password, as the real path types: always a failed attempt.
-        a.counters.hsmLogins.failure++;
-        a.soAttemptsLeft--;
-        if (a.soAttemptsLeft <= 0) a.zeroize();
-      });
-      failed++;
-    }
+    return zeroizeLoop(confirmation, endpoint.host, opts, {
+      show: () => appliance.show(),
+      failLogin: () =>
+        this.exec('appliance', ep, 'hsm login', 'hsm login', true, opts, (h) => {
+          const a = asAppliance(h);
+          // A random wrong password, as the real path types: always a failed attempt.
+          a.counters.hsmLogins.failure++;
+          a.soAttemptsLeft--;
+          if (a.soAttemptsLeft <= 0) a.zeroize();
+        }).then(() => undefined),
+    });
   }
 
   async probeNtls(o: NtlsProbeOptions): Promise<NtlsProbeResult> {
@@ -1023,11 +1005,3 @@ async function notFoundAsUndefined<T>(p: Promise<T>): Promise<T | undefined> {
   }
 }
 
-const CONFIRM = 'zeroize-hsm-and-destroy-all-key-material';
-
-function assertConfirmed(c: unknown): asserts c is ZeroizeConfirmation {
-  const r = typeof c === 'object' && c !== null ? (c as Record<string, unknown>) : {};
-  if (r.confirm !== CONFIRM || typeof r.hsmSerial !== 'string' || !/^\d{1,20}$/.test(r.hsmSerial)) {
-    throw new ZeroizeNotConfirmedError(`zeroize requires { confirm: '${CONFIRM}', hsmSerial: '<digits>' }`);
-  }
-}
