@@ -114,7 +114,8 @@ export class Appliance extends DeviceShell implements ApplianceOps {
   }
 }
 
-async function notFoundAsUndefined<T>(p: Promise<T>): Promise<T | undefined> {
+/** A command's answer, or undefined when the appliance says the thing asked about does not exist. */
+export async function notFoundAsUndefined<T>(p: Promise<T>): Promise<T | undefined> {
   try {
     return await p;
   } catch (e) {

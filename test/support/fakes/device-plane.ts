@@ -30,6 +30,7 @@ import {
   normalizeHostKeyPin,
   validFileName,
   validHost,
+  notFoundAsUndefined,
   validPort,
   zeroizeLoop,
   type ApplianceOps,
@@ -996,12 +997,4 @@ function asLunaCm(h: Host): FakeLunaCm {
   return h;
 }
 
-async function notFoundAsUndefined<T>(p: Promise<T>): Promise<T | undefined> {
-  try {
-    return await p;
-  } catch (e) {
-    if (e instanceof LunaCommandError && e.kind === 'not-found') return undefined;
-    throw e;
-  }
-}
 
