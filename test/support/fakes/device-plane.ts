@@ -996,5 +996,3 @@ function asLunaCm(h: Host): FakeLunaCm {
   if (!(h instanceof FakeLunaCm)) throw new Error(`${h.host}:${h.port} is an appliance, not a LunaCM host`);
   return h;
 }
-
-
