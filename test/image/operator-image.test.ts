@@ -26,6 +26,8 @@ import { adminEndpoint, call } from '../support/http.js';
 import { createNamespace } from '../support/kube.js';
 import { waitFor } from '../support/wait.js';
 import { find, kustomizeBuild, repoRoot, type Manifest } from '../integration/packaging/render.js';
+import { ENTRY_POINT_CHECK } from './support/entry-points.js';
+import { LIMITS, must, RUNTIME, tool } from './support/exec.js';
 import { inspect, logs, podman, podmanMust, podmanRunArgs, writePrivateDir, type Deployment } from './support/pod.js';
 
 const ep = adminEndpoint();
@@ -161,6 +163,19 @@ describe('the image, run as the Deployment declares it, against the real API ser
        console.log(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), app: w('/app/x'), root: w('/x'), run: w('/run/x'), tmp: w('/tmp/x'), home: process.env.HOME }));`,
     ]);
     expect(JSON.parse(probe)).toEqual({ uid: 65532, gid: 65532, app: 'EROFS', root: 'EROFS', run: 'EROFS', tmp: 'ok', home: '/tmp' });
+  });
+
+  it('holds what Node loads and no more: every entry point Node resolves exists, every dependency imports', async () => {
+    const args = ['run', '--rm', '-i', ...RUNTIME, ...LIMITS, '--network', 'none', '--read-only', '--user', '65532:65532', '--entrypoint', 'node', inject('image').tag, '-'];
+    const out = await must(tool('podman'), args, { input: ENTRY_POINT_CHECK, timeoutMs: 120_000 });
+    const r = JSON.parse(out.trim().split('\n').at(-1)!) as { packages: number; targets: number; missing: string[]; importFailures: string[] };
+    expect(r.packages).toBeGreaterThan(100);
+    expect(r.targets).toBeGreaterThan(100);
+    expect(r.missing).toEqual([]);
+    expect(r.importFailures).toEqual([]);
+    // What the Dockerfile cut is gone (source maps, declarations, browser builds of scoped packages).
+    const left = await podmanMust(['exec', names.a, 'sh', '-c', "find /app/node_modules -name '*.map' -o -name '*.d.ts' -o -path '*/@*/*/dist/browser' | wc -l"]);
+    expect(left.trim()).toBe('0');
   });
 
   it('/readyz answers ok', async () => {
