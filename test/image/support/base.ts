@@ -17,7 +17,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toolCacheRoot } from '../../../src/sandbox/controlplane/gobuild.js';
+import { pidAlive, toolCacheRoot } from '../../../src/sandbox/controlplane/gobuild.js';
 import { exec, HOST_NETWORK, LIMITS, must, RUNTIME, tool, which } from './exec.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -41,21 +41,40 @@ function rootfsComplete(dir: string): boolean {
   return existsSync(join(dir, 'var/lib/dpkg/status')) && existsSync(osRelease) && readFileSync(osRelease, 'utf8').includes(`VERSION_CODENAME=${SUITE}`);
 }
 
+/**
+ * Removes a debootstrap target. debootstrap mounts /proc and /sys inside it while it installs; one that was killed
+ * leaves them mounted, and a recursive delete must never walk into those: they are unmounted first.
+ */
+export async function removeTarget(dir: string): Promise<void> {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => (l.split(' ')[1] ?? '').replace(/\\040/g, ' '))
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) await must('umount', ['--lazy', m]);
+  rmSync(dir, { recursive: true, force: true });
+}
+
 /** The cached bookworm minbase root filesystem, made with debootstrap when missing. */
 export async function ensureRootfs(log: Log): Promise<string> {
   const dir = join(imageCacheDir(), 'rootfs');
   if (rootfsComplete(dir)) return dir;
   mkdirSync(imageCacheDir(), { recursive: true });
+  // What debootstrap runs of killed test processes left behind.
+  for (const f of readdirSync(imageCacheDir())) {
+    const owner = /^rootfs\.partial-(\d+)$/.exec(f);
+    if (owner && !pidAlive(Number(owner[1]))) await removeTarget(join(imageCacheDir(), f));
+  }
   const partial = join(imageCacheDir(), `rootfs.partial-${process.pid}`);
-  rmSync(partial, { recursive: true, force: true });
+  await removeTarget(partial);
   log(`debootstrap --variant=minbase ${SUITE} from ${MIRROR} (about 80 s, once; cached in ${dir})`);
   const r = await exec(tool('debootstrap'), ['--variant=minbase', SUITE, partial, MIRROR], { timeoutMs: 20 * 60_000 });
   writeFileSync(join(imageCacheDir(), 'debootstrap.log'), r.stdout + r.stderr);
   if (r.code !== 0 || !rootfsComplete(partial)) {
-    rmSync(partial, { recursive: true, force: true });
+    await removeTarget(partial);
     throw new Error(`debootstrap ${SUITE} failed (${r.code}); its output is in ${join(imageCacheDir(), 'debootstrap.log')}:\n${(r.stderr + r.stdout).slice(-3000)}`);
   }
-  if (rootfsComplete(dir)) rmSync(partial, { recursive: true, force: true }); // another run finished first
+  if (rootfsComplete(dir)) await removeTarget(partial); // another run finished first
   else {
     rmSync(dir, { recursive: true, force: true });
     renameSync(partial, dir);
