@@ -142,7 +142,6 @@ describe('the image, run as the Deployment declares it, against the real API ser
 
   afterAll(async () => {
     for (const n of Object.values(names)) await podman(['rm', '--force', '--time', '0', n]);
-    world.arm.world.acceptToken = undefined;
     await world?.stop();
     await entra?.stop();
     rmSync(work, { recursive: true, force: true });
