@@ -21,9 +21,15 @@ ENV NODE_ENV=production \
     NODE_OPTIONS=--max-semi-space-size=4
 WORKDIR /app
 COPY package.json package-lock.json ./
+# In the same layer, out of node_modules what Node never loads (about 130 MB of 225): source maps (nothing runs with
+# --enable-source-maps), TypeScript declarations, and the browser, React Native and workerd builds of scoped packages
+# (the Azure SDK's; Node resolves them under no condition it sets). The image tier checks every entry point Node can
+# resolve still exists and every dependency still imports.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force \
-    && rm -rf /tmp/* /root/.npm
+    && rm -rf /tmp/* /root/.npm \
+    && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete \
+    && find node_modules -type d \( -name browser -o -name react-native -o -name workerd \) -path '*/@*/*/dist/*' -prune -exec rm -rf {} +
 COPY --from=build /src/dist/ dist/
 COPY crds/ crds/
 # Numeric, so Kubernetes can verify runAsNonRoot; no home directory or shell login is needed.

@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects: unit tests run without I/O beyond loopback simulators; integration tests share one real
-// control plane (etcd + kube-apiserver) started by the global setup and isolate themselves by namespace; the
-// conformance tier (`npm run test:conformance`, not part of `npm test`) runs our clients against real peers that need
-// system packages and root (OpenSSH sshd and scp).
+// Four projects: unit tests run without I/O beyond loopback simulators; integration tests share one real
+// control plane (etcd + kube-apiserver) started by the global setup and isolate themselves by namespace; two tiers
+// outside `npm test` need system packages and root: conformance (`npm run test:conformance`) runs our clients
+// against real peers (OpenSSH sshd and scp), image (`npm run test:image`) builds the Dockerfile with buildah and runs
+// the image with podman against the real control plane.
 export default defineConfig({
   test: {
     reporters: ['default'],
@@ -23,6 +24,18 @@ export default defineConfig({
           testTimeout: 120_000,
           hookTimeout: 900_000,
           maxConcurrency: 4,
+        },
+      },
+      {
+        test: {
+          // `npm run test:image`: the Dockerfile built with buildah on a local Debian + Node base, the image run with
+          // podman against the integration tier's real control plane (its global setup, reused).
+          name: 'image',
+          include: ['test/image/**/*.test.ts'],
+          globalSetup: ['test/image/support/global-setup.ts', 'test/support/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 1_800_000,
+          fileParallelism: false,
         },
       },
       {

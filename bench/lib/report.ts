@@ -58,7 +58,7 @@ export function renderMarkdown(results: BenchResult[]): string {
   out.push('');
   for (const r of results) {
     out.push(`## ${r.title}`, '');
-    out.push(`\`npm run bench -- ${r.name}\` — run ${r.startedAt}, took ${(r.durationMs / 1000).toFixed(0)} s, load average ${r.machine.loadAtStart} at start.`, '');
+    out.push(`\`${r.command ?? `npm run bench -- ${r.name}`}\` — run ${r.startedAt}, took ${(r.durationMs / 1000).toFixed(0)} s, load average ${r.machine.loadAtStart} at start.`, '');
     out.push('| figure | measured | target | |', '| --- | --- | --- | --- |');
     for (const f of r.figures) out.push(`| ${cell(f.label)}${f.note ? ` <br><sub>${cell(f.note)}</sub>` : ''} | ${fmt(f.value)} ${f.unit} | ${target(f)} | ${verdict(f)} |`);
     out.push('');

@@ -31,6 +31,8 @@ export interface Machine {
 export interface BenchResult {
   name: string;
   title: string;
+  /** What produced it when it is not a benchmark of bench/run.ts (e.g. the image tier's figures, recorded by hand). */
+  command?: string;
   /** How it was measured, one paragraph per entry (rendered into RESULTS.md). */
   method: string[];
   figures: Figure[];

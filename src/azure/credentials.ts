@@ -19,6 +19,12 @@ export interface CloudSettings {
   credentialScopes: string[];
   /** Entra ID authority for @azure/identity, e.g. `https://login.microsoftonline.us`. */
   authorityHost?: string;
+  /**
+   * Trust `authorityHost` as given instead of asking Entra ID's instance discovery (on login.microsoftonline.com)
+   * to validate it: for private clouds and Azure Stack Hub, whose authority the public cloud does not know, or where
+   * the public cloud cannot be reached. Only set it for an authority you trust: the client secret is sent there.
+   */
+  disableInstanceDiscovery?: boolean;
 }
 
 export const CLOUDS = {
@@ -64,8 +70,16 @@ export type CredentialSource =
   | { kind: 'clientSecret'; tenantId: string; clientId: string; clientSecret: string }
   | { kind: 'static'; credential: TokenCredential; key?: string };
 
-export function createCredential(source: CredentialSource, cloud: CloudSettings): TokenCredential {
-  const authority = cloud.authorityHost ? { authorityHost: cloud.authorityHost } : {};
+/**
+ * The credential for a source. The authority host, instance discovery and the extra CA of the connection apply to
+ * the token requests too: a TLS-inspecting proxy or a private cloud stands in front of Entra ID as well as ARM.
+ */
+export function createCredential(source: CredentialSource, conn: CloudSettings & Pick<ArmConnection, 'caPem'>): TokenCredential {
+  const authority = {
+    ...(conn.authorityHost ? { authorityHost: conn.authorityHost } : {}),
+    ...(conn.disableInstanceDiscovery ? { disableInstanceDiscovery: true } : {}),
+    ...tlsOptions(conn),
+  };
   switch (source.kind) {
     case 'default':
       return new DefaultAzureCredential({
@@ -104,7 +118,7 @@ export function credentialKey(source: CredentialSource): string {
   }
 }
 
-function tlsOptions(conn: ArmConnection): { tlsOptions?: { ca: string[] } } {
+function tlsOptions(conn: Pick<ArmConnection, 'caPem'>): { tlsOptions?: { ca: string[] } } {
   return conn.caPem ? { tlsOptions: { ca: [...rootCertificates, conn.caPem] } } : {};
 }
 

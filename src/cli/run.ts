@@ -15,14 +15,19 @@ const AZURE_FLAGS = {
   'azure-cloud': { type: 'string', env: 'HSM_OPERATOR_AZURE_CLOUD', help: `Azure cloud: ${Object.keys(CLOUDS).join(', ')} (default AzurePublicCloud)`, arg: 'name' },
   'azure-endpoint': { type: 'string', env: 'HSM_OPERATOR_AZURE_ENDPOINT', help: 'ARM endpoint instead of the cloud\'s (token scope becomes <endpoint>/.default)', arg: 'url' },
   'azure-authority-host': { type: 'string', env: 'AZURE_AUTHORITY_HOST', help: 'Entra ID authority host instead of the cloud\'s', arg: 'url' },
-  'azure-ca-file': { type: 'string', env: 'HSM_OPERATOR_AZURE_CA_FILE', help: 'PEM file of an extra CA to trust for ARM (a TLS-inspecting proxy)', arg: 'path' },
+  'azure-disable-instance-discovery': {
+    type: 'boolean',
+    env: 'HSM_OPERATOR_AZURE_DISABLE_INSTANCE_DISCOVERY',
+    help: 'trust --azure-authority-host as given, without instance discovery on login.microsoftonline.com (private clouds, Azure Stack Hub; only an authority you trust)',
+  },
+  'azure-ca-file': { type: 'string', env: 'HSM_OPERATOR_AZURE_CA_FILE', help: 'PEM file of an extra CA to trust for ARM and the Entra ID authority (a TLS-inspecting proxy, a private cloud)', arg: 'path' },
   'azure-client-id': { type: 'string', env: 'HSM_OPERATOR_AZURE_CLIENT_ID', help: 'client ID of the user-assigned managed identity (default: AZURE_CLIENT_ID from workload identity)', arg: 'id' },
   'hsm-quota-per-stamp': { type: 'string', env: 'HSM_OPERATOR_QUOTA_PER_STAMP', help: 'Dedicated HSM quota per stamp after a granted increase (default 2, the initial quota)', arg: 'n' },
   'hsm-quota-per-region': { type: 'string', env: 'HSM_OPERATOR_QUOTA_PER_REGION', help: 'Dedicated HSM quota per region after a granted increase (default 4, the initial quota)', arg: 'n' },
-} as const;
+} as const satisfies Record<string, { type: 'string' | 'boolean'; env: string; help: string; arg?: string }>;
 
 export function runHelp(): string {
-  const azure = Object.entries(AZURE_FLAGS).map(([name, d]) => `${`  --${name} <${d.arg}>`.padEnd(44)}${d.help} (env ${d.env})`);
+  const azure = Object.entries(AZURE_FLAGS).map(([name, d]) => `${`  --${name}${'arg' in d ? ` <${d.arg}>` : ''}`.padEnd(44)}${d.help} (env ${d.env})`);
   return [
     runtimeHelp('hsm-operator run [flags]').trimEnd(),
     '',
@@ -54,6 +59,15 @@ function quotaFlag(name: string, text: string | undefined): number | undefined {
 /** The ARM connection and credential from the Azure flags (flag > environment > cloud default). */
 export function azureSettings(values: Values, env: Record<string, string | undefined>): AzureSettings {
   const pick = (name: keyof typeof AZURE_FLAGS) => str(values, name) ?? (env[AZURE_FLAGS[name].env] || undefined);
+  const flag = (name: keyof typeof AZURE_FLAGS): boolean => {
+    const v = values[name];
+    if (typeof v === 'boolean') return v;
+    const text = env[AZURE_FLAGS[name].env];
+    if (!text) return false;
+    if (/^(true|1|yes|on)$/i.test(text)) return true;
+    if (/^(false|0|no|off)$/i.test(text)) return false;
+    throw new UsageError(`${AZURE_FLAGS[name].env}: "${text}" is not a boolean`);
+  };
   const cloudName = pick('azure-cloud') ?? 'AzurePublicCloud';
   if (!Object.hasOwn(CLOUDS, cloudName)) throw new UsageError(`--azure-cloud: ${cloudName} is not one of ${Object.keys(CLOUDS).join(', ')}`);
   const cloud = CLOUDS[cloudName as CloudName];
@@ -69,7 +83,9 @@ export function azureSettings(values: Values, env: Record<string, string | undef
       throw new CliError(`--azure-ca-file: cannot read ${caFile}: ${(e as Error).message}`);
     }
   }
-  const settings = endpoint ? { endpoint, credentialScopes: [`${endpoint}/.default`], authorityHost } : { ...cloud, authorityHost };
+  const disableInstanceDiscovery = flag('azure-disable-instance-discovery');
+  const authority = { authorityHost, ...(disableInstanceDiscovery ? { disableInstanceDiscovery } : {}) };
+  const settings = endpoint ? { endpoint, credentialScopes: [`${endpoint}/.default`], ...authority } : { ...cloud, ...authority };
   const clientId = pick('azure-client-id');
   const perStamp = quotaFlag('hsm-quota-per-stamp', pick('hsm-quota-per-stamp'));
   const perRegion = quotaFlag('hsm-quota-per-region', pick('hsm-quota-per-region'));
@@ -82,7 +98,7 @@ export function azureSettings(values: Values, env: Record<string, string | undef
 
 /** Parses `run`'s command line: the runtime config and the Azure settings. */
 export function parseRunArgs(argv: string[], env: Record<string, string | undefined>): { help: true } | { help: false; config: RuntimeConfig; azure: AzureSettings } {
-  const options = { ...runtimeFlags, ...Object.fromEntries(Object.keys(AZURE_FLAGS).map((k) => [k, { type: 'string' as const }])) };
+  const options = { ...runtimeFlags, ...Object.fromEntries(Object.entries(AZURE_FLAGS).map(([k, d]) => [k, { type: d.type }])) };
   const { values } = parseFlags(argv, options);
   if (values.help) return { help: true };
   let config: RuntimeConfig;

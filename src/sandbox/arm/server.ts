@@ -1,7 +1,7 @@
 /**
- * The HTTPS front of the ARM simulator: bearer check (any token, but one is required), scripted faults and
- * latency, routing of the ARM paths the SDKs call (case-insensitive, tolerant of extra query strings), paging of
- * lists, and a log of every request.
+ * The HTTPS front of the ARM simulator: bearer check (one is required; any, unless `world.acceptToken` says which),
+ * scripted faults and latency, routing of the ARM paths the SDKs call (case-insensitive, tolerant of extra query
+ * strings), paging of lists, and a log of every request.
  */
 import { createServer } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -110,8 +110,9 @@ export function createArmServer(world: ArmWorld, opts: ServerOptions, log: Reque
 
 async function handle(world: ArmWorld, routes: Route[], req: IncomingMessage, method: string, url: URL): Promise<Reply> {
   const text = await readBody(req);
-  const auth = req.headers.authorization ?? '';
-  if (!/^Bearer\s+\S+/i.test(auth)) throw new ArmHttpError(401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.");
+  const bearer = /^Bearer\s+(\S+)/i.exec(req.headers.authorization ?? '');
+  if (!bearer) throw new ArmHttpError(401, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.");
+  if (world.acceptToken && !world.acceptToken(bearer[1]!)) throw new ArmHttpError(401, 'InvalidAuthenticationToken', 'The access token is invalid.');
   const fault = world.takeFault(method, url.pathname);
   if (fault) throw fault;
   if (!url.searchParams.get('api-version')) throw new ArmHttpError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");

@@ -122,6 +122,12 @@ export class ArmWorld {
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
   latencyMs = 0;
+  /**
+   * Which bearer tokens ARM accepts. Unset: any (a token is still required). Set (e.g. to an Entra simulator's
+   * `issued`), every other token is refused with 401 InvalidAuthenticationToken, as ARM refuses a token it cannot
+   * validate.
+   */
+  acceptToken: ((token: string) => boolean) | undefined;
   provisioningMs: number;
   lroStyle: LroStyle;
   deleteStyle: DeleteStyle;

@@ -372,6 +372,19 @@ describe('the simulator itself', () => {
     expect(sim.count({ method: 'GET', pathIncludes: `/subscriptions/${s.sub}/`, status: 401 })).toBe(1);
   });
 
+  it('accepts only the tokens acceptToken names when it is set (401 InvalidAuthenticationToken otherwise)', async () => {
+    const s = scenario();
+    const path = `/subscriptions/${s.sub}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworkGateways/ergw?api-version=2026-01-01`;
+    sim.world.acceptToken = (t) => t === 'issued-token';
+    try {
+      expect(await raw('GET', path, { Authorization: 'Bearer anything' })).toMatchObject({ status: 401, body: { error: { code: 'InvalidAuthenticationToken' } } });
+      expect(await raw('GET', path, { Authorization: 'Bearer issued-token' })).toMatchObject({ status: 200 });
+    } finally {
+      sim.world.acceptToken = undefined;
+    }
+    expect(await raw('GET', path, { Authorization: 'Bearer anything' })).toMatchObject({ status: 200 });
+  });
+
   it('pages lists through a nextLink whose $skiptoken ends in = (the spec example form), sent back as given', async () => {
     const paged = await startArmSimulator({ listPageSize: 2 });
     try {

@@ -131,6 +131,20 @@ describe('run flags', () => {
     expect(azureSettings({}, { HSM_OPERATOR_AZURE_CLOUD: 'AzureChinaCloud' }).connection.endpoint).toBe('https://management.chinacloudapi.cn');
   });
 
+  it('instance discovery stays on unless asked off for a private authority (flag or environment)', () => {
+    expect(azureSettings({}, {}).connection.disableInstanceDiscovery).toBeUndefined();
+    const r = parseRunArgs(['--azure-authority-host', 'https://login.private.example', '--azure-disable-instance-discovery'], {});
+    if (r.help) throw new Error('unexpected help');
+    expect(r.azure.connection.authorityHost).toBe('https://login.private.example');
+    expect(r.azure.connection.disableInstanceDiscovery).toBe(true);
+    expect(azureSettings({}, { HSM_OPERATOR_AZURE_DISABLE_INSTANCE_DISCOVERY: 'true' }).connection.disableInstanceDiscovery).toBe(true);
+    // The flag wins over the environment, either way.
+    const off = parseRunArgs(['--no-azure-disable-instance-discovery'], { HSM_OPERATOR_AZURE_DISABLE_INSTANCE_DISCOVERY: 'true' });
+    if (off.help) throw new Error('unexpected help');
+    expect(off.azure.connection.disableInstanceDiscovery).toBeUndefined();
+    expect(() => azureSettings({}, { HSM_OPERATOR_AZURE_DISABLE_INSTANCE_DISCOVERY: 'maybe' })).toThrow(/not a boolean/);
+  });
+
   it('refuses unknown clouds and plain-http endpoints', () => {
     expect(() => azureSettings({ 'azure-cloud': 'Mars' }, {})).toThrow(/not one of/);
     expect(() => azureSettings({ 'azure-endpoint': 'http://arm' }, {})).toThrow(/https/);
