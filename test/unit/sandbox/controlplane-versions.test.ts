@@ -11,15 +11,15 @@ describe('pinned control planes', () => {
   const modules = pinnedVersionModules();
 
   it('the versions tier pins the oldest and newest release the Go module proxy serves beside the default', () => {
-    expect(modules).toEqual(['v1.34', 'v1.37']);
+    expect(modules).toEqual(expect.arrayContaining(['v1.34', 'v1.37']));
     expect(pinnedVersions().kubernetes).toBe('v1.35.4');
-    expect(modules.map((m) => pinnedVersions(versionModuleDir(m)))).toEqual([
-      { kubernetes: 'v1.34.4', etcd: 'v3.6.4' },
-      { kubernetes: 'v1.37.2', etcd: 'v3.7.0' },
-    ]);
+    expect(pinnedVersions(versionModuleDir('v1.34'))).toEqual({ kubernetes: 'v1.34.4', etcd: 'v3.6.4' });
+    expect(pinnedVersions(versionModuleDir('v1.37'))).toEqual({ kubernetes: 'v1.37.2', etcd: 'v3.7.0' });
+    // Each folder pins the release it is named for.
+    for (const m of modules) expect(pinnedVersions(versionModuleDir(m)).kubernetes.startsWith(`${m}.`), m).toBe(true);
   });
 
-  it.each(['default', 'v1.34', 'v1.37'])('%s: every staging module is replaced by the matching v0 release, and the tools are declared', (name) => {
+  it.each(['default', ...modules])('%s: every staging module is replaced by the matching v0 release, and the tools are declared', (name) => {
     const dir = name === 'default' ? defaultModuleDir : versionModuleDir(name);
     const mod = readFileSync(join(dir, 'go.mod'), 'utf8');
     const minorPatch = pinnedVersions(dir).kubernetes.replace(/^v1\./, '');
@@ -34,9 +34,9 @@ describe('pinned control planes', () => {
 
   it('each release has its own cache entry, named after its versions', () => {
     const dirs = [binaryDir(), ...modules.map((m) => binaryDir(versionModuleDir(m)))];
-    expect(new Set(dirs).size).toBe(3);
-    expect(dirs[1]).toContain('kubernetes-v1.34.4-etcd-v3.6.4-');
-    expect(dirs[2]).toContain('kubernetes-v1.37.2-etcd-v3.7.0-');
+    expect(new Set(dirs).size).toBe(modules.length + 1);
+    expect(binaryDir(versionModuleDir('v1.34'))).toContain('kubernetes-v1.34.4-etcd-v3.6.4-');
+    expect(binaryDir(versionModuleDir('v1.37'))).toContain('kubernetes-v1.37.2-etcd-v3.7.0-');
   });
 
   it('refuses a release that is not pinned', () => {
