@@ -1,4 +1,25 @@
-import { defineConfig } from 'vitest/config';
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type TestProjectConfiguration } from 'vitest/config';
+
+// The versions tier (`npm run test:versions`, not part of `npm test`): one project per Kubernetes release pinned under
+// test/controlplane/versions/ (versions-v1.34, versions-v1.37, ...), each with its own real control plane started once
+// by test/support/versions-setup.ts; the projects run one after the other, oldest first.
+const versionsDir = fileURLToPath(new URL('test/controlplane/versions', import.meta.url));
+const versionProjects: TestProjectConfiguration[] = (existsSync(versionsDir) ? readdirSync(versionsDir) : [])
+  .filter((n) => /^v\d+\.\d+$/.test(n))
+  .sort((a, b) => Number(a.split('.')[1]) - Number(b.split('.')[1]))
+  .map((release, i) => ({
+    test: {
+      name: `versions-${release}`,
+      include: ['test/versions/**/*.test.ts'],
+      globalSetup: ['test/support/versions-setup.ts'],
+      testTimeout: 120_000,
+      hookTimeout: 900_000,
+      fileParallelism: false,
+      sequence: { groupOrder: i + 1 },
+    },
+  }));
 
 // Four projects: unit tests run without I/O beyond loopback simulators; integration tests share one real
 // control plane (etcd + kube-apiserver) started by the global setup and isolate themselves by namespace; two tiers
@@ -48,6 +69,7 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      ...versionProjects,
     ],
   },
 });

@@ -1,6 +1,7 @@
 /**
  * Vitest global setup for the integration project: one real control plane per run, CRDs from crds/ installed.
- * Tests read its coordinates with `inject('controlPlane')` and isolate themselves by namespace.
+ * Tests read its coordinates with `inject('controlPlane')` and isolate themselves by namespace. The versions tier
+ * (versions-setup.ts) starts another pinned release the same way.
  */
 import type { TestProject } from 'vitest/node';
 import { ControlPlane } from './controlplane.js';
@@ -17,12 +18,15 @@ declare module 'vitest' {
       etcdUrl: string;
       extraTokens: Record<string, string>;
     };
+    /** The releases the control plane runs, and the kubectl built with them. */
+    controlPlaneRelease: { kubernetes: string; etcd: string; kubectl: string };
   }
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+/** Starts the control plane of one pinned Go module (default test/controlplane), installs the CRDs, provides both. */
+export async function provideControlPlane(project: TestProject, moduleDir?: string): Promise<() => Promise<void>> {
   const started = Date.now();
-  const cp = await ControlPlane.start({ extraUsers: { 'hsm-operator': ['system:authenticated'] } });
+  const cp = await ControlPlane.start({ extraUsers: { 'hsm-operator': ['system:authenticated'] }, ...(moduleDir ? { moduleDir } : {}) });
   const onExit = () => cp.killNow();
   process.once('exit', onExit);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -32,7 +36,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     });
   }
   const crds = await installCrdsFromDir(cp.kubeconfig('admin', cp.users.adminToken));
-  process.stderr.write(`[controlplane] ready at ${cp.server} in ${Date.now() - started} ms (${crds} CRDs installed)\n`);
+  process.stderr.write(`[controlplane] kube-apiserver ${cp.bins.version} ready at ${cp.server} in ${Date.now() - started} ms (${crds} CRDs installed)\n`);
   project.provide('controlPlane', {
     server: cp.server,
     kubeconfigPath: cp.kubeconfigPath,
@@ -42,8 +46,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
     etcdUrl: cp.etcdUrl,
     extraTokens: cp.users.extra,
   });
+  project.provide('controlPlaneRelease', { kubernetes: cp.bins.version, etcd: cp.bins.etcdVersion, kubectl: cp.bins.kubectl });
   return async () => {
     await cp.stop();
     process.removeListener('exit', onExit);
   };
+}
+
+export default function setup(project: TestProject): Promise<() => Promise<void>> {
+  return provideControlPlane(project);
 }

@@ -1,6 +1,7 @@
 /**
  * The real control plane for tests: builds (once, cached outside the repo) and runs etcd + kube-apiserver on
- * loopback. Nothing here is faked: the binaries come from test/controlplane/go.mod.
+ * loopback. Nothing here is faked: the binaries come from test/controlplane/go.mod (the default release), or from
+ * another pinned module such as test/controlplane/versions/v1.37 (the versions tier).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -13,14 +14,36 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const moduleDir = join(repoRoot, 'test/controlplane');
+/** The default control plane's Go module: the release `npm test` and `npm start` run against. */
+export const defaultModuleDir = join(repoRoot, 'test/controlplane');
+/** Further pinned releases, one Go module per folder (the versions tier, `npm run test:versions`). */
+export const versionsDir = join(repoRoot, 'test/controlplane/versions');
+
+/** The Go module of a release folder under test/controlplane/versions (e.g. `v1.37`). */
+export function versionModuleDir(name: string): string {
+  const dir = join(versionsDir, name);
+  if (!/^v\d+\.\d+$/.test(name) || !existsSync(join(dir, 'go.mod'))) throw new Error(`no pinned control plane ${name} in ${versionsDir}`);
+  return dir;
+}
+
+/** The release folders under test/controlplane/versions, oldest first. */
+export function pinnedVersionModules(): string[] {
+  if (!existsSync(versionsDir)) return [];
+  const minor = (n: string) => Number(/^v\d+\.(\d+)$/.exec(n)?.[1] ?? NaN);
+  return readdirSync(versionsDir)
+    .filter((n) => Number.isFinite(minor(n)) && existsSync(join(versionsDir, n, 'go.mod')))
+    .sort((a, b) => minor(a) - minor(b));
+}
 
 export interface Binaries {
   etcd: string;
   kubeApiserver: string;
   /** kubectl of the same release, for tests that check what a user would type. */
   kubectl: string;
+  /** The Kubernetes release stamped into kube-apiserver and kubectl, e.g. v1.35.4. */
   version: string;
+  /** The etcd release, e.g. v3.6.5. */
+  etcdVersion: string;
 }
 
 export interface ControlPlaneUsers {
@@ -32,12 +55,12 @@ export interface ControlPlaneUsers {
   extra: Record<string, string>;
 }
 
-/** Versions read from test/controlplane/go.mod: the one place they are pinned. */
-export function pinnedVersions(): { kubernetes: string; etcd: string } {
+/** Versions read from a control plane's go.mod (default test/controlplane/go.mod): the one place they are pinned. */
+export function pinnedVersions(moduleDir = defaultModuleDir): { kubernetes: string; etcd: string } {
   const mod = readFileSync(join(moduleDir, 'go.mod'), 'utf8');
   const k = /^\s*k8s\.io\/kubernetes\s+(v\S+)/m.exec(mod)?.[1];
   const e = /^\s*go\.etcd\.io\/etcd\/server\/v3\s+(v\S+)/m.exec(mod)?.[1];
-  if (!k || !e) throw new Error('test/controlplane/go.mod does not pin k8s.io/kubernetes and go.etcd.io/etcd/server/v3');
+  if (!k || !e) throw new Error(`${join(moduleDir, 'go.mod')} does not pin k8s.io/kubernetes and go.etcd.io/etcd/server/v3`);
   return { kubernetes: k, etcd: e };
 }
 
@@ -59,18 +82,21 @@ function versionLdflags(version: string): string {
 }
 
 /** Where the binaries of this exact go.mod/go.sum (and version stamp) live. */
-export function binaryDir(): string {
-  const v = pinnedVersions();
+export function binaryDir(moduleDir = defaultModuleDir): string {
+  const v = pinnedVersions(moduleDir);
   const stamp = createHash('sha256').update(versionLdflags(v.kubernetes)).digest('hex').slice(0, 8);
   return join(cacheRoot(), `kubernetes-${v.kubernetes}-etcd-${v.etcd}-${moduleHash(moduleDir)}-${stamp}`);
 }
 
-/** Builds kube-apiserver and etcd with `go build` unless the cache has them; prints progress while it builds. */
-export async function ensureBinaries(log?: (line: string) => void): Promise<Binaries> {
-  const v = pinnedVersions();
+/**
+ * Builds kube-apiserver, kubectl and etcd of one pinned module (default test/controlplane) with `go build` unless
+ * the cache has them; prints progress while it builds.
+ */
+export async function ensureBinaries(log?: (line: string) => void, moduleDir = defaultModuleDir): Promise<Binaries> {
+  const v = pinnedVersions(moduleDir);
   const bins = await ensureGoBinaries({
     moduleDir,
-    cacheDir: binaryDir(),
+    cacheDir: binaryDir(moduleDir),
     what: `kube-apiserver ${v.kubernetes}, kubectl and etcd ${v.etcd}`,
     // go build names the etcd binary after its package path without the major-version suffix: "server".
     binaries: [
@@ -81,7 +107,7 @@ export async function ensureBinaries(log?: (line: string) => void): Promise<Bina
     ldflags: versionLdflags(v.kubernetes),
     log,
   });
-  return { etcd: bins.etcd!, kubeApiserver: bins['kube-apiserver']!, kubectl: bins.kubectl!, version: v.kubernetes };
+  return { etcd: bins.etcd!, kubeApiserver: bins['kube-apiserver']!, kubectl: bins.kubectl!, version: v.kubernetes, etcdVersion: v.etcd };
 }
 
 export async function freePort(): Promise<number> {
@@ -165,6 +191,8 @@ export interface StartOptions {
    * the next start, as always.
    */
   detached?: boolean;
+  /** The Go module that pins the release to run (default test/controlplane; see versionModuleDir). */
+  moduleDir?: string;
 }
 
 /** A running etcd + kube-apiserver pair on loopback. */
@@ -178,7 +206,8 @@ export class ControlPlane {
   private readonly recordFile: string;
 
   private constructor(
-    private readonly bins: Binaries,
+    /** The binaries this control plane runs (kubectl of the same release included). */
+    readonly bins: Binaries,
     private readonly opts: StartOptions,
   ) {
     this.dir = mkdtempSync(join(tmpdir(), 'hsm-cp-'));
@@ -192,7 +221,7 @@ export class ControlPlane {
 
   static async start(opts: StartOptions = {}): Promise<ControlPlane> {
     reapOrphans();
-    const bins = await ensureBinaries(opts.log);
+    const bins = await ensureBinaries(opts.log, opts.moduleDir);
     const cp = new ControlPlane(bins, opts);
     try {
       await cp.startEtcd();
