@@ -203,6 +203,30 @@ const CKR_TOKEN_NOT_PRESENT = 0xe0;
 const CKR_DEVICE_ERROR = 0x30;
 const CO_LOCKOUT = 10;
 
+/**
+ * A Crypto Officer login on a partition, as LunaCM makes it with the group password: refused once locked out, a wrong
+ * password counts towards the lockout, a right one resets it. Undefined when it succeeded, else LunaCM's error text.
+ * The one rule, shared by this simulator and the in-memory device fake.
+ */
+export function checkCoLogin(
+  partition: { serial: string; coPassword: string; coFailedLogins: number },
+  password: string,
+  attempts: { success: number; failure: number },
+): string | undefined {
+  if (partition.coFailedLogins >= CO_LOCKOUT) {
+    attempts.failure++;
+    return lunacmError('The Crypto Officer is locked out of this partition.', CKR_PIN_LOCKED, 'CKR_PIN_LOCKED');
+  }
+  if (password !== partition.coPassword) {
+    attempts.failure++;
+    partition.coFailedLogins++;
+    return lunacmError(`Login to partition ${partition.serial} failed.`, CKR_PIN_INCORRECT, 'CKR_PIN_INCORRECT');
+  }
+  attempts.success++;
+  partition.coFailedLogins = 0;
+  return undefined;
+}
+
 /** POSIX-shell words: quotes and backslashes honoured; unquoted metacharacters refuse the line. */
 export function shellWords(line: string): string[] | undefined {
   const words: string[] = [];
@@ -329,21 +353,7 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
     return undefined;
   };
 
-  /** A CO login on the partition, as LunaCM does with the group password. */
-  const checkPassword = (partition: SimPartition, password: string): string | undefined => {
-    if (partition.coFailedLogins >= CO_LOCKOUT) {
-      counters.passwordAttempts.failure++;
-      return lunacmError('The Crypto Officer is locked out of this partition.', CKR_PIN_LOCKED, 'CKR_PIN_LOCKED');
-    }
-    if (password !== partition.coPassword) {
-      counters.passwordAttempts.failure++;
-      partition.coFailedLogins++;
-      return lunacmError(`Login to partition ${partition.serial} failed.`, CKR_PIN_INCORRECT, 'CKR_PIN_INCORRECT');
-    }
-    counters.passwordAttempts.success++;
-    partition.coFailedLogins = 0;
-    return undefined;
-  };
+  const checkPassword = (partition: SimPartition, password: string): string | undefined => checkCoLogin(partition, password, counters.passwordAttempts);
 
   const conflictSlots = (g: HaGroupState): { slotA: number; slotB: number } | undefined => {
     const primary = g.members[0] && partitionOf(g.members[0]);

@@ -75,6 +75,7 @@ import {
   LUNACM_MESSAGES,
   renderGroupBlock,
   renderListGroups,
+  checkCoLogin,
   renderLunaCmError,
   renderLunaCmNotice,
   renderLunaCmOk,
@@ -797,11 +798,8 @@ function partitionAccess(a: FakeAppliance, client: string, partition: string, as
 }
 
 const CKR_ARGUMENTS_BAD = 0x7;
-const CKR_PIN_INCORRECT = 0xa0;
-const CKR_PIN_LOCKED = 0xa4;
 const CKR_TOKEN_NOT_PRESENT = 0xe0;
 const CKR_DEVICE_ERROR = 0x30;
-const CO_LOCKOUT = 10;
 
 class FakeLunaCmOps extends FakeShell implements LunaCmOps {
   protected readonly kind = 'lunacm';
@@ -952,20 +950,9 @@ function groupNotFound(label: string): string {
   return renderLunaCmError(`HA group ${label} not found.`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD');
 }
 
-/** A CO login on the partition, as LunaCM does with the group password; undefined when it succeeded. */
+/** A CO login on the partition: the simulator's one rule (checkCoLogin), counted on this fake LunaCM host. */
 function checkCoPassword(cm: FakeLunaCm, partition: FakePartition, password: string): string | undefined {
-  if (partition.coFailedLogins >= CO_LOCKOUT) {
-    cm.passwordAttempts.failure++;
-    return renderLunaCmError('The Crypto Officer is locked out of this partition.', CKR_PIN_LOCKED, 'CKR_PIN_LOCKED');
-  }
-  if (password !== partition.coPassword) {
-    cm.passwordAttempts.failure++;
-    partition.coFailedLogins++;
-    return renderLunaCmError(`Login to partition ${partition.serial} failed.`, CKR_PIN_INCORRECT, 'CKR_PIN_INCORRECT');
-  }
-  cm.passwordAttempts.success++;
-  partition.coFailedLogins = 0;
-  return undefined;
+  return checkCoLogin(partition, password, cm.passwordAttempts);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
