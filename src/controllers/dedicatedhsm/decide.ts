@@ -344,13 +344,14 @@ function gatewayCheck(hsm: DedicatedHsm, pass: Pass, gateway: Read<GatewayState 
     pass.metrics.gatewayWaitSince = new Date(since);
     const next = gatewayWaitDelay(waitedMs, s);
     pass.log('info', { gateway: name, state: v.state, waitedMs, nextLookMs: next }, 'waiting for the ExpressRoute gateway');
-    if (prevCondition?.reason !== 'WaitingForGateway' || prev?.state !== v.state) {
+    // A pass may judge the gateway twice (the deploy decision re-reads it): it is told once.
+    if ((prevCondition?.reason !== 'WaitingForGateway' || prev?.state !== v.state) && !pass.announced.has('WaitingForGateway')) {
       pass.event('Normal', 'WaitingForGateway', `ExpressRoute gateway ${name} is ${v.state}: no HSM is deployed until it is Succeeded; looking again in ${formatDuration(next)}.`);
     }
     return { condition: v.condition, nextLookMs: next };
   }
   pass.metrics.gatewayWaitSince = null;
-  if (prevCondition?.reason === 'WaitingForGateway' && v.condition.status === 'True') {
+  if (prevCondition?.reason === 'WaitingForGateway' && v.condition.status === 'True' && !pass.announced.has('GatewaySucceeded')) {
     const waited = hsm.status?.gateway?.since ? pass.now.getTime() - Date.parse(hsm.status.gateway.since) : 0;
     pass.event('Normal', 'GatewaySucceeded', `ExpressRoute gateway ${name} is Succeeded after a wait of ${formatDuration(waited)}.`);
   }

@@ -11,8 +11,10 @@
  *   apply    the kind's observe -> decide -> act, collected into one Pass
  *   report   one status write (skipped when nothing changed) and one Event flush
  *
- * Write-ahead checkpoints (the attempt count before a PUT, the zeroize record) are the only other writes: named,
- * explicit calls of `step.checkpoint`. Error policy: a RetryableError is thrown after the pass's report is
+ * Write-ahead checkpoints (the attempt count before a PUT, the zeroize record) are the only other writes of a pass:
+ * named, explicit calls of `step.checkpoint`; plus one outside any pass, by design: a credential an appliance
+ * rejected is merged into that DedicatedHsm's status.credentialGuard the moment it is rejected (persistGuard in
+ * appliance.ts, invariant 1), whichever kind's pass was using it, so no restart can spend it again. Error policy: a RetryableError is thrown after the pass's report is
  * written (the status says why it retries); any other error skips the report (the pass did not finish) but still
  * sends the Events of what already happened. A pass whose signal aborted (shutdown, loss of the lease) reports
  * nothing either: what it saw was cut short, and an interrupted read must not be written as an unreachable device.

@@ -100,6 +100,16 @@ describe('DedicatedHsm phases: the gateway', () => {
     expect(conditionOf(r4.hsm, 'Ready')?.message).not.toContain('WaitingForGateway');
     expect(r4.pass.metrics.gatewayWaitSince).toBeNull();
   });
+  it('a pass that waited on the gateway and then deploys tells GatewaySucceeded once, though the deploy decision judges the gateway again', async () => {
+    const w = unitWorld({ gatewayState: 'Updating' });
+    const r1 = await runPass(w, dedicatedHsm(w, 'hsm1'));
+    expect(r1.events.map((e) => e.reason)).toEqual(['WaitingForGateway']);
+    w.azure.setGatewayState(w.ids.gatewayId, 'Succeeded');
+    w.clock.advance(r1.next ?? 0);
+    const r2 = await runPass(w, r1.hsm);
+    expect(w.azure.puts()).toBe(1);
+    expect(r2.events.map((e) => e.reason)).toEqual(['GatewaySucceeded', 'Deploying']);
+  });
 });
 
 describe('DedicatedHsm phases: one PUT, written ahead, then watched', () => {
