@@ -29,12 +29,17 @@ const versionProjects: TestProjectConfiguration[] = (existsSync(versionsDir) ? r
 export default defineConfig({
   test: {
     reporters: ['default'],
+    // Integration files spend their time waiting on the operator's timers, not on the CPU: four at a time fit two
+    // cores (each isolates itself by namespace on the shared control plane).
+    maxWorkers: 4,
     projects: [
       {
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           testTimeout: 30_000,
+          // Unit files share one module graph (no per-file re-import of the SDKs): they keep no global state.
+          isolate: false,
         },
       },
       {
