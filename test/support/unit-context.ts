@@ -15,12 +15,12 @@ import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { SKU_A790, type DedicatedHsm, type DedicatedHsmStatus, type DeletionPolicy, type ReconcileMode } from '../../src/api/index.js';
 import type { GatewayState, SubnetState } from '../../src/azure/index.js';
-import { act, type Checkpoint } from '../../src/controllers/dedicatedhsm/act.js';
-import { azureAccess, identityOf } from '../../src/controllers/dedicatedhsm/credentials.js';
-import { decide, type HsmAction } from '../../src/controllers/dedicatedhsm/decide.js';
+import type { Checkpoint } from '../../src/controllers/dedicatedhsm/act.js';
+import { applyNotes, converge } from '../../src/controllers/dedicatedhsm/reconciler.js';
+import type { HsmAction } from '../../src/controllers/dedicatedhsm/decide.js';
 import { DeployGate } from '../../src/controllers/dedicatedhsm/deploy-gate.js';
 import { finalize, RELEASE } from '../../src/controllers/dedicatedhsm/finalize.js';
-import { invalidateNetwork, observe, type HsmEnv, type Observation } from '../../src/controllers/dedicatedhsm/observe.js';
+import type { HsmEnv, Observation } from '../../src/controllers/dedicatedhsm/observe.js';
 import { Pass } from '../../src/controllers/dedicatedhsm/pass.js';
 import { ReadCache } from '../../src/controllers/dedicatedhsm/read-cache.js';
 import {
@@ -39,7 +39,6 @@ import {
   FakeClock,
   KubeClient,
   objectKey,
-  refOf,
   RetryableError,
   SecretCache,
   silentLogger,
@@ -372,17 +371,6 @@ function checkpointer(w: UnitWorld, get: () => DedicatedHsm, set: (h: DedicatedH
 }
 
 /** The edge of a pass (reconciler.ts `noted`): the metric changes decide noted. */
-function noted(w: UnitWorld, hsm: DedicatedHsm, pass: Pass): void {
-  const m = w.ctx.metrics;
-  const ref = refOf(hsm);
-  const n = pass.metrics;
-  if (n.provisioningState !== undefined) m.setProvisioningState(ref, n.provisioningState ?? undefined);
-  if (n.gatewayWaitSince !== undefined) m.setGatewayWaitSince(ref, n.gatewayWaitSince ?? undefined);
-  for (const c of n.attempts) m.deploymentAttempts.inc({ class: c });
-  if (n.applianceReachable !== undefined) m.setApplianceReachable(ref, n.applianceReachable);
-  if (n.rebootPatchInstalled !== undefined) m.setRebootPatchInstalled(ref, n.rebootPatchInstalled ?? undefined);
-}
-
 /** One converge pass as DedicatedHsmReconciler's apply runs it: credentials, observe, decide, act, then the report. */
 export async function runPass(w: UnitWorld, input: DedicatedHsm, o: { mode?: Exclude<ReconcileMode, 'paused'>; recheck?: boolean } = {}): Promise<PassRun> {
   const mode = o.mode ?? 'manage';
@@ -398,30 +386,25 @@ export async function runPass(w: UnitWorld, input: DedicatedHsm, o: { mode?: Exc
   let error: RetryableError | undefined;
   const signal = new AbortController().signal;
   const secrets = new SecretReads(w.ctx.secrets, CONTROLLER, objectKey(input), w.ctx.digest);
-  const apply = async (): Promise<ReconcileOutcome> => {
-    if (recheck) {
-      invalidateNetwork(w.env, input, identityOf(input));
-      pass.event('Normal', 'ResyncRequested', 'dedicatedhsm.io/resync-now: re-reading Azure and the appliance now.');
-    }
-    const az = await azureAccess(w.ctx, input, secrets);
-    if (!az.ok) {
-      pass.override = { reason: 'SecretNotFound', severity: 'retrying', message: `${az.message} Nothing is read from or written to Azure until it exists.` };
-      return undefined;
-    }
-    const plane = az.plane.withSignal(signal);
-    obs = await observe(w.env, input, plane, az.identity, secrets, signal);
-    action = decide({ hsm: input, mode, recheck, obs, settings: w.ctx.settings }, pass);
-    const checkpoint = checkpointer(w, () => current, (h) => (current = h), sent, checkpoints);
-    return act({ env: w.env, plane, identity: az.identity, checkpoint }, input, action, pass);
-  };
+  const checkpoint = checkpointer(w, () => current, (h) => (current = h), sent, checkpoints);
   try {
-    outcome = await apply();
+    outcome = await converge(w.env, input, pass, {
+      mode,
+      recheck,
+      signal,
+      secrets,
+      checkpoint,
+      seen: (o2, a2) => {
+        obs = o2;
+        action = a2;
+      },
+    });
   } catch (e) {
     if (!(e instanceof RetryableError)) throw e;
     error = e;
   } finally {
     secrets.done();
-    noted(w, input, pass);
+    applyNotes(w.ctx, input, pass, w.ctx.log);
   }
   current = applyPass(current, pass, sent);
   w.events.push(...sent.map((e) => ({ ...e, pass: n })));
@@ -458,7 +441,7 @@ export async function runFinalize(w: UnitWorld, input: DedicatedHsm, o: { mode?:
     error = e;
   } finally {
     secrets.done();
-    noted(w, input, pass);
+    applyNotes(w.ctx, input, pass, w.ctx.log);
   }
   const released = result === RELEASE;
   if (released) sent.push(...pass.events.splice(0));

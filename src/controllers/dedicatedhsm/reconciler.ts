@@ -14,16 +14,16 @@
  *
  * This file only wires them to the skeleton and applies what the pass noted for metrics and logs.
  */
-import { Annotations, type DedicatedHsm } from '../../api/index.js';
+import { Annotations, type DedicatedHsm, type ReconcileMode } from '../../api/index.js';
 import type { GatewayState, SubnetState } from '../../azure/index.js';
-import { objectKey, refOf, type ReconcileContext, type ReconcileOutcome } from '../../runtime/index.js';
+import { objectKey, refOf, type Logger, type ReconcileContext, type ReconcileOutcome } from '../../runtime/index.js';
 import { DedicatedHsmType, SecretReads, reconcilerFor, type Pass as SharedPass, type OperatorContext } from '../shared/index.js';
-import { act } from './act.js';
+import { act, type Checkpoint } from './act.js';
 import { azureAccess, identityOf } from './credentials.js';
-import { decide } from './decide.js';
+import { decide, type HsmAction } from './decide.js';
 import { DeployGate } from './deploy-gate.js';
 import { finalize, RELEASE } from './finalize.js';
-import { invalidateNetwork, observe, type HsmEnv } from './observe.js';
+import { invalidateNetwork, observe, type HsmEnv, type Observation } from './observe.js';
 import { Pass, type HsmStatus } from './pass.js';
 import { ReadCache } from './read-cache.js';
 
@@ -82,26 +82,12 @@ export class DedicatedHsmReconciler {
       },
       apply: async (hsm, shared, step) => {
         const pass = toPass(shared);
-        const recheck = step.fired.has(Annotations.resyncNow);
-        if (recheck) {
-          invalidateNetwork(env, hsm, identityOf(hsm));
-          step.rc.log.info('resync-now: re-reading Azure and the appliance');
-          pass.event('Normal', 'ResyncRequested', `${Annotations.resyncNow}: re-reading Azure and the appliance now.`);
-        }
         const secrets = new SecretReads(ctx.secrets, CONTROLLER, objectKey(hsm), ctx.digest);
         try {
-          const az = await azureAccess(ctx, hsm, secrets);
-          if (!az.ok) {
-            pass.override = { reason: 'SecretNotFound', severity: 'retrying', message: `${az.message} Nothing is read from or written to Azure until it exists.` };
-            return undefined;
-          }
-          const plane = az.plane.withSignal(step.rc.signal);
-          const obs = await observe(env, hsm, plane, az.identity, secrets, step.rc.signal);
-          const action = decide({ hsm, mode: step.mode, recheck, obs, settings: ctx.settings }, pass);
-          return await act({ env, plane, identity: az.identity, checkpoint: (p) => step.checkpoint(p) }, hsm, action, pass);
+          return await converge(env, hsm, pass, { mode: step.mode, recheck: step.fired.has(Annotations.resyncNow), signal: step.rc.signal, secrets, checkpoint: (p) => step.checkpoint(p) });
         } finally {
           secrets.done();
-          this.noted(hsm, pass, step.rc);
+          applyNotes(ctx, hsm, pass, step.rc.log);
         }
       },
       cleanup: async (hsm, shared, step) => {
@@ -112,22 +98,55 @@ export class DedicatedHsmReconciler {
           return r === RELEASE ? { release: true } : { outcome: r };
         } finally {
           secrets.done();
-          this.noted(hsm, pass, step.rc);
+          applyNotes(ctx, hsm, pass, step.rc.log);
         }
       },
     });
   }
 
-  /** The edge of a pass: the metric changes and log lines decide noted. */
-  private noted(hsm: DedicatedHsm, pass: Pass, rc: ReconcileContext): void {
-    const m = this.ctx.metrics;
-    const ref = refOf(hsm);
-    const n = pass.metrics;
-    if (n.provisioningState !== undefined) m.setProvisioningState(ref, n.provisioningState ?? undefined);
-    if (n.gatewayWaitSince !== undefined) m.setGatewayWaitSince(ref, n.gatewayWaitSince ?? undefined);
-    for (const c of n.attempts.splice(0)) m.deploymentAttempts.inc({ class: c });
-    if (n.applianceReachable !== undefined) m.setApplianceReachable(ref, n.applianceReachable);
-    if (n.rebootPatchInstalled !== undefined) m.setRebootPatchInstalled(ref, n.rebootPatchInstalled ?? undefined);
-    for (const l of pass.logs.splice(0)) rc.log[l.level]({ hsm: objectKey(hsm), ...l.fields }, l.message);
+}
+
+/** What a converge pass is handed besides the object and its collector. */
+export interface ConvergeOptions {
+  mode: Exclude<ReconcileMode, 'paused'>;
+  /** resync-now fired in this pass. */
+  recheck: boolean;
+  signal: AbortSignal;
+  secrets: SecretReads;
+  checkpoint: Checkpoint;
+  /** Sees what observe read and decide chose (unit tests). */
+  seen?: (obs: Observation, action: HsmAction) => void;
+}
+
+/** One converge pass: credentials -> observe -> decide -> act. */
+export async function converge(env: HsmEnv, hsm: DedicatedHsm, pass: Pass, o: ConvergeOptions): Promise<ReconcileOutcome> {
+  const ctx = env.ctx;
+  if (o.recheck) {
+    invalidateNetwork(env, hsm, identityOf(hsm));
+    pass.log('info', {}, 'resync-now: re-reading Azure and the appliance');
+    pass.event('Normal', 'ResyncRequested', `${Annotations.resyncNow}: re-reading Azure and the appliance now.`);
   }
+  const az = await azureAccess(ctx, hsm, o.secrets);
+  if (!az.ok) {
+    pass.override = { reason: 'SecretNotFound', severity: 'retrying', message: `${az.message} Nothing is read from or written to Azure until it exists.` };
+    return undefined;
+  }
+  const plane = az.plane.withSignal(o.signal);
+  const obs = await observe(env, hsm, plane, az.identity, o.secrets, o.signal);
+  const action = decide({ hsm, mode: o.mode, recheck: o.recheck, obs, settings: ctx.settings }, pass);
+  o.seen?.(obs, action);
+  return act({ env, plane, identity: az.identity, checkpoint: o.checkpoint }, hsm, action, pass);
+}
+
+/** The edge of a pass: the metric changes and log lines decide noted. */
+export function applyNotes(ctx: OperatorContext, hsm: DedicatedHsm, pass: Pass, log: Logger): void {
+  const m = ctx.metrics;
+  const ref = refOf(hsm);
+  const n = pass.metrics;
+  if (n.provisioningState !== undefined) m.setProvisioningState(ref, n.provisioningState ?? undefined);
+  if (n.gatewayWaitSince !== undefined) m.setGatewayWaitSince(ref, n.gatewayWaitSince ?? undefined);
+  for (const c of n.attempts) m.deploymentAttempts.inc({ class: c });
+  if (n.applianceReachable !== undefined) m.setApplianceReachable(ref, n.applianceReachable);
+  if (n.rebootPatchInstalled !== undefined) m.setRebootPatchInstalled(ref, n.rebootPatchInstalled ?? undefined);
+  for (const l of pass.logs) log[l.level]({ hsm: objectKey(hsm), ...l.fields }, l.message);
 }

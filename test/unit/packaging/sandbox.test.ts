@@ -66,7 +66,8 @@ describe('the production build', () => {
     expect(files.length).toBeGreaterThan(50);
     expect(files.filter((f) => !f.startsWith('src/'))).toEqual([]);
     expect(files.filter((f) => f.startsWith('src/sandbox/'))).toEqual([]);
-  });
+    // Type-checking the whole operator takes seconds alone and longer beside the integration files.
+  }, 120_000);
 
   it('npm start runs the sandbox from its own entry point; the package bin is the operator alone', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> };
