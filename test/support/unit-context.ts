@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
+import { afterEach, expect } from 'vitest';
 import { SKU_A790, type DedicatedHsm, type DedicatedHsmStatus, type DeletionPolicy, type ReconcileMode } from '../../src/api/index.js';
 import type { GatewayState, SubnetState } from '../../src/azure/index.js';
 import type { Checkpoint } from '../../src/controllers/dedicatedhsm/act.js';
@@ -371,6 +372,19 @@ function checkpointer(w: UnitWorld, get: () => DedicatedHsm, set: (h: DedicatedH
 }
 
 /** The edge of a pass (reconciler.ts `noted`): the metric changes decide noted. */
+/** A phase run the way the reconciler runs it: a RetryableError is the pass's answer, the Secret reads and notes settle after. */
+async function asReconcilerRuns<T>(w: UnitWorld, input: DedicatedHsm, pass: Pass, secrets: SecretReads, run: () => Promise<T>): Promise<{ value?: T; error?: RetryableError }> {
+  try {
+    return { value: await run() };
+  } catch (e) {
+    if (!(e instanceof RetryableError)) throw e;
+    return { error: e };
+  } finally {
+    secrets.done();
+    applyNotes(w.ctx, input, pass, w.ctx.log);
+  }
+}
+
 /** One converge pass as DedicatedHsmReconciler's apply runs it: credentials, observe, decide, act, then the report. */
 export async function runPass(w: UnitWorld, input: DedicatedHsm, o: { mode?: Exclude<ReconcileMode, 'paused'>; recheck?: boolean } = {}): Promise<PassRun> {
   const mode = o.mode ?? 'manage';
@@ -382,13 +396,11 @@ export async function runPass(w: UnitWorld, input: DedicatedHsm, o: { mode?: Exc
   let current = input;
   let obs: Observation | undefined;
   let action: HsmAction | undefined;
-  let outcome: ReconcileOutcome;
-  let error: RetryableError | undefined;
   const signal = new AbortController().signal;
   const secrets = new SecretReads(w.ctx.secrets, CONTROLLER, objectKey(input), w.ctx.digest);
   const checkpoint = checkpointer(w, () => current, (h) => (current = h), sent, checkpoints);
-  try {
-    outcome = await converge(w.env, input, pass, {
+  const ran = await asReconcilerRuns(w, input, pass, secrets, () =>
+    converge(w.env, input, pass, {
       mode,
       recheck,
       signal,
@@ -398,14 +410,10 @@ export async function runPass(w: UnitWorld, input: DedicatedHsm, o: { mode?: Exc
         obs = o2;
         action = a2;
       },
-    });
-  } catch (e) {
-    if (!(e instanceof RetryableError)) throw e;
-    error = e;
-  } finally {
-    secrets.done();
-    applyNotes(w.ctx, input, pass, w.ctx.log);
-  }
+    }),
+  );
+  const outcome: ReconcileOutcome = ran.value;
+  const error = ran.error;
   current = applyPass(current, pass, sent);
   w.events.push(...sent.map((e) => ({ ...e, pass: n })));
   const next = outcome?.requeueAfter ?? error?.retryAfterMs;
@@ -430,19 +438,11 @@ export async function runFinalize(w: UnitWorld, input: DedicatedHsm, o: { mode?:
   const sent: PendingEvent[] = [];
   const checkpoints: CheckpointSeen[] = [];
   let current = input;
-  let result: ReconcileOutcome | typeof RELEASE = undefined;
-  let error: RetryableError | undefined;
   const secrets = new SecretReads(w.ctx.secrets, CONTROLLER, objectKey(input), w.ctx.digest);
-  try {
-    const checkpoint = checkpointer(w, () => current, (h) => (current = h), sent, checkpoints);
-    result = await finalize(w.env, input, o.mode ?? 'manage', secrets, pass, checkpoint, new AbortController().signal);
-  } catch (e) {
-    if (!(e instanceof RetryableError)) throw e;
-    error = e;
-  } finally {
-    secrets.done();
-    applyNotes(w.ctx, input, pass, w.ctx.log);
-  }
+  const checkpoint = checkpointer(w, () => current, (h) => (current = h), sent, checkpoints);
+  const ran = await asReconcilerRuns(w, input, pass, secrets, () => finalize(w.env, input, o.mode ?? 'manage', secrets, pass, checkpoint, new AbortController().signal));
+  const result: ReconcileOutcome | typeof RELEASE = ran.value;
+  const error = ran.error;
   const released = result === RELEASE;
   if (released) sent.push(...pass.events.splice(0));
   else current = applyPass(current, pass, sent);
@@ -494,4 +494,23 @@ export async function metricValue(w: UnitWorld, name: string, labels: Record<str
   const m = await w.registry.getSingleMetric(name)?.get();
   const v = m?.values.find((x) => Object.entries(labels).every(([k, val]) => String((x.labels as Record<string, unknown>)[k]) === val));
   return v?.value;
+}
+
+/**
+ * A `world()` for one test file whose worlds are checked after each test: the phases never touched Kubernetes (the
+ * manager and the caches) and asked for no Secret the map does not serve.
+ */
+export function checkedWorlds(): (o?: UnitWorldOptions) => UnitWorld {
+  const worlds: UnitWorld[] = [];
+  afterEach(() => {
+    for (const w of worlds.splice(0)) {
+      expect(w.managerUses).toEqual([]);
+      expect(w.secrets.refused).toEqual([]);
+    }
+  });
+  return (o = {}) => {
+    const w = unitWorld(o);
+    worlds.push(w);
+    return w;
+  };
 }

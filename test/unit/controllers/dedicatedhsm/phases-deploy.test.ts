@@ -5,7 +5,7 @@
  * is paired with a read counter that proves the pass looked. The behaviours are those of
  * test/integration/controllers/dedicatedhsm/{gateway,race,preflight,restart,deploy-gate}.test.ts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { toKubeTime, RetryableError } from '../../../../src/runtime/index.js';
 import { DeployGate } from '../../../../src/controllers/dedicatedhsm/deploy-gate.js';
 import {
@@ -17,25 +17,12 @@ import {
   hsmWrites,
   metricValue,
   runPass,
-  unitWorld,
+  checkedWorlds,
   type PassRun,
-  type UnitWorld,
-  type UnitWorldOptions,
 } from '../../../support/unit-context.js';
 
-const worlds: UnitWorld[] = [];
-function world(o: UnitWorldOptions = {}): UnitWorld {
-  const w = unitWorld(o);
-  worlds.push(w);
-  return w;
-}
-// The phases never write to Kubernetes: the manager and the caches were not touched.
-afterEach(() => {
-  for (const w of worlds.splice(0)) {
-    expect(w.managerUses).toEqual([]);
-    expect(w.secrets.refused).toEqual([]);
-  }
-});
+// The phases never write to Kubernetes: every world is checked after each test.
+const world = checkedWorlds();
 
 const RACE_MESSAGE =
   "The ExpressRoute gateway 'hsm-ergw' was in provisioning state 'Updating' while the dedicated HSM was being connected: networking dependencies were not ready. Retry the deployment once the gateway has succeeded.";
@@ -101,7 +88,7 @@ describe('DedicatedHsm phases: the gateway', () => {
     expect(r4.pass.metrics.gatewayWaitSince).toBeNull();
   });
   it('a pass that waited on the gateway and then deploys tells GatewaySucceeded once, though the deploy decision judges the gateway again', async () => {
-    const w = unitWorld({ gatewayState: 'Updating' });
+    const w = world({ gatewayState: 'Updating' });
     const r1 = await runPass(w, dedicatedHsm(w, 'hsm1'));
     expect(r1.events.map((e) => e.reason)).toEqual(['WaitingForGateway']);
     w.azure.setGatewayState(w.ids.gatewayId, 'Succeeded');

@@ -3,7 +3,7 @@
  * observe mode, tags, an HSM deleted out of band, and the appliance (read-only lunash over SSH, the credential guard).
  * The behaviours are those of test/integration/controllers/dedicatedhsm/{modes,converge,restart}.test.ts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DedicatedHsm } from '../../../../src/api/index.js';
 import {
   addAppliance,
@@ -13,25 +13,15 @@ import {
   metricValue,
   NAMESPACE,
   runPass,
-  unitWorld,
+  checkedWorlds,
   type HsmOptions,
   type UnitWorld,
   type UnitWorldOptions,
 } from '../../../support/unit-context.js';
 import type { FakeAppliance } from '../../../support/fakes/device-plane.js';
 
-const worlds: UnitWorld[] = [];
-function world(o: UnitWorldOptions = {}): UnitWorld {
-  const w = unitWorld(o);
-  worlds.push(w);
-  return w;
-}
-afterEach(() => {
-  for (const w of worlds.splice(0)) {
-    expect(w.managerUses).toEqual([]);
-    expect(w.secrets.refused).toEqual([]);
-  }
-});
+// The phases never write to Kubernetes: every world is checked after each test.
+const world = checkedWorlds();
 
 /** An HSM that exists in Azure already (Succeeded, its NIC at the first address) and its appliance. */
 async function existing(

@@ -5,7 +5,7 @@
  * fake ARM refuses to delete an HSM whose appliance is not zeroized. The behaviours are those of
  * test/integration/controllers/dedicatedhsm/delete.test.ts.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DedicatedHsm } from '../../../../src/api/index.js';
 import {
   addAppliance,
@@ -16,24 +16,18 @@ import {
   eventsOf,
   hsmWrites,
   runFinalize,
-  unitWorld,
+  checkedWorlds,
   type HsmOptions,
   type UnitWorld,
 } from '../../../support/unit-context.js';
 import type { FakeAppliance } from '../../../support/fakes/device-plane.js';
 
-const worlds: UnitWorld[] = [];
-afterEach(() => {
-  for (const w of worlds.splice(0)) {
-    expect(w.managerUses).toEqual([]);
-    expect(w.secrets.refused).toEqual([]);
-  }
-});
+// The phases never write to Kubernetes: every world is checked after each test.
+const world = checkedWorlds();
 
 /** A deployed HSM (ARM name `armName`) whose appliance the fake ARM asks before it deletes the resource. */
 async function deployed(armName = 'hsm1'): Promise<{ w: UnitWorld; a: FakeAppliance; hsm: (o?: HsmOptions, annotations?: Record<string, string>) => DedicatedHsm }> {
-  const w = unitWorld();
-  worlds.push(w);
+  const w = world();
   const a = await addAppliance(w, 'hsm1');
   const { subscriptionId, resourceGroup, location, subnetId } = w.ids;
   w.azure.addHsm({ subscriptionId, resourceGroup, name: armName, location, subnetId, stampId: 'stamp1' });
@@ -174,8 +168,7 @@ describe('DedicatedHsm finalize: deletionPolicy Delete', () => {
   });
 
   it('a Failed resource (no appliance handed over): deleted without zeroizing', async () => {
-    const w = unitWorld();
-    worlds.push(w);
+    const w = world();
     const a = await addAppliance(w, 'hsm1');
     const { subscriptionId, resourceGroup, location, subnetId } = w.ids;
     w.azure.addHsm({ subscriptionId, resourceGroup, name: 'hsm1', location, subnetId, stampId: 'stamp1', provisioningState: 'Failed' });
