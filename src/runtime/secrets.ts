@@ -23,6 +23,13 @@ export class SecretCache {
   // controller -> owner key -> secret keys
   private readonly reads = new Map<string, Map<string, Set<string>>>();
   private readonly client: KubeClient;
+  /**
+   * Tracked Secrets a GET found missing while the watch runs: the watch delivers their creation (they are tracked,
+   * so the filter keeps it), so they are not asked for again on every pass of every object waiting for them.
+   */
+  private readonly absent = new Set<string>();
+  /** Watch events per key seen while a GET of it was on the wire: a 404 older than such an event is not trusted. */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(options: SecretCacheOptions) {
     this.client = options.client;
@@ -32,6 +39,13 @@ export class SecretCache {
       type: CoreTypes.secrets,
       filter: (s) => this.owners.has(objectKey(s)),
     });
+    const seen = (s: SecretObject): void => {
+      const key = objectKey(s);
+      this.absent.delete(key);
+      const n = this.inFlight.get(key);
+      if (n !== undefined) this.inFlight.set(key, n + 1);
+    };
+    this.informer.addHandlers({ onAdd: seen, onUpdate: (_old, s) => seen(s), onDelete: seen });
   }
 
   /** Declares that `owner` (a key of `controller`) reads exactly these Secrets (`namespace/name` keys). */
@@ -64,6 +78,7 @@ export class SecretCache {
     if (set && set.size === 0) byController?.delete(controller);
     if (byController && byController.size === 0) {
       this.owners.delete(secret);
+      this.absent.delete(secret);
       this.informer.store.remove(secret); // nobody reads it any more: don't keep its data around
     }
   }
@@ -82,6 +97,11 @@ export class SecretCache {
     return (secret) => this.ownersOf(controller, objectKey(secret));
   }
 
+  /** This process just created the Secret: whatever a GET found missing before is stale, even before the watch says so. */
+  created(secretKey: string): void {
+    this.absent.delete(secretKey);
+  }
+
   /**
    * Reads a tracked Secret: from the cache, or from the API when the cache does not hold it yet (it became
    * interesting after the watch last saw it). Undefined when it does not exist. Track it first.
@@ -89,9 +109,20 @@ export class SecretCache {
   async get(secretKey: string): Promise<SecretObject | undefined> {
     const cached = this.informer.get(secretKey);
     if (cached) return cached;
+    if (this.absent.has(secretKey)) return undefined;
     const { namespace, name } = splitKey(secretKey);
-    const got = await this.client.getIfExists<SecretObject>(CoreTypes.secrets, namespace, name);
-    if (got && this.isTracked(secretKey)) this.informer.inject(got);
-    return got;
+    // Only a GET sent while the key is tracked and the watch runs can be remembered as missing: from then on the
+    // watch keeps the creation. Without a synced watch (before start, in tests without one) every read asks.
+    const trusted = this.isTracked(secretKey) && this.informer.hasSynced();
+    const before = this.inFlight.get(secretKey);
+    if (trusted && before === undefined) this.inFlight.set(secretKey, 0);
+    try {
+      const got = await this.client.getIfExists<SecretObject>(CoreTypes.secrets, namespace, name);
+      if (got && this.isTracked(secretKey)) this.informer.inject(got);
+      if (!got && trusted && before === undefined && this.inFlight.get(secretKey) === 0 && this.isTracked(secretKey)) this.absent.add(secretKey);
+      return got;
+    } finally {
+      if (trusted && before === undefined) this.inFlight.delete(secretKey);
+    }
   }
 }

@@ -93,6 +93,7 @@ export class OwnedSecrets {
     try {
       const written = current ? await client.replace<SecretObject>(CoreTypes.secrets, body) : await client.create<SecretObject>(CoreTypes.secrets, body);
       if (current) this.ctx.manager.ownWrites.record(current, written);
+      else this.ctx.secrets.created(key);
       return current ? 'updated' : 'created';
     } catch (e) {
       if (isConflict(e) || isAlreadyExists(e)) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CoreTypes, FakeClock, Informer, KubeClient, RuntimeMetrics, SecretCache, diffAgainstStore, Store, type KubeObject } from '../../../src/runtime/index.js';
+import { CoreTypes, FakeClock, Informer, KubeClient, RuntimeMetrics, SecretCache, diffAgainstStore, Store, type ApiRequest, type KubeObject, type StreamRequest, type Transport } from '../../../src/runtime/index.js';
 import { FakeApi } from './fake-api.js';
 
 const settle = async (rounds = 5) => {
@@ -210,6 +210,73 @@ describe('SecretCache', () => {
     expect(secrets.isTracked('ns/creds')).toBe(true); // the binding still reads it
     secrets.untrack('NtlsClientBinding', 'ns/b-1');
     expect(secrets.informer.size).toBe(0); // nobody reads it: its data is dropped
+    await secrets.informer.stop();
+  });
+  it('asks the API once for a tracked Secret that does not exist; the watch brings its creation, and a delete makes it missing again', async () => {
+    const api = new FakeApi();
+    const clock = new FakeClock();
+    const client = new KubeClient(api);
+    const SECRETS = '/api/v1/namespaces/ns/secrets';
+    const secrets = new SecretCache({ client, clock, random: () => 0, relistIntervalMs: 0 });
+    const gets = () => api.requests.filter((r) => r.verb === 'GET' && r.path === `${SECRETS}/creds`).length;
+    // Before the watch runs nothing is remembered: every read asks.
+    secrets.track('DedicatedHsm', 'ns/hsm-1', ['ns/creds']);
+    expect(await secrets.get('ns/creds')).toBeUndefined();
+    expect(await secrets.get('ns/creds')).toBeUndefined();
+    expect(gets()).toBe(2);
+    secrets.informer.start();
+    await settle();
+    for (let i = 0; i < 5; i++) expect(await secrets.get('ns/creds')).toBeUndefined();
+    expect(gets()).toBe(3); // one more GET, then the watch is trusted
+    api.put(SECRETS, { metadata: { name: 'creds', namespace: 'ns' }, data: { password: 'cDQ1NQ==' } });
+    await settle();
+    expect((await secrets.get('ns/creds'))?.data?.password).toBe('cDQ1NQ==');
+    expect(gets()).toBe(3); // from the watch, not asked
+    api.remove(SECRETS, 'creds');
+    await settle();
+    expect(await secrets.get('ns/creds')).toBeUndefined();
+    expect(await secrets.get('ns/creds')).toBeUndefined();
+    expect(gets()).toBe(4);
+    // Untracked and tracked again: nothing remembered from before.
+    secrets.untrack('DedicatedHsm', 'ns/hsm-1');
+    secrets.track('DedicatedHsm', 'ns/hsm-1', ['ns/creds']);
+    expect(await secrets.get('ns/creds')).toBeUndefined();
+    expect(gets()).toBe(5);
+    await secrets.informer.stop();
+  });
+
+  it('does not remember a 404 that a creation seen on the watch overtook', async () => {
+    const api = new FakeApi();
+    const clock = new FakeClock();
+    const SECRETS = '/api/v1/namespaces/ns/secrets';
+    // The 404 is answered, then held on the wire until the creation has come through the watch.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    let hold = false;
+    const transport: Transport = {
+      request: async (req: ApiRequest) => {
+        const res = await api.request(req);
+        if (hold && req.verb === 'GET' && req.path === `${SECRETS}/creds`) await held;
+        return res;
+      },
+      stream: (req: StreamRequest) => api.stream(req),
+    };
+    const secrets = new SecretCache({ client: new KubeClient(transport), clock, random: () => 0, relistIntervalMs: 0 });
+    secrets.track('DedicatedHsm', 'ns/hsm-1', ['ns/creds']);
+    secrets.informer.start();
+    await settle();
+    hold = true;
+    const pending = secrets.get('ns/creds');
+    await settle();
+    api.put(SECRETS, { metadata: { name: 'creds', namespace: 'ns' }, data: { password: 'cDQ1NQ==' } });
+    await settle();
+    // The watch kept it; drop it from the store as a relist would find it gone, so only a GET can find it again.
+    expect(secrets.informer.get('ns/creds')).toBeDefined();
+    release();
+    expect(await pending).toBeUndefined(); // the old answer
+    hold = false;
+    secrets.informer.store.remove('ns/creds');
+    expect((await secrets.get('ns/creds'))?.data?.password).toBe('cDQ1NQ==');
     await secrets.informer.stop();
   });
 });
