@@ -184,6 +184,15 @@ export const DedicatedHsmApplianceSchema = Type.Object(
     hostKey: Type.Optional(HostKey('the appliance')),
     insecureTrustOnFirstUse: InsecureTrustOnFirstUse(),
     ntlsPort: Port('TCP port of NTLS, the port Luna clients connect to.', 1792),
+    maxChannels: Type.Optional(
+      Type.Integer({
+        description:
+          'Most lunash commands the operator runs on this appliance at once (SSH exec channels on its one connection); the rest wait their turn. Default 4. Lower it to leave sessions for your own administration; a server that refuses a channel (sshd MaxSessions) lowers it further by itself.',
+        format: 'int32',
+        minimum: 1,
+        maximum: 16,
+      }),
+    ),
   },
   { description: 'How the operator reaches the Luna appliance (lunash over SSH, NTLS on TCP).', ...HostKeyRules },
 );

@@ -53,6 +53,8 @@ export interface SshEndpoint {
   credential: SshCredential;
   hostKey: HostKeyPolicy;
   role?: Extract<GuardRole, 'appliance-ssh' | 'lunacm-ssh'>;
+  /** Exec channels this host is given at once (a DedicatedHsm's spec.appliance.maxChannels); default: the pool's. */
+  maxChannels?: number;
 }
 
 export interface HostKeyEvent {
@@ -173,6 +175,8 @@ class HostSession {
   idleTimer: NodeJS.Timeout | undefined;
   /** Channels the server accepts at once, learnt when it refused one (sshd MaxSessions); undefined until then. */
   serverLimit: number | undefined;
+  /** Channels its owner gives this host (the endpoint's maxChannels, as last asked); undefined: the pool's default. */
+  ownerLimit: number | undefined;
   /** Connections retired after a timed-out channel that the server did not close: ended when their channels are. */
   readonly retired = new Set<Live>();
   readonly counters = zeroCounters();
@@ -316,6 +320,7 @@ export class SshPool {
     this.#checkBlocked(host, port, ep);
     this.guard.check(this.#attemptOf(ep, host));
     const session = this.#session(host, port, ep.username, ep.credential.secret);
+    session.ownerLimit = ep.maxChannels;
     await this.#acquire(session, signal, notSent);
     // The slot is given back only once the last channel has closed.
     let lastClose: Promise<void> | undefined;
@@ -452,8 +457,7 @@ export class SshPool {
   async #acquire(s: HostSession, signal: AbortSignal | undefined, onAbort: () => Error): Promise<void> {
     clearTimeout(s.idleTimer);
     s.idleTimer = undefined;
-    const limit = Math.min(this.#opts.maxChannelsPerHost, s.serverLimit ?? Infinity);
-    if (s.active < limit && s.waiters.length === 0) {
+    if (s.active < this.#limit(s) && s.waiters.length === 0) {
       s.active++;
       return;
     }
@@ -482,8 +486,14 @@ export class SshPool {
     });
   }
 
+  /** Channels a session may hold at once: its owner's limit (else the pool's), never more than the server takes. */
+  #limit(s: HostSession): number {
+    return Math.max(1, Math.min(s.ownerLimit ?? this.#opts.maxChannelsPerHost, s.serverLimit ?? Infinity));
+  }
+
   #release(s: HostSession): void {
-    const next = s.waiters.shift();
+    // The slot goes to the next waiter unless the limit has come down below what is held (owner or server lowered it).
+    const next = s.active <= this.#limit(s) ? s.waiters.shift() : undefined;
     if (next) {
       next.resolve();
       return;

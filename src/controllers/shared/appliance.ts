@@ -67,6 +67,7 @@ export async function applianceAccess(ctx: OperatorContext, hsm: DedicatedHsm, s
     credential: { password: cred.value, secret: cred.version },
     hostKey: hostKeyPolicy(hsm),
     role: 'appliance-ssh',
+    ...(a.maxChannels !== undefined ? { maxChannels: a.maxChannels } : {}),
   };
   return { ok: true, endpoint, ntls, advertisedHost: host, ntlsPort: a.ntlsPort, appliance: ctx.device.appliance(endpoint, signal ? { signal } : {}) };
 }

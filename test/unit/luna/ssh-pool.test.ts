@@ -35,6 +35,17 @@ describe('SshPool', () => {
     expect(pool.counters().queued).toBeGreaterThan(0);
   });
 
+  it("an endpoint's maxChannels (the DedicatedHsm's spec.appliance.maxChannels) caps its channels below the pool's; raised again, it is used", async () => {
+    const { sim, pool } = await setup({ latencyMs: 30 });
+    const ep = { ...applianceEndpoint(sim), maxChannels: 2 };
+    await Promise.all(Array.from({ length: 8 }, () => pool.exec(ep, 'hsm show')));
+    expect(sim.counters.ssh.maxOpenChannels).toBe(2);
+    expect(pool.counters()).toMatchObject({ connectionsOpened: 1, commandsRun: 8, maxOpenChannels: 2 });
+    await Promise.all(Array.from({ length: 8 }, () => pool.exec({ ...ep, maxChannels: 3 }, 'hsm show')));
+    expect(sim.counters.ssh.maxOpenChannels).toBe(3);
+    expect(sim.counters.ssh.connections).toBe(1);
+  });
+
   it('serves queued commands in arrival order', async () => {
     const { sim, pool } = await setup({ latencyMs: 30 }, { maxChannelsPerHost: 1 });
     const ep = applianceEndpoint(sim);
@@ -120,7 +131,7 @@ describe('SshPool', () => {
     for (const e of errors) expect(e).toBeInstanceOf(SshCommandTimeoutError);
     await waitFor('channels to close', () => pool.counters().openChannels === 0 && sim.counters.ssh.openChannels === 0, 5_000, 10);
     expect(pool.counters().commandsTimedOut).toBe(6);
-    expect((await pool.exec(ep, 'client list')).stdout).toContain('No clients');
+    expect((await pool.exec(ep, 'client list', { timeoutMs: 10_000 })).stdout).toContain('No clients');
     expect(pool.counters().connectionsOpened).toBe(1);
   });
 
