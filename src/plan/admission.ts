@@ -92,24 +92,26 @@ export function immutableChanges(def: KindDefinition, before: Json, after: Json)
       unchecked.push(`${path.join('.')}: ${rule.rule}`);
       continue;
     }
+    const field = FIELD_IMMUTABLE.test(rule.rule);
+    const presence = PRESENCE.exec(rule.rule);
+    const defaulted = DEFAULTED.exec(rule.rule);
+    if (!field && !presence && !defaulted) {
+      unchecked.push(`${where || '(root)'}: ${rule.rule}`);
+      continue;
+    }
     const o = at(before, path);
     const n = at(after, path);
     // A transition rule runs only where the node exists on both sides.
     if (!o.has || !n.has) continue;
     let changed: boolean;
-    let m: RegExpExecArray | null;
-    if (FIELD_IMMUTABLE.test(rule.rule)) changed = !deepEqual(o.value, n.value);
-    else if ((m = PRESENCE.exec(rule.rule))) changed = at(o.value, [m[1] ?? '']).has !== at(n.value, [m[1] ?? '']).has;
-    else if ((m = DEFAULTED.exec(rule.rule))) {
+    if (presence) changed = at(o.value, [presence[1] ?? '']).has !== at(n.value, [presence[1] ?? '']).has;
+    else if (defaulted) {
       const pick = (v: Json): Json => {
-        const a = at(v, (m?.[1] ?? '').split('.'));
-        return a.has ? a.value : at(v, (m?.[2] ?? '').split('.')).value;
+        const a = at(v, (defaulted[1] ?? '').split('.'));
+        return a.has ? a.value : at(v, (defaulted[2] ?? '').split('.')).value;
       };
       changed = !deepEqual(pick(o.value), pick(n.value));
-    } else {
-      unchecked.push(`${where || '(root)'}: ${rule.rule}`);
-      continue;
-    }
+    } else changed = !deepEqual(o.value, n.value);
     if (changed) violations.push({ path: where || path.join('.'), message });
   }
   return { violations, unchecked };

@@ -14,7 +14,7 @@
 import type { AzurePlane } from '../azure/index.js';
 import type { ApplianceOps, DevicePlane, LunaCmOps, SshEndpoint, TcpProbe } from '../luna/index.js';
 import { LunaError } from '../luna/index.js';
-import { StatusWriter, type ApiRequest, type ApiResponse, type KubeClient, type KubeObject, type ResourceType, type StatusUpdateResult, type StreamRequest, type Transport } from '../runtime/index.js';
+import { StatusWriter, type ApiRequest, type ApiResponse, type KubeClient, type KubeObject, type ResourceType, type StatusMutator, type StatusUpdateOptions, type StatusUpdateResult, type StreamRequest, type Transport } from '../runtime/index.js';
 
 /** A write a read-only plane refused (nothing was sent). */
 export interface RefusedWrite {
@@ -70,7 +70,7 @@ export class RecordingStatusWriter extends StatusWriter {
     super(client);
   }
 
-  override async update<T extends KubeObject>(type: ResourceType, obj: T): Promise<StatusUpdateResult<T>> {
+  override async update<T extends KubeObject>(type: ResourceType, obj: T, _mutate?: StatusMutator<T>, _options?: StatusUpdateOptions): Promise<StatusUpdateResult<T>> {
     this.attempted.push({ plane: 'kubernetes', what: `status of ${type.kind} ${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}` });
     return { object: obj, written: false };
   }
