@@ -3,7 +3,7 @@
  * and directories walked recursively (sorted, so a plan's order is stable). `kind: List` is expanded.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
 export interface Manifest {
@@ -57,7 +57,9 @@ export function readManifests(paths: readonly string[], cwd = process.cwd()): So
       } catch (e) {
         throw new ManifestError(`cannot read ${file}: ${(e as Error).message}`);
       }
-      const shown = relative(cwd, file) || file;
+      // Paths inside the working directory relative to it (a repository checkout), others as given.
+      const rel = relative(cwd, file);
+      const shown = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
       const docs = parseAllDocuments(text);
       const many = docs.length > 1;
       docs.forEach((doc, i) => {
