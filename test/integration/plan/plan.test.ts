@@ -149,6 +149,29 @@ describe('hsm-operator plan over the guide\'s stories', () => {
     expect(r.arm.some((x) => x.includes('/dedicatedHSMs/hsm-new'))).toBe(true);
   });
 
+  it('two new HSMs in one plan: the first deploy holds its place in the quota, as the deploy gate holds a PUT\'s', async () => {
+    const { subscriptionId, location } = sc.world.ids;
+    const inRegion = sc.world.arm.world.hsmNames().map((n) => sc.world.arm.world.hsm(n)).filter((h) => h && h.location === location && h.subscriptionId === subscriptionId).length;
+    const r = await plan(writeManifests('two.yaml', [fresh('hsm-new-a'), fresh('hsm-new-b')]), '--hsm-quota-per-region', String(inRegion + 1), '--hsm-quota-per-stamp', '10', '-o', 'json');
+    const result = JSON.parse(r.out) as PlanResult;
+    expect(result.objects.map((o) => [o.name, o.next.action])).toEqual([
+      ['hsm-new-a', 'deploy'],
+      ['hsm-new-b', 'nothing'],
+    ]);
+    expect(result.objects[1]?.blockers).toContainEqual(expect.objectContaining({ reason: 'QuotaExceeded', message: expect.stringContaining(`holds ${inRegion + 1} of ${inRegion + 1}`) }));
+    expect(r.code).toBe(2);
+  });
+
+  it('an HSM that exists in Azure under the name: adopt it, never a second one', async () => {
+    const { subscriptionId, resourceGroup, location, subnetId } = sc.world.ids;
+    sc.world.arm.world.addHsm({ subscriptionId, resourceGroup, name: 'hsm-adopt', location, subnetId, stampId: 'stamp2' });
+    const r = await plan(writeManifests('adopt.yaml', [fresh('hsm-adopt')]));
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.out).toMatch(/next: +adopt: adopt the existing Azure HSM \/subscriptions\/.*\/dedicatedHSMs\/hsm-adopt \(no second one is created\)/);
+    expect(r.out).toMatch(/the operator would say: Normal Adopted: Adopted the existing Azure HSM/);
+    expect(r.arm.filter((x) => x.includes('hsm-adopt')).every((x) => x.startsWith('GET '))).toBe(true);
+  });
+
   it('subscription not allowlisted (feature not registered): stops it, exit 2', async () => {
     sc.world.arm.world.unregisterFeature('Microsoft.HardwareSecurityModules', 'AzureDedicatedHSM');
     try {
