@@ -25,7 +25,7 @@ import { decodeToken, encodeToken, isBareOperationFailure, isOperationOutcome, i
 import type { InitialResponse, PollState } from './lro.js';
 import { computeQuotaView } from './quota.js';
 import { bindAzureSignal, throwIfAzureAborted } from './signal.js';
-import { fencePolicy, ThrottleGate } from './throttle.js';
+import { fencePolicy, readOnlyPolicy, ThrottleGate } from './throttle.js';
 import type { AzureCallOptions, AzurePlane, CreateProgress, DeleteProgress, FeatureState, GatewayState, HsmSpec, HsmState, NicState, QuotaLimits, QuotaView, SubnetState } from './types.js';
 import { fromSdkGateway, fromSdkHsm, fromSdkNic, fromSdkSubnet, fromWireHsm, HSM_API_VERSION, toSdkHsm } from './wire.js';
 
@@ -71,6 +71,7 @@ export class ArmAzurePlane implements AzurePlane {
   private addPolicies(pipeline: Pipeline): void {
     pipeline.addPolicy(this.throttle.policy());
     if (this.connection.fence) pipeline.addPolicy(fencePolicy(this.connection.fence));
+    if (this.connection.readOnly) pipeline.addPolicy(readOnlyPolicy());
   }
 
   private hsmClient(subscriptionId: string): AzureDedicatedHSMResourceProvider {

@@ -56,6 +56,11 @@ export interface ArmConnection extends CloudSettings {
    * the leader Lease", so a process that lost it never writes to Azure again, even from a reconcile in flight.
    */
   fence?: () => boolean;
+  /**
+   * Refuse every request but GET and HEAD in the pipeline, nothing sent (`hsm-operator plan`): a read-only plane by
+   * construction, whatever code path asks.
+   */
+  readOnly?: boolean;
 }
 
 export function connectionFor(cloud: CloudName | CloudSettings, extra: Omit<ArmConnection, keyof CloudSettings> = {}): ArmConnection {

@@ -93,3 +93,18 @@ export function fencePolicy(fence: () => boolean): PipelinePolicy {
     },
   };
 }
+
+export const READ_ONLY_POLICY = 'hsmOperatorReadOnly';
+
+/** Refuses every request but GET and HEAD (a read-only plane, `hsm-operator plan`): nothing is sent. */
+export function readOnlyPolicy(): PipelinePolicy {
+  return {
+    name: READ_ONLY_POLICY,
+    sendRequest: async (request, next) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        throw new RestError(`not sending ${request.method} ${new URL(request.url).pathname} to Azure: this Azure plane is read-only`, { code: 'ReadOnly', request });
+      }
+      return next(request);
+    },
+  };
+}

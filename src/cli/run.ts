@@ -11,7 +11,7 @@ import { ConfigError, configFromValues, createLogger, errorMessage, managerOptio
 import { CliError, EXIT, parseFlags, str, UsageError, type Io, type Values } from './io.js';
 import { clusterConfigured, SANDBOX_HINT } from './cluster.js';
 
-const AZURE_FLAGS = {
+export const AZURE_FLAGS = {
   'azure-cloud': { type: 'string', env: 'HSM_OPERATOR_AZURE_CLOUD', help: `Azure cloud: ${Object.keys(CLOUDS).join(', ')} (default AzurePublicCloud)`, arg: 'name' },
   'azure-endpoint': { type: 'string', env: 'HSM_OPERATOR_AZURE_ENDPOINT', help: 'ARM endpoint instead of the cloud\'s (token scope becomes <endpoint>/.default)', arg: 'url' },
   'azure-authority-host': { type: 'string', env: 'AZURE_AUTHORITY_HOST', help: 'Entra ID authority host instead of the cloud\'s', arg: 'url' },

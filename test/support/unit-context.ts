@@ -15,15 +15,12 @@ import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { afterEach, expect } from 'vitest';
 import { SKU_A790, type DedicatedHsm, type DedicatedHsmStatus, type DeletionPolicy, type ReconcileMode } from '../../src/api/index.js';
-import type { GatewayState, SubnetState } from '../../src/azure/index.js';
 import type { Checkpoint } from '../../src/controllers/dedicatedhsm/act.js';
 import { applyNotes, converge } from '../../src/controllers/dedicatedhsm/reconciler.js';
 import type { HsmAction } from '../../src/controllers/dedicatedhsm/decide.js';
-import { DeployGate } from '../../src/controllers/dedicatedhsm/deploy-gate.js';
 import { finalize, RELEASE } from '../../src/controllers/dedicatedhsm/finalize.js';
-import type { HsmEnv, Observation } from '../../src/controllers/dedicatedhsm/observe.js';
+import { newHsmEnv, type HsmEnv, type Observation } from '../../src/controllers/dedicatedhsm/observe.js';
 import { Pass } from '../../src/controllers/dedicatedhsm/pass.js';
-import { ReadCache } from '../../src/controllers/dedicatedhsm/read-cache.js';
 import {
   DEFAULT_DIGEST_KEY_SECRET,
   dialAsIs,
@@ -239,13 +236,7 @@ export function unitWorld(o: UnitWorldOptions = {}): UnitWorld {
 
 /** The phases' shared state, built as DedicatedHsmReconciler builds it. */
 export function hsmEnv(ctx: OperatorContext): HsmEnv {
-  const ttl = (): number => Math.min(30_000, ctx.settings.gatewayWaitInitialMs);
-  return {
-    ctx,
-    gateways: new ReadCache<GatewayState | undefined>(ctx.clock, ttl),
-    subnets: new ReadCache<SubnetState | undefined>(ctx.clock, ttl),
-    gate: new DeployGate(() => ctx.clock.now()),
-  };
+  return newHsmEnv(ctx);
 }
 
 /** An appliance at `host` (default the first NIC address) with its password Secret `<name>-appliance`. */

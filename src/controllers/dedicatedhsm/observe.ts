@@ -31,7 +31,7 @@ import { observeAppliance } from './appliance-observation.js';
 import { DeployGate } from './deploy-gate.js';
 import { armName, desiredHsm } from './desired.js';
 import { REQUIRED_FEATURES, withoutSelf, type Read } from './preflight.js';
-import type { ReadCache } from './read-cache.js';
+import { ReadCache } from './read-cache.js';
 
 /** What the phases share across passes: the operator, the shared readings and the deploy gate. */
 export interface HsmEnv {
@@ -144,6 +144,18 @@ export interface Observation {
   preflight?: PreflightReads;
   /** Succeeded: the NIC, the network and the appliance. */
   deployed?: Deployed;
+}
+
+/** The shared state of the phases, as the reconciler (and `hsm-operator plan`) build it. */
+export function newHsmEnv(ctx: OperatorContext): HsmEnv {
+  // Shared readings live at most one first gateway wait, so a gateway that turned Succeeded is seen by then.
+  const ttl = (): number => Math.min(30_000, ctx.settings.gatewayWaitInitialMs);
+  return {
+    ctx,
+    gateways: new ReadCache<GatewayState | undefined>(ctx.clock, ttl),
+    subnets: new ReadCache<SubnetState | undefined>(ctx.clock, ttl),
+    gate: new DeployGate(() => ctx.clock.now()),
+  };
 }
 
 const key = (identity: string, id: string): string => `${identity}|${id.toLowerCase()}`;

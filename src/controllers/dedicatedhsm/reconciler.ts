@@ -15,17 +15,15 @@
  * This file only wires them to the skeleton and applies what the pass noted for metrics and logs.
  */
 import { Annotations, type DedicatedHsm, type ReconcileMode } from '../../api/index.js';
-import type { GatewayState, SubnetState } from '../../azure/index.js';
 import { objectKey, refOf, type Logger, type ReconcileContext, type ReconcileOutcome } from '../../runtime/index.js';
 import { DedicatedHsmType, SecretReads, reconcilerFor, type Pass as SharedPass, type OperatorContext } from '../shared/index.js';
 import { act, type Checkpoint } from './act.js';
 import { azureAccess, identityOf } from './credentials.js';
 import { decide, type HsmAction } from './decide.js';
-import { DeployGate } from './deploy-gate.js';
+import type { DeployGate } from './deploy-gate.js';
 import { finalize, RELEASE } from './finalize.js';
-import { invalidateNetwork, observe, type HsmEnv, type Observation } from './observe.js';
+import { invalidateNetwork, newHsmEnv, observe, type HsmEnv, type Observation } from './observe.js';
 import { Pass, type HsmStatus } from './pass.js';
-import { ReadCache } from './read-cache.js';
 
 export const CONTROLLER = 'DedicatedHsm';
 
@@ -39,13 +37,7 @@ export class DedicatedHsmReconciler {
   private readonly env: HsmEnv;
 
   constructor(private readonly ctx: OperatorContext) {
-    const ttl = (): number => Math.min(30_000, ctx.settings.gatewayWaitInitialMs);
-    this.env = {
-      ctx,
-      gateways: new ReadCache<GatewayState | undefined>(ctx.clock, ttl),
-      subnets: new ReadCache<SubnetState | undefined>(ctx.clock, ttl),
-      gate: new DeployGate(() => ctx.clock.now()),
-    };
+    this.env = newHsmEnv(ctx);
     this.reconcile = this.skeleton();
   }
 

@@ -65,12 +65,13 @@ const puts = (name: string): number => sim.count({ method: 'PUT', pathIncludes: 
 
 describe('reads through the Network SDK and the Features API', () => {
   it('follows a gateway from Updating to Succeeded and reports its type and VNet', async () => {
-    const s = scenario({ gateway: [['Updating', 300], ['Succeeded']] });
+    // Updating for longer than any loaded machine takes for the first read; then it is followed to Succeeded.
+    const s = scenario({ gateway: [['Updating', 1_500], ['Succeeded']] });
     const plane = newPlane();
     const first = await plane.getGateway(s.gw ?? '');
     expect(first).toMatchObject({ gatewayType: 'ExpressRoute', provisioningState: 'Updating', vnetId: s.vnet });
     let state = first?.provisioningState;
-    for (let i = 0; state !== 'Succeeded' && i < 100; i++) {
+    for (let i = 0; state !== 'Succeeded' && i < 500; i++) {
       await sleep(20);
       state = (await plane.getGateway(s.gw ?? ''))?.provisioningState;
     }

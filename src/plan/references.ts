@@ -1,0 +1,131 @@
+/**
+ * NtlsClientBindings and HsmHaGroups, planned from the cluster alone (no appliance or LunaCM host is read for them):
+ * what exists, what they reference (DedicatedHsms in the cluster or in the same change, Secrets), what would stop
+ * them, and what the API server would refuse. The reasons are the controllers' own (TargetNotFound,
+ * WaitingForDedicatedHsm, SecretNotFound); the operator's last reading of the device side stays as it is in status.
+ */
+import { HsmHaGroupDefinition, NtlsClientBindingDefinition, reconcileMode, Annotations, type DedicatedHsm, type HsmHaGroup, type KindDefinition, type NtlsClientBinding } from '../api/index.js';
+import { explainReason } from '../cli/guide.js';
+import { resourceTypeOf } from '../cli/resources.js';
+import { severityOf } from '../api/index.js';
+import { CoreTypes, type Condition, type KubeClient } from '../runtime/index.js';
+import { immutableChanges, schemaErrors, withDefaults } from './admission.js';
+import { specDiff } from './diff.js';
+import type { Manifest } from './manifests.js';
+import type { ObjectPlan, PlannedCheck } from './types.js';
+
+type RefKind = 'NtlsClientBinding' | 'HsmHaGroup';
+type Obj = NtlsClientBinding | HsmHaGroup;
+
+const DEFINITIONS: Record<RefKind, KindDefinition> = { NtlsClientBinding: NtlsClientBindingDefinition, HsmHaGroup: HsmHaGroupDefinition };
+
+export interface RefPlanInput {
+  client: KubeClient;
+  kind: RefKind;
+  source: string;
+  manifest: Manifest;
+  namespace: string;
+  live: Obj | undefined;
+  /** DedicatedHsms of the same change, by name in this namespace. */
+  inChange: ReadonlyMap<string, DedicatedHsm>;
+}
+
+function planned(c: Pick<Condition, 'type' | 'status' | 'reason' | 'message'>, from: PlannedCheck['from']): PlannedCheck {
+  const advice = c.status === 'True' ? undefined : explainReason(c.reason).advice;
+  return { type: c.type, status: c.status, reason: c.reason, message: c.message, severity: severityOf(c.reason) ?? 'unknown', ...(advice ? { guide: { ...advice } } : {}), from };
+}
+
+export async function planReferences(i: RefPlanInput): Promise<ObjectPlan> {
+  const def = DEFINITIONS[i.kind];
+  const spec = withDefaults(def, i.manifest.spec);
+  const name = i.manifest.metadata.name ?? '';
+  const live = i.live;
+  const ready = live?.status?.conditions?.find((c) => c.type === 'Ready');
+  const plan: ObjectPlan = {
+    kind: i.kind,
+    namespace: i.namespace,
+    name,
+    source: i.source,
+    exists: { cluster: Boolean(live), ...(live?.metadata.generation !== undefined ? { generation: live.metadata.generation } : {}), ...(ready ? { ready: { status: ready.status, reason: ready.reason } } : {}) },
+    next: { action: 'not-planned', summary: '' },
+    blocked: false,
+    needsHuman: false,
+    blockers: [],
+    checks: [],
+    refused: [],
+    diff: live ? specDiff(live.spec, spec) : [],
+    events: [],
+    notes: [],
+  };
+  const immutable = live ? immutableChanges(def, live, { ...live, spec }) : { violations: [], unchecked: [] };
+  plan.refused = [...immutable.violations, ...schemaErrors(def, spec)];
+  if (plan.refused.length) {
+    plan.next = { action: 'refused', summary: `the API server refuses this manifest (${plan.refused.map((r) => r.message).join('; ')}); nothing changes.` };
+    plan.blocked = plan.needsHuman = true;
+    return plan;
+  }
+  const annotations = { ...(live?.metadata.annotations ?? {}), ...(i.manifest.metadata.annotations ?? {}) };
+  const mode = reconcileMode(annotations);
+  if ('error' in mode || mode.mode === 'paused') {
+    const msg = 'error' in mode ? mode.error : `${Annotations.reconcile}=paused: the operator touches nothing`;
+    plan.blockers = [planned({ type: 'Ready', status: 'False', reason: 'error' in mode ? 'InvalidSpec' : 'Paused', message: msg }, 'plan')];
+    plan.next = { action: 'nothing', summary: msg };
+    plan.blocked = plan.needsHuman = true;
+    return plan;
+  }
+
+  const checks: PlannedCheck[] = [];
+  const hsmRefs = i.kind === 'NtlsClientBinding' ? (spec as NtlsClientBinding['spec']).targets.map((t) => t.dedicatedHsmRef.name) : (spec as HsmHaGroup['spec']).members.map((m) => m.dedicatedHsmRef.name);
+  for (const hsm of [...new Set(hsmRefs)]) {
+    const found = await i.client.getIfExists<DedicatedHsm>(resourceTypeOf('DedicatedHsm'), i.namespace, hsm);
+    if (!found && i.inChange.has(hsm)) {
+      plan.notes.push(`DedicatedHsm ${hsm} is created by this change; ${i.kind === 'NtlsClientBinding' ? 'the client is registered on it' : 'it joins the group'} once its appliance is reachable.`);
+      checks.push(planned({ type: 'References', status: 'False', reason: 'WaitingForDedicatedHsm', message: `DedicatedHsm ${hsm} does not exist yet (it is in this change).` }, 'plan'));
+    } else if (!found) {
+      checks.push(planned({ type: 'References', status: 'False', reason: 'TargetNotFound', message: `DedicatedHsm ${i.namespace}/${hsm} exists neither in the cluster nor in this change; nothing happens for it until it does.` }, 'plan'));
+    } else {
+      const r = found.status?.conditions?.find((c) => c.type === 'Ready');
+      if (r?.status !== 'True') checks.push(planned({ type: 'References', status: 'False', reason: 'WaitingForDedicatedHsm', message: `DedicatedHsm ${hsm} is not Ready (${r ? `${r.reason}: ${r.message}` : 'no status yet'}).` }, 'plan'));
+    }
+  }
+  for (const secret of secretRefs(i.kind, spec)) {
+    const s = await i.client.getIfExists(CoreTypes.secrets, i.namespace, secret.name);
+    const data = (s as { data?: Record<string, string> } | undefined)?.data ?? {};
+    if (!s) checks.push(planned({ type: 'Secrets', status: 'False', reason: 'SecretNotFound', message: `Secret ${i.namespace}/${secret.name} (${secret.what}) does not exist.` }, 'plan'));
+    else if (secret.key && !data[secret.key]) checks.push(planned({ type: 'Secrets', status: 'False', reason: 'SecretNotFound', message: `Secret ${i.namespace}/${secret.name} (${secret.what}) has no key "${secret.key}".` }, 'plan'));
+  }
+  // The device side as the operator last read it.
+  for (const c of (live?.status?.conditions ?? []) as Condition[]) {
+    if (['Ready', 'Reconciling', 'Stalled'].includes(c.type)) continue;
+    checks.push(planned(c, 'operator'));
+  }
+  plan.checks = checks;
+  plan.blockers = checks.filter((c) => c.status !== 'True');
+  plan.needsHuman = plan.blockers.some((b) => b.severity === 'needsHuman');
+  plan.blocked = plan.blockers.length > 0;
+  plan.next = { action: 'not-planned', summary: summary(i.kind, spec, name) };
+  plan.notes.push('plan reads no appliance or LunaCM host for this kind: the device side is the operator\'s last reading in status.');
+  return plan;
+}
+
+function secretRefs(kind: RefKind, spec: unknown): { name: string; key?: string; what: string }[] {
+  if (kind === 'NtlsClientBinding') {
+    const s = spec as NtlsClientBinding['spec'];
+    return s.certificate.secretRef ? [{ name: s.certificate.secretRef.name, key: 'tls.crt', what: 'client certificate' }] : [];
+  }
+  const s = spec as HsmHaGroup['spec'];
+  return [
+    { name: s.client.credentialsRef.name, key: s.client.credentialsRef.key, what: 'LunaCM host SSH password' },
+    { name: s.passwordSecretRef.name, key: s.passwordSecretRef.key, what: 'HA group password' },
+  ];
+}
+
+function summary(kind: RefKind, spec: unknown, name: string): string {
+  if (kind === 'NtlsClientBinding') {
+    const s = spec as NtlsClientBinding['spec'];
+    const id = s.identity.hostname ?? s.identity.ip ?? '';
+    return `keep client ${s.clientName} (${id}) registered on ${s.targets.map((t) => `${t.dedicatedHsmRef.name} with partitions ${t.partitions.join(', ')}`).join('; ')}, and its output Secret ${s.outputSecretName ?? `${name}-ntls`} current.`;
+  }
+  const s = spec as HsmHaGroup['spec'];
+  return `keep HA group ${s.label} with members ${s.members.map((m) => `${m.dedicatedHsmRef.name}/${m.partitionSerial ?? m.partitionLabel ?? ''}`).join(', ')} through LunaCM on ${s.client.host}.`;
+}
