@@ -220,6 +220,7 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
     const applied = customResources(manifests);
     const ctx = watch.context(world, applied);
     await scenario.seed?.(ctx);
+    await scenario.beforeApply?.(ctx, manifests);
     for (const m of manifests) await applyManifest(client, namespace, m);
     view.say(`applied config/samples/ into namespace ${namespace}: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`);
 

@@ -150,6 +150,28 @@ describe('scenarios against the shared control plane', () => {
     expect(text.out).toContain('5 resources: 5 Ready, 0 not Ready.');
   }, 120_000);
 
+  it('plan: plan shows SubnetNotDelegated and QuotaExceeded before anything is applied, writes nothing, and the operator then stops where plan said', async () => {
+    const { sb, out } = await start('plan');
+    const run = new AbortController();
+    const timer = setTimeout(() => run.abort(new Error('timed out')), 90_000);
+    onTestFinished(() => {
+      clearTimeout(timer);
+      run.abort(new Error('test finished'));
+    });
+    const outcome = await sb.play(run.signal).finally(() => clearTimeout(timer));
+    expect(outcome).toMatch(/plan named SubnetNotDelegated, then QuotaExceeded with hsm-failed-1, hsm-failed-2; the operator stopped exactly there/);
+    const text = out.text();
+    // The plan was printed before the samples were applied, and said what the operator then did.
+    const planned = text.indexOf('| hsm-operator plan -f config/samples/');
+    const applied = text.indexOf('applied config/samples/');
+    expect(planned).toBeGreaterThan(-1);
+    expect(planned).toBeLessThan(applied);
+    expect(text.slice(planned, applied)).toMatch(/SubnetDelegated SubnetNotDelegated/);
+    expect(text.slice(planned, applied)).toMatch(/QuotaAvailable QuotaExceeded: .*hsm-failed-1 \(stamp1\), hsm-failed-2/);
+    expect(text).toContain('As planned: hsm-eastus-1 is Ready=False QuotaExceeded and no PUT was sent.');
+    expect((await statusJson(sb.namespace)).every((r) => r.ready === 'True')).toBe(true);
+  }, 120_000);
+
   it('wrong-password: exactly one failed login, CredentialRejected, recovery when the Secret is fixed', async () => {
     const { sb, out } = await start('wrong-password');
     const run = new AbortController();

@@ -52,6 +52,8 @@ export interface Scenario {
   samples?(manifests: Manifest[]): void;
   /** World scripting before the samples are applied (faults, seeded leftovers). */
   seed?(ctx: ScenarioContext): Promise<void> | void;
+  /** After seed, before the samples are applied: what a human does with the manifests first (e.g. plan them). */
+  beforeApply?(ctx: ScenarioContext, manifests: readonly Manifest[]): Promise<void>;
   /** The story; resolves with a line that states the end state reached. */
   play(ctx: ScenarioContext): Promise<string>;
 }
