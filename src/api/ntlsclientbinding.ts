@@ -3,7 +3,7 @@
  * with partitions assigned, kept in sync, and the server certificates it needs handed out in a Secret.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Conditions, Duration, celIsDuration, Fingerprint, LocalRef, ObjectName, ObservedGeneration, Patterns, StringEnum, Timestamp, cel, immutable } from './common.js';
+import { Conditions, Duration, celIsDuration, Fingerprint, LastHandled, LocalRef, ObjectName, ObservedGeneration, Patterns, StringEnum, Timestamp, cel, immutable } from './common.js';
 import type { KindDefinition } from './crd.js';
 
 export const KEY_ALGORITHMS = ['RSA2048', 'ECDSAP256'] as const;
@@ -183,6 +183,8 @@ export const NtlsClientBindingStatusSchema = Type.Object(
     ),
     outputSecretName: Type.Optional(Type.String({ description: 'Secret the operator writes server certificates and Chrystoki.conf into.', maxLength: 253 })),
     lastCheckedAt: Type.Optional(Timestamp('When every target was last compared with the spec.')),
+    lastHandledResyncAt: LastHandled('lastHandledResyncAt', 'a pass now'),
+    lastHandledRepushAt: LastHandled('lastHandledRepushAt', 'the client deleted, registered and assigned again on every target'),
   },
   { description: 'Observed state of the client registration, written by the operator.' },
 );

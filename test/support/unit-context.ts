@@ -401,7 +401,7 @@ export async function runPass(w: UnitWorld, input: DedicatedHsm, o: { mode?: Exc
   const apply = async (): Promise<ReconcileOutcome> => {
     if (recheck) {
       invalidateNetwork(w.env, input, identityOf(input));
-      pass.event('Normal', 'ResyncRequested', 'dedicatedhsm.io/resync-now: re-reading Azure and the appliance now.');
+      pass.event('Normal', 'ResyncRequested', 'dedicatedhsm.io/resync-now="now": re-reading Azure and the appliance now.');
     }
     const az = await azureAccess(w.ctx, input, secrets);
     if (!az.ok) {

@@ -82,11 +82,12 @@ export class DedicatedHsmReconciler {
       },
       apply: async (hsm, shared, step) => {
         const pass = toPass(shared);
-        const recheck = step.fired.has(Annotations.resyncNow);
+        const asked = step.fired.get(Annotations.resyncNow);
+        const recheck = asked !== undefined;
         if (recheck) {
           invalidateNetwork(env, hsm, identityOf(hsm));
-          step.rc.log.info('resync-now: re-reading Azure and the appliance');
-          pass.event('Normal', 'ResyncRequested', `${Annotations.resyncNow}: re-reading Azure and the appliance now.`);
+          step.rc.log.info({ value: asked }, 'resync-now: re-reading Azure and the appliance');
+          pass.event('Normal', 'ResyncRequested', `${Annotations.resyncNow}=${JSON.stringify(asked)}: re-reading Azure and the appliance now.`);
         }
         const secrets = new SecretReads(ctx.secrets, CONTROLLER, objectKey(hsm), ctx.digest);
         try {

@@ -152,7 +152,11 @@ export class NtlsClientBindingReconciler {
       pass.override = { reason: 'InvalidSpec', severity: 'needsHuman', message: e instanceof Error ? e.message : String(e) };
       return;
     }
-    return this.pass(b, step.mode, timing, step.fired.has(Annotations.repushNow), step.rc, pass);
+    const resync = step.fired.get(Annotations.resyncNow);
+    if (resync !== undefined) pass.event('Normal', 'ResyncRequested', `${Annotations.resyncNow}=${JSON.stringify(resync)}: every target is read again now.`);
+    const repush = step.fired.get(Annotations.repushNow);
+    if (repush !== undefined) pass.event('Normal', 'RepushRequested', `${Annotations.repushNow}=${JSON.stringify(repush)}: client ${b.spec.clientName} is deleted, registered and assigned again on every reachable target now.`);
+    return this.pass(b, step.mode, timing, repush !== undefined, step.rc, pass);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
