@@ -13,7 +13,7 @@ export const Annotations = {
   recoverNow: 'dedicatedhsm.io/recover-now',
   /** Second key for zeroization on delete (DedicatedHsm, deletionPolicy Delete): must equal the ARM resource name. */
   confirmZeroize: 'dedicatedhsm.io/confirm-zeroize',
-  /** Lets an NtlsClientBinding or HsmHaGroup be deleted while its HSM is unreachable (device clean-up is skipped). */
+  /** Lets an NtlsClientBinding with deletionPolicy Delete be deleted while an HSM is unreachable (device clean-up is skipped). */
   abandon: 'dedicatedhsm.io/abandon',
 } as const;
 

@@ -5,6 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Conditions, Duration, celIsDuration, Fingerprint, LastHandled, LocalRef, ObjectName, ObservedGeneration, Patterns, StringEnum, Timestamp, cel, immutable } from './common.js';
 import type { KindDefinition } from './crd.js';
+import { DELETION_POLICIES } from './dedicatedhsm.js';
 
 export const KEY_ALGORITHMS = ['RSA2048', 'ECDSAP256'] as const;
 export type KeyAlgorithm = (typeof KEY_ALGORITHMS)[number];
@@ -119,6 +120,11 @@ export const NtlsClientBindingSpecSchema = Type.Object(
       default: '5m',
       min: '30s',
       max: '24h',
+    }),
+    deletionPolicy: StringEnum(DELETION_POLICIES, {
+      description:
+        'What deleting this object does on the HSMs. Orphan (default): nothing; the client stays registered with its partitions (a GitOps prune or a kubectl delete never cuts an application off its HSM), and an Orphaned Event says so. Delete: unregister the client (client delete) from every target first; an unreachable HSM holds the deletion until it is reachable or dedicatedhsm.io/abandon is "true". Targets removed from the spec are unregistered either way.',
+      default: 'Orphan',
     }),
   },
   { description: 'Desired state of the NTLS client registration.' },

@@ -65,6 +65,8 @@ export function createReconciler(ctx: OperatorContext, memory: ControllerMemory 
     readyEvents: false,
     pausedMessage: () => `${Annotations.reconcile}=paused: nothing is done until the annotation is removed.`,
     forget: (key, ref) => forget(ctx, key, ref),
+    orphaned: (g) =>
+      `HsmHaGroup deleted: HA group ${g.spec.label} stays on LunaCM client host ${g.spec.client.host} as it is (members, recovery settings); nothing was sent to the client host. To remove the group too, run "lunacm -q hagroup deletegroup -label ${g.spec.label}" there.`,
     apply: (obj, pass, step) => new GroupPass(ctx, memory, obj, pass, step).run(),
   });
 }

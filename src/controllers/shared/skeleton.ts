@@ -106,6 +106,11 @@ export interface KindSpec<S extends StatusBase, T extends KindObject<S>> {
   first?(obj: T, pass: Pass<S>): void;
   /** The object left the cache: drop its Secret dependencies and metric series. */
   forget(key: string, ref: ObjectRef): void;
+  /**
+   * A kind without a finalizer leaves what it manages behind when its object is deleted: the note of the `Orphaned`
+   * Event that says so, built from the object as last seen (a deletion while the operator was down goes untold).
+   */
+  orphaned?(last: T): string;
   apply(obj: T, pass: Pass<S>, step: Step<T>): Promise<ReconcileOutcome>;
   cleanup?(obj: T, pass: Pass<S>, step: Step<T>): Promise<CleanupOutcome>;
 }
@@ -158,9 +163,11 @@ export function reconcilerFor<S extends StatusBase, T extends KindObject<S>>(ctx
     }
   };
 
+  // Regarding the object by its type: a cached list item carries no apiVersion or kind of its own.
+  const regardingOf = (obj: KubeObject): KubeObject => ({ apiVersion: spec.type.group ? `${spec.type.group}/${spec.type.version}` : spec.type.version, kind: spec.type.kind, metadata: obj.metadata });
+
   const flush = (obj: KubeObject, pass: Pass<S>): void => {
-    // Regarding the object by its type: a cached list item carries no apiVersion or kind of its own.
-    const regarding = { apiVersion: spec.type.group ? `${spec.type.group}/${spec.type.version}` : spec.type.version, kind: spec.type.kind, metadata: obj.metadata };
+    const regarding = regardingOf(obj);
     for (const e of pass.events.splice(0)) ctx.manager.events.event(regarding, e.type, e.reason, e.note, e.action);
   };
 
@@ -179,12 +186,19 @@ export function reconcilerFor<S extends StatusBase, T extends KindObject<S>>(ctx
     return undefined;
   };
 
+  /** The objects of a kind that tells its deletion, as last seen (what the Orphaned Event is about). */
+  const lastSeen = new Map<string, T>();
+
   return async (key, rc) => {
     const cached = spec.cache.get(key);
     if (!cached) {
+      const last = lastSeen.get(key);
+      lastSeen.delete(key);
+      if (last && spec.orphaned) ctx.manager.events.event(regardingOf(last), 'Normal', 'Orphaned', spec.orphaned(last), 'Delete');
       spec.forget(key, { namespace: rc.namespace ?? '', name: rc.name });
       return;
     }
+    if (spec.orphaned) lastSeen.set(key, cached);
     // Start from the newest state this process knows: the cache may not have seen our last write yet.
     let obj = own.resolve(cached);
     const now = new Date(ctx.clock.now());
