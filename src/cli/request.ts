@@ -33,13 +33,14 @@ export const REQUEST_HELP = [
   'Flags:',
   ...KUBE_HELP.map((l) => (l.includes('--namespace') ? `${l} (default: the context's, else the only object of that name)` : l)),
   '  --value <token>         the value to set (default: the current time, RFC 3339 UTC)',
-  '  --wait                  wait until the operator has recorded the value in status',
+  '  --wait                  wait until the operator has taken the request: the value recorded in status, which it',
+  '                          writes right before it acts (the outcome follows in Events and conditions)',
   `  --timeout <duration>    how long --wait waits (default ${DEFAULT_TIMEOUT})`,
   '  -h, --help              show this help',
   '',
   'Example: hsm-operator request resync dhsm/hsm-eastus-1 -n payments --wait',
   '',
-  'Exit codes: 0 requested (with --wait: handled), 1 not found, cluster unreachable or --wait timed out, 2 usage.',
+  'Exit codes: 0 requested (with --wait: taken), 1 not found, cluster unreachable or --wait timed out, 2 usage.',
   '',
 ].join('\n');
 
@@ -123,7 +124,7 @@ export async function requestCommand(argv: string[], io: Io): Promise<number> {
       io.err(`note: ${who} is ${mode ? `in ${mode} mode` : 'in an invalid reconcile mode'}: ${trigger.verb} is not acted on until it is managed${trigger.verb === 'resync' ? ' or observed' : ''} again.\n`);
     }
     if (!args.wait) {
-      if (handled === value) io.out(`already handled (status.${trigger.statusField})\n`);
+      if (handled === value) io.out(`already taken (status.${trigger.statusField})\n`);
       return EXIT.ok;
     }
     return await waitHandled(io, t, type, ns, obj.metadata.name ?? name, trigger, value, args.timeoutMs);
@@ -153,7 +154,8 @@ async function waitHandled(
     if (!obj) throw new CliError(`${type.kind ?? type.plural} ${ns}/${name} was deleted while waiting`);
     if ((obj.status as Record<string, unknown> | undefined)?.[trigger.statusField] === value) {
       const ready = conditionOf(obj, 'Ready');
-      io.out(`handled (status.${trigger.statusField}=${value})${ready ? `; Ready ${ready.status} ${ready.reason}: ${ready.message}` : ''}\n`);
+      // Recorded before the operator acts: the action itself may still be running.
+      io.out(`taken: status.${trigger.statusField}=${value}; the operator acts on it now (Events tell the outcome)${ready ? `. Ready ${ready.status} ${ready.reason}: ${ready.message}` : ''}\n`);
       return EXIT.ok;
     }
     if (Date.now() >= deadline) throw new CliError(`the operator did not record ${trigger.annotation}=${value} in status.${trigger.statusField} within ${Math.round(timeoutMs / 1000)} s: is it running, and does it watch namespace ${ns}?`);

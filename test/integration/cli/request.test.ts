@@ -49,10 +49,12 @@ describe('hsm-operator request', () => {
     expect(r.code, r.err).toBe(0);
     const value = valueOf(r.out);
     expect(value).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    expect(r.out).toContain(`handled (status.lastHandledResyncAt=${value}); Ready True`);
+    expect(r.out).toContain(`taken: status.lastHandledResyncAt=${value}; the operator acts on it now`);
     const hsm = await sc.get('hsm1');
     expect(hsm.metadata.annotations?.[Annotations.resyncNow]).toBe(value);
     expect(hsm.status?.lastHandledResyncAt).toBe(value);
+    // Taken means recorded, right before the pass acts; its Event follows with the pass.
+    await waitForCount(1);
     expect(await resyncs()).toEqual([`${Annotations.resyncNow}=${JSON.stringify(value)}: re-reading Azure and the appliance now.`]);
     // The annotation is the request's, under the CLI's own field manager, never the operator's.
     const owners = ((hsm.metadata.managedFields ?? []) as { manager: string; fieldsV1?: { 'f:metadata'?: Record<string, unknown> } }[])
@@ -65,8 +67,7 @@ describe('hsm-operator request', () => {
     const second = await cli(['request', 'resync', 'dhsm/hsm1', ...flags, '--wait', '--timeout', '30s']);
     expect(second.code, second.err).toBe(0);
     const value = valueOf(second.out) ?? '';
-    await sc.waitFor('hsm1', 'Ready', { status: 'True' });
-    expect(await resyncs()).toHaveLength(2);
+    await waitForCount(2);
 
     // The same value through the CLI: nothing is patched, nothing asked.
     const same = await cli(['request', 'resync', 'dhsm/hsm1', ...flags, '--value', value]);
