@@ -5,7 +5,7 @@ export const FINALIZER = 'dedicatedhsm.io/finalizer';
 export const Annotations = {
   /** `manage` (default) | `observe` (report only, never write to Azure or the device) | `paused`. */
   reconcile: 'dedicatedhsm.io/reconcile',
-  /** Trigger: re-read everything now (any value; honoured once, then cleared). */
+  /** Trigger: re-read everything now (honoured once per distinct non-empty value; see TRIGGERS). */
   resyncNow: 'dedicatedhsm.io/resync-now',
   /** Trigger (NtlsClientBinding): push the client configuration to every target again. */
   repushNow: 'dedicatedhsm.io/repush-now',
@@ -13,7 +13,7 @@ export const Annotations = {
   recoverNow: 'dedicatedhsm.io/recover-now',
   /** Second key for zeroization on delete (DedicatedHsm, deletionPolicy Delete): must equal the ARM resource name. */
   confirmZeroize: 'dedicatedhsm.io/confirm-zeroize',
-  /** Lets an NtlsClientBinding or HsmHaGroup be deleted while its HSM is unreachable (device clean-up is skipped). */
+  /** Lets an NtlsClientBinding with deletionPolicy Delete be deleted while an HSM is unreachable (device clean-up is skipped). */
   abandon: 'dedicatedhsm.io/abandon',
 } as const;
 
@@ -23,8 +23,27 @@ export const RECONCILE_MODES = ['manage', 'observe', 'paused'] as const;
 export type ReconcileMode = (typeof RECONCILE_MODES)[number];
 export const DEFAULT_RECONCILE_MODE: ReconcileMode = 'manage';
 
-/** Annotations that ask for one action; the operator clears them once honoured. */
-export const TRIGGER_ANNOTATIONS = [Annotations.resyncNow, Annotations.repushNow, Annotations.recoverNow] as const;
+/**
+ * Triggers by value (Flux's `reconcile.fluxcd.io/requestedAt` convention): the annotation's value is a token, usually
+ * an RFC 3339 timestamp. The operator acts once per distinct non-empty value and records the value it handled in the
+ * status field named here, before it acts; it never edits or removes the annotation, so a sync tool that keeps
+ * applying it from Git sees no drift and causes no second action.
+ */
+export const TRIGGERS = [
+  { verb: 'resync', annotation: Annotations.resyncNow, statusField: 'lastHandledResyncAt', kinds: ['DedicatedHsm', 'NtlsClientBinding', 'HsmHaGroup'] },
+  { verb: 'repush', annotation: Annotations.repushNow, statusField: 'lastHandledRepushAt', kinds: ['NtlsClientBinding'] },
+  { verb: 'recover', annotation: Annotations.recoverNow, statusField: 'lastHandledRecoverAt', kinds: ['HsmHaGroup'] },
+] as const;
+
+export type TriggerDefinition = (typeof TRIGGERS)[number];
+export type TriggerVerb = TriggerDefinition['verb'];
+export type TriggerAnnotation = TriggerDefinition['annotation'];
+export type TriggerStatusField = TriggerDefinition['statusField'];
+
+export const TRIGGER_ANNOTATIONS: readonly TriggerAnnotation[] = TRIGGERS.map((t) => t.annotation);
+
+/** The longest trigger value the operator records (the status fields' maxLength); a longer one never fires. */
+export const MAX_TRIGGER_VALUE = 1024;
 
 type AnnotationMap = Readonly<Record<string, string>> | undefined;
 
@@ -42,9 +61,16 @@ export function reconcileMode(annotations: AnnotationMap): { mode: ReconcileMode
   return { error: `${Annotations.reconcile} must be one of ${RECONCILE_MODES.join(', ')}; got ${JSON.stringify(value)}` };
 }
 
-/** Whether a trigger annotation is present (its value is ignored; any value fires it once). */
-export function hasTrigger(annotations: AnnotationMap, trigger: (typeof TRIGGER_ANNOTATIONS)[number]): boolean {
-  return annotations?.[trigger] !== undefined;
+/**
+ * What a trigger asks for now: `fire` with the value to record and act on, when the annotation holds a non-empty value
+ * other than `handled` (the value last recorded in status); `refused` when that value is longer than
+ * MAX_TRIGGER_VALUE (it could not be recorded, so acting on it would repeat); otherwise nothing.
+ */
+export function requestedTrigger(annotations: AnnotationMap, trigger: TriggerAnnotation, handled: string | undefined): { fire: string } | { refused: string } | undefined {
+  const value = annotations?.[trigger];
+  if (value === undefined || value === '' || value === handled) return undefined;
+  if (value.length > MAX_TRIGGER_VALUE) return { refused: `${trigger} holds ${value.length} characters, more than the ${MAX_TRIGGER_VALUE} the operator records; it is not acted on. Use a short token, such as an RFC 3339 timestamp.` };
+  return { fire: value };
 }
 
 /** The second key for zeroization: present and equal, character for character, to the ARM resource name. */

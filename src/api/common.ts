@@ -5,6 +5,7 @@
  * CRDs. Patterns avoid Go-only regex syntax (no `(?i)`) so the same pattern works in the API server and in JS.
  */
 import { Kind, Type, TypeRegistry, type Static, type TInteger, type TString, type TUnsafe, type StringOptions } from '@sinclair/typebox';
+import { MAX_TRIGGER_VALUE, TRIGGERS, type TriggerStatusField } from './annotations.js';
 
 /** One `x-kubernetes-validations` entry (a CEL rule evaluated by the API server at admission). */
 export interface CelRule {
@@ -257,6 +258,21 @@ export function Conditions(kind: string) {
     'x-kubernetes-list-type': 'map',
     'x-kubernetes-list-map-keys': ['type'],
   });
+}
+
+/**
+ * A trigger field of a kind's status (`lastHandledResyncAt`, ...): the value of the trigger annotation the operator
+ * last handled, recorded before it acted (Flux's `lastHandledReconcileAt`).
+ */
+export function LastHandled(field: TriggerStatusField, what: string) {
+  const t = TRIGGERS.find((x) => x.statusField === field);
+  if (!t) throw new Error(`no trigger records into ${field}`);
+  return Type.Optional(
+    Type.String({
+      description: `The value of the ${t.annotation} annotation last handled (${what}). Recorded before the operator acts, so each distinct value is acted on at most once; the annotation itself is never edited. Set the annotation to a new non-empty value, such as the current time in RFC 3339, to ask again.`,
+      maxLength: MAX_TRIGGER_VALUE,
+    }),
+  );
 }
 
 export function ObservedGeneration() {

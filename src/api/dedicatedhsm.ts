@@ -5,6 +5,7 @@ import {
   CredentialGuard,
   Duration,
   Fingerprint,
+  LastHandled,
   ObjectName,
   ObservedGeneration,
   Patterns,
@@ -303,6 +304,7 @@ export const DedicatedHsmStatusSchema = Type.Object(
     gateway: Type.Optional(GatewayStatus),
     appliance: Type.Optional(ApplianceStatus),
     credentialGuard: Type.Optional(CredentialGuard()),
+    lastHandledResyncAt: LastHandled('lastHandledResyncAt', 'Azure and the appliance re-read'),
   },
   { description: 'Observed state of the HSM, written by the operator.' },
 );

@@ -122,11 +122,11 @@ export function renderApiDocs(kinds: readonly KindDefinition[]): string {
   out.push('', '## Annotations', '', '| Annotation | Meaning |', '| --- | --- |');
   const meanings: Record<string, string> = {
     [Annotations.reconcile]: `${RECONCILE_MODES.join(' \\| ')}: manage (default) acts; observe only reports and never writes to Azure or the device; paused does nothing. Any other value (compared exactly) is refused: nothing is done and Ready says InvalidSpec.`,
-    [Annotations.resyncNow]: 'Trigger: re-read Azure and the device now. Honoured once, then removed.',
-    [Annotations.repushNow]: 'Trigger (NtlsClientBinding): push the client configuration to every target again. Honoured once, then removed.',
-    [Annotations.recoverNow]: 'Trigger (HsmHaGroup): run hagroup recover now, also when the recovery circuit is open. Honoured once, then removed.',
+    [Annotations.resyncNow]: 'Trigger (any kind): re-read Azure and the device now. Acted on once per distinct non-empty value (usually an RFC 3339 timestamp), recorded in status.lastHandledResyncAt before acting; the annotation is never edited.',
+    [Annotations.repushNow]: 'Trigger (NtlsClientBinding): push the client configuration to every target again. Acted on once per distinct non-empty value, recorded in status.lastHandledRepushAt before acting; the annotation is never edited.',
+    [Annotations.recoverNow]: 'Trigger (HsmHaGroup): run hagroup recover now, also when the recovery circuit is open. Acted on once per distinct non-empty value, recorded in status.lastHandledRecoverAt before acting; the annotation is never edited.',
     [Annotations.confirmZeroize]: 'Second key for deletionPolicy Delete: must equal the ARM resource name exactly; only then does the operator zeroize the HSM.',
-    [Annotations.abandon]: '"true" lets an NtlsClientBinding or HsmHaGroup be deleted while its HSM is unreachable (device clean-up is skipped).',
+    [Annotations.abandon]: '"true" lets an NtlsClientBinding with deletionPolicy Delete be deleted while an HSM is unreachable (device clean-up is skipped).',
   };
   for (const name of Object.values(Annotations)) out.push(`| \`${name}\` | ${meanings[name] ?? ''} |`);
   out.push('', `Finalizer: \`${FINALIZER}\`.`, '');

@@ -10,6 +10,7 @@ import {
   HostKey,
   HostKeyRules,
   InsecureTrustOnFirstUse,
+  LastHandled,
   LocalRef,
   ObservedGeneration,
   Patterns,
@@ -161,6 +162,8 @@ export const HsmHaGroupStatusSchema = Type.Object(
       Type.Array(RecoveryAttempt, { description: 'The most recent recovery attempts, newest last (at most 50 are kept).', maxItems: 50 }),
     ),
     credentialGuard: Type.Optional(CredentialGuard()),
+    lastHandledResyncAt: LastHandled('lastHandledResyncAt', 'a pass now'),
+    lastHandledRecoverAt: LastHandled('lastHandledRecoverAt', 'one hagroup recover, also with the recovery circuit open'),
   },
   { description: 'Observed state of the HA group, written by the operator.' },
 );

@@ -3,8 +3,9 @@
  * with partitions assigned, kept in sync, and the server certificates it needs handed out in a Secret.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Conditions, Duration, celIsDuration, Fingerprint, LocalRef, ObjectName, ObservedGeneration, Patterns, StringEnum, Timestamp, cel, immutable } from './common.js';
+import { Conditions, Duration, celIsDuration, Fingerprint, LastHandled, LocalRef, ObjectName, ObservedGeneration, Patterns, StringEnum, Timestamp, cel, immutable } from './common.js';
 import type { KindDefinition } from './crd.js';
+import { DELETION_POLICIES } from './dedicatedhsm.js';
 
 export const KEY_ALGORITHMS = ['RSA2048', 'ECDSAP256'] as const;
 export type KeyAlgorithm = (typeof KEY_ALGORITHMS)[number];
@@ -120,6 +121,11 @@ export const NtlsClientBindingSpecSchema = Type.Object(
       min: '30s',
       max: '24h',
     }),
+    deletionPolicy: StringEnum(DELETION_POLICIES, {
+      description:
+        'What deleting this object does on the HSMs. Orphan (default): nothing; the client stays registered with its partitions (a GitOps prune or a kubectl delete never cuts an application off its HSM), and an Orphaned Event says so. Delete: unregister the client (client delete) from every target first; an unreachable HSM holds the deletion until it is reachable or dedicatedhsm.io/abandon is "true". Targets removed from the spec are unregistered either way.',
+      default: 'Orphan',
+    }),
   },
   { description: 'Desired state of the NTLS client registration.' },
 );
@@ -183,6 +189,8 @@ export const NtlsClientBindingStatusSchema = Type.Object(
     ),
     outputSecretName: Type.Optional(Type.String({ description: 'Secret the operator writes server certificates and Chrystoki.conf into.', maxLength: 253 })),
     lastCheckedAt: Type.Optional(Timestamp('When every target was last compared with the spec.')),
+    lastHandledResyncAt: LastHandled('lastHandledResyncAt', 'a pass now'),
+    lastHandledRepushAt: LastHandled('lastHandledRepushAt', 'the client deleted, registered and assigned again on every target'),
   },
   { description: 'Observed state of the client registration, written by the operator.' },
 );

@@ -40,7 +40,8 @@ export function parseTarget(positionals: string[]): { kind: HsmKind; name: strin
   return { kind, name };
 }
 
-async function findObject(t: KubeTarget, kind: HsmKind, name: string, namespace: string | undefined): Promise<HsmObject> {
+/** The object `kind/name`: in `namespace`, or the only one of that name in any namespace. */
+export async function findObject(t: KubeTarget, kind: HsmKind, name: string, namespace: string | undefined): Promise<HsmObject> {
   const type = resourceTypeOf(kind);
   if (namespace) {
     const o = await t.client.getIfExists<HsmObject>(type, namespace, name);

@@ -95,7 +95,7 @@ export const GUIDE: Partial<Record<Exclude<Reason, ReadyReason>, GuideAdvice>> =
   QuotaExceeded: {
     section: 'Deployment failure based on quota',
     action:
-      'Delete the failed leftovers the message names (they count against the quota of 2 per stamp and 4 per region), or ask for a quota increase with a support ticket. Then annotate the object with dedicatedhsm.io/resync-now.',
+      'Delete the failed leftovers the message names (they count against the quota of 2 per stamp and 4 per region), or ask for a quota increase with a support ticket. Then run `hsm-operator request resync dhsm/<name>` (it sets dedicatedhsm.io/resync-now to a new value).',
   },
   CapacityExhausted: {
     section: 'Deployment failure based on capacity',
@@ -111,7 +111,7 @@ export const GUIDE: Partial<Record<Exclude<Reason, ReadyReason>, GuideAdvice>> =
   DeploymentFailed: {
     section: RACE,
     action:
-      'Retries and redeploys are used up: read status.lastFailure, look the deployment up in Resource Explorer, and open a support request ("Issues configuring the Azure setup"). Annotate with dedicatedhsm.io/resync-now to try again.',
+      'Retries and redeploys are used up: read status.lastFailure, look the deployment up in Resource Explorer, and open a support request ("Issues configuring the Azure setup"). Run `hsm-operator request resync dhsm/<name>` to try again.',
   },
   AdoptionConflict: {
     section: 'How do I see HSMs when provisioned?',
@@ -139,7 +139,7 @@ export const GUIDE: Partial<Record<Exclude<Reason, ReadyReason>, GuideAdvice>> =
   PartitionNotFound: { section: 'HSM Initialization', action: 'Create the partition on the HSM, or fix the label/serial in the spec.' },
   RecoveryCircuitOpen: {
     section: HA_RECOVER,
-    action: 'Recovery attempts hit spec.recovery.maxAttemptsPerWindow: investigate the member, then annotate with dedicatedhsm.io/recover-now to run `hagroup recover` once more.',
+    action: 'Recovery attempts hit spec.recovery.maxAttemptsPerWindow: investigate the member, then run `hsm-operator request recover hsmha/<name>` (a new dedicatedhsm.io/recover-now value) to run `hagroup recover` once more.',
   },
   RecoverySettingsConflict: {
     section: HA_RECOVER,

@@ -3,6 +3,7 @@ import { clusterConfigured, SANDBOX_HINT } from './cluster.js';
 import { explainFailureCommand } from './explain-failure.js';
 import { CliError, EXIT, processIo, UsageError, type Io } from './io.js';
 import { planCommand } from './plan.js';
+import { requestCommand } from './request.js';
 import { runCommand } from './run.js';
 import { statusCommand } from './status.js';
 import { versionCommand } from './version.js';
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, Command> = {
   status: { summary: 'show every HSM resource: READY, REASON, key fields and conditions', run: (a, io) => statusCommand(a, io) },
   'explain-failure': { summary: "explain why a resource is not Ready, with the troubleshooting guide's advice", run: (a, io) => explainFailureCommand(a, io) },
   plan: { summary: 'show what the operator would do with manifests before they are applied (writes nothing)', run: (a, io, i) => planCommand(a, io, i) },
+  request: { summary: 'ask for one action (resync, repush, recover): sets its trigger annotation to a fresh value', run: (a, io) => requestCommand(a, io) },
   version: { summary: 'print the version', run: (a, io) => versionCommand(a, io) },
 };
 

@@ -61,7 +61,6 @@ export interface JsonPatchOp {
 }
 
 /** Escapes one JSON-pointer segment (`dedicatedhsm.io/reconcile` -> `dedicatedhsm.io~1reconcile`). */
-export const pointerSegment = (s: string): string => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
 export interface KubeClientOptions {
   metrics?: RuntimeMetrics;

@@ -1,5 +1,4 @@
 /** The controller runtime: everything a controller needs, from one import. Knows nothing of HSMs. */
-export * from './annotations.js';
 export * from './backoff.js';
 export * from './cache.js';
 export * from './client.js';

@@ -126,14 +126,14 @@ describe('API server trouble', () => {
     try {
       // Work that needs a status write on hsm1: its reboot patch disappears and a re-sync is asked for.
       rw.appliance('hsm1').controls.setRebootPatch(false);
-      await rw.kube.patch('DedicatedHsm', 'hsm1', { metadata: { annotations: { 'dedicatedhsm.io/resync-now': 'true' } } });
+      await rw.kube.patch('DedicatedHsm', 'hsm1', { metadata: { annotations: { 'dedicatedhsm.io/resync-now': new Date().toISOString() } } });
       await rw.kube.waitCondition('DedicatedHsm', 'hsm1', 'RebootPatchInstalled', { status: 'False', reason: 'RebootPatchMissing' }, 30_000);
     } finally {
       writing = false;
       await writer;
     }
     rw.appliance('hsm1').controls.setRebootPatch(true);
-    await rw.kube.patch('DedicatedHsm', 'hsm1', { metadata: { annotations: { 'dedicatedhsm.io/resync-now': 'true' } } });
+    await rw.kube.patch('DedicatedHsm', 'hsm1', { metadata: { annotations: { 'dedicatedhsm.io/resync-now': new Date().toISOString() } } });
     await rw.kube.waitCondition('DedicatedHsm', 'hsm1', 'RebootPatchInstalled', { status: 'True' }, 30_000);
     findings.conflicts = { foreignWrites, conflictsSeen: (await requests((l) => String(l.code) === '409')) - conflictsBefore };
     expect(foreignWrites).toBeGreaterThan(0);

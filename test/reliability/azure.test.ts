@@ -82,7 +82,7 @@ describe('Azure trouble', () => {
   it('an HSM deleted out of band is noticed on the next re-sync and deployed again, once', async () => {
     const before = rw.world.arm.count({ method: 'PUT', pathIncludes: hsmPath('hsm1'), status: 201 });
     rw.world.arm.world.deleteOutOfBand('hsm1');
-    await rw.kube.patch('DedicatedHsm', 'hsm1', { metadata: { annotations: { 'dedicatedhsm.io/resync-now': 'true' } } });
+    await rw.kube.patch('DedicatedHsm', 'hsm1', { metadata: { annotations: { 'dedicatedhsm.io/resync-now': new Date().toISOString() } } });
     await waitFor('hsm1 deployed again', () => rw.world.arm.world.hsm('hsm1')?.provisioningState === 'Succeeded', 30_000);
     await rw.kube.waitReady('DedicatedHsm', 'hsm1', 30_000);
     const events = (await rw.kube.events()).filter((e) => e.regarding?.name === 'hsm1' && e.reason === 'DeletedOutOfBand');

@@ -88,7 +88,7 @@ describe('device trouble', () => {
     // From now on, nothing reaches the appliance: no connection, no command, whatever asks for it.
     const before = { connections: sim.counters.ssh.connections, execs: sim.counters.ssh.execs };
     await resync('hsm3');
-    await rw.kube.patch('NtlsClientBinding', 'app-slow', { metadata: { annotations: { 'dedicatedhsm.io/repush-now': 'true' } } });
+    await rw.kube.patch('NtlsClientBinding', 'app-slow', { metadata: { annotations: { 'dedicatedhsm.io/repush-now': new Date().toISOString() } } });
     await new Promise((r) => setTimeout(r, 7_000));
     const after = { connections: sim.counters.ssh.connections, execs: sim.counters.ssh.execs };
     const binding = await rw.kube.get('NtlsClientBinding', 'app-slow');

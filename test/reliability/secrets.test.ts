@@ -77,7 +77,7 @@ describe('secrets never leak', () => {
     rw.appliance('hsm1').controls.setPassword(rw.appliance('hsm1').username, rotated);
     // The appliance ends the sessions of the old password.
     rw.appliance('hsm1').controls.dropConnections();
-    await rw.kube.patch('DedicatedHsm', 'hsm1', { metadata: { annotations: { 'dedicatedhsm.io/resync-now': 'true' } } });
+    await rw.kube.patch('DedicatedHsm', 'hsm1', { metadata: { annotations: { 'dedicatedhsm.io/resync-now': new Date().toISOString() } } });
     await rw.kube.waitCondition('DedicatedHsm', 'hsm1', 'ApplianceReachable', { reason: 'CredentialRejected' }, 30_000);
     await rw.kube.setSecret('hsm1-appliance', { password: rotated });
     await rw.kube.waitReady('DedicatedHsm', 'hsm1', 30_000);

@@ -393,7 +393,7 @@ export async function runPass(w: UnitWorld, input: DedicatedHsm, o: { mode?: Exc
   const ran = await asReconcilerRuns(w, input, pass, secrets, () =>
     converge(w.env, input, pass, {
       mode,
-      recheck,
+      resync: recheck ? 'now' : undefined,
       signal,
       secrets,
       checkpoint,

@@ -185,7 +185,7 @@ export function quotaCondition(read: Read<QuotaView>, stamp: string | undefined,
   const again =
     recheckMs === undefined
       ? ''
-      : ` The operator looks at the quota again every ${formatDuration(recheckMs)} and deploys once a place is free; to deploy at once after freeing one, set the annotation ${Annotations.resyncNow}.`;
+      : ` The operator looks at the quota again every ${formatDuration(recheckMs)} and deploys once a place is free; to deploy at once after freeing one, set the annotation ${Annotations.resyncNow} to a new value (hsm-operator request resync).`;
   return { type: 'QuotaAvailable', status: 'False', reason: 'QuotaExceeded', message: `Not deployed: quota exceeded, ${room.reason ?? usage}.${leftovers} ${ACTIONS.quota}${again}` };
 }
 

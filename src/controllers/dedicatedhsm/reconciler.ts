@@ -76,7 +76,7 @@ export class DedicatedHsmReconciler {
         const pass = toPass(shared);
         const secrets = new SecretReads(ctx.secrets, CONTROLLER, objectKey(hsm), ctx.digest);
         try {
-          return await converge(env, hsm, pass, { mode: step.mode, recheck: step.fired.has(Annotations.resyncNow), signal: step.rc.signal, secrets, checkpoint: (p) => step.checkpoint(p) });
+          return await converge(env, hsm, pass, { mode: step.mode, resync: step.fired.get(Annotations.resyncNow), signal: step.rc.signal, secrets, checkpoint: (p) => step.checkpoint(p) });
         } finally {
           secrets.done();
           applyNotes(ctx, hsm, pass, step.rc.log);
@@ -101,8 +101,8 @@ export class DedicatedHsmReconciler {
 /** What a converge pass is handed besides the object and its collector. */
 export interface ConvergeOptions {
   mode: Exclude<ReconcileMode, 'paused'>;
-  /** resync-now fired in this pass. */
-  recheck: boolean;
+  /** The resync-now value this pass handles (undefined: none asked). */
+  resync: string | undefined;
   signal: AbortSignal;
   secrets: SecretReads;
   checkpoint: Checkpoint;
@@ -113,10 +113,11 @@ export interface ConvergeOptions {
 /** One converge pass: credentials -> observe -> decide -> act. */
 export async function converge(env: HsmEnv, hsm: DedicatedHsm, pass: Pass, o: ConvergeOptions): Promise<ReconcileOutcome> {
   const ctx = env.ctx;
-  if (o.recheck) {
+  const recheck = o.resync !== undefined;
+  if (recheck) {
     invalidateNetwork(env, hsm, identityOf(hsm));
-    pass.log('info', {}, 'resync-now: re-reading Azure and the appliance');
-    pass.event('Normal', 'ResyncRequested', `${Annotations.resyncNow}: re-reading Azure and the appliance now.`);
+    pass.log('info', { value: o.resync }, 'resync-now: re-reading Azure and the appliance');
+    pass.event('Normal', 'ResyncRequested', `${Annotations.resyncNow}=${JSON.stringify(o.resync)}: re-reading Azure and the appliance now.`);
   }
   const az = await azureAccess(ctx, hsm, o.secrets);
   if (!az.ok) {
@@ -125,7 +126,7 @@ export async function converge(env: HsmEnv, hsm: DedicatedHsm, pass: Pass, o: Co
   }
   const plane = az.plane.withSignal(o.signal);
   const obs = await observe(env, hsm, plane, az.identity, o.secrets, o.signal);
-  const action = decide({ hsm, mode: o.mode, recheck: o.recheck, obs, settings: ctx.settings }, pass);
+  const action = decide({ hsm, mode: o.mode, recheck, obs, settings: ctx.settings }, pass);
   o.seen?.(obs, action);
   return act({ env, plane, identity: az.identity, checkpoint: o.checkpoint }, hsm, action, pass);
 }

@@ -94,7 +94,7 @@ export function membersHealthy(o: Observation): ConditionLike {
         reason: 'RecoveryCircuitOpen',
         message:
           `${list(reachable.map((m) => `member ${describeMember(m.serial, o.members)} is ${m.state}`))}: ${o.breaker.failures} hagroup recover attempts failed within ${o.window}, so the operator stopped recovering. ` +
-          `Investigate the member (partition, NTLS, client registration), then set the dedicatedhsm.io/recover-now annotation to try once more; automatic attempts resume when the failures leave the ${o.window} window.`,
+          `Investigate the member (partition, NTLS, client registration), then set the dedicatedhsm.io/recover-now annotation to a new value (hsm-operator request recover) to try once more; automatic attempts resume when the failures leave the ${o.window} window.`,
       };
     }
     const why = (m: MemberStatus): string => {

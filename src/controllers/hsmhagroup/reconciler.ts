@@ -58,10 +58,15 @@ export function createReconciler(ctx: OperatorContext, memory: ControllerMemory 
     cache: ctx.caches.haGroups,
     // No finalizer of ours: a deleted group is left on the client host (see the file comment).
     finalizer: false,
-    triggers: [{ annotation: Annotations.recoverNow, modes: ['manage'] }],
+    triggers: [
+      { annotation: Annotations.recoverNow, modes: ['manage'] },
+      { annotation: Annotations.resyncNow, modes: ['manage', 'observe'] },
+    ],
     readyEvents: false,
     pausedMessage: () => `${Annotations.reconcile}=paused: nothing is done until the annotation is removed.`,
     forget: (key, ref) => forget(ctx, key, ref),
+    orphaned: (g) =>
+      `HsmHaGroup deleted: HA group ${g.spec.label} stays on LunaCM client host ${g.spec.client.host} as it is (members, recovery settings); nothing was sent to the client host. To remove the group too, run "lunacm -q hagroup deletegroup -label ${g.spec.label}" there.`,
     apply: (obj, pass, step) => new GroupPass(ctx, memory, obj, pass, step).run(),
   });
 }
@@ -100,7 +105,11 @@ class GroupPass {
 
   async run(): Promise<ReconcileOutcome> {
     const manage = this.step.mode === 'manage';
-    const trigger = this.step.fired.has(Annotations.recoverNow);
+    const asked = this.step.fired.get(Annotations.recoverNow);
+    const trigger = asked !== undefined;
+    let recovered = false;
+    const resync = this.step.fired.get(Annotations.resyncNow);
+    if (resync !== undefined) this.event('Normal', 'ResyncRequested', `${Annotations.resyncNow}=${JSON.stringify(resync)}: the group is read again now.`);
 
     const spec = this.group.spec;
     const pollMs = parseDuration(spec.pollInterval);
@@ -192,6 +201,7 @@ class GroupPass {
         const candidates = downs.filter((d) => d.applianceReachable === true);
         const decision = manage ? decideRecovery({ candidates: candidates.length, attempts, now: this.now().getTime(), policy, trigger }) : undefined;
         if (decision?.action === 'recover') {
+          recovered = true;
           const outcome = await this.recover(lunacm, spec.label, candidates, decision.forced, members);
           list = outcome.list ?? list;
           info = findGroup(list, spec.label);
@@ -207,7 +217,6 @@ class GroupPass {
           if (decision.why === 'circuitOpen') for (const c of candidates) attempts = recordSkipped(attempts, c.serial, 'circuit open: too many failed recoveries in the window', this.stamp());
           if (decision.retryInMs !== undefined) requeueMs = Math.min(requeueMs, Math.max(1_000, decision.retryInMs));
         }
-        if (trigger && decision?.action !== 'recover') this.event('Normal', 'RecoverNowIgnored', `${Annotations.recoverNow} was set but no member is down on a reachable appliance; nothing to recover.`);
         // The record is of the operator's recovery decisions: none are made in observe mode or with recovery off.
         if (manage && policy.operatorRecovery) {
           for (const d of downs.filter((x) => x.applianceReachable === false)) {
@@ -224,6 +233,11 @@ class GroupPass {
       guardRecords = groupGuardRecords(this.ctx, endpoint.endpoint, this.secretUids);
     }
     obs.members = members;
+    // Every recover-now value handled is told: acted on (MemberRecovered / RecoveryFailed), or why not.
+    if (trigger && !recovered) {
+      const why = obs.clientProblem ? `the LunaCM client host could not be used (${obs.clientProblem.message})` : 'no member is down on a reachable appliance; nothing to recover';
+      this.event('Normal', 'RecoverNowIgnored', `${Annotations.recoverNow}=${JSON.stringify(asked)} was handled but ${why}. Set a new value to ask again.`);
+    }
 
     this.report(obs, { members, attempts, info, guardRecords, previous });
     this.ctx.metrics.setHaMembers(this.ref, members.filter((m) => m.serial !== undefined && m.state !== 'unknown').map((m) => ({ serial: m.serial ?? '', up: isServing(m.state) })));

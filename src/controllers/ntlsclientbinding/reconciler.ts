@@ -152,7 +152,11 @@ export class NtlsClientBindingReconciler {
       pass.override = { reason: 'InvalidSpec', severity: 'needsHuman', message: e instanceof Error ? e.message : String(e) };
       return;
     }
-    return this.pass(b, step.mode, timing, step.fired.has(Annotations.repushNow), step.rc, pass);
+    const resync = step.fired.get(Annotations.resyncNow);
+    if (resync !== undefined) pass.event('Normal', 'ResyncRequested', `${Annotations.resyncNow}=${JSON.stringify(resync)}: every target is read again now.`);
+    const repush = step.fired.get(Annotations.repushNow);
+    if (repush !== undefined) pass.event('Normal', 'RepushRequested', `${Annotations.repushNow}=${JSON.stringify(repush)}: client ${b.spec.clientName} is deleted, registered and assigned again on every reachable target now.`);
+    return this.pass(b, step.mode, timing, repush !== undefined, step.rc, pass);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -510,13 +514,23 @@ export class NtlsClientBindingReconciler {
 
   private async finalize(b: NtlsClientBinding, pass: BindingPass, step: Step<NtlsClientBinding>): Promise<CleanupOutcome> {
     const key = `${refOf(b).namespace}/${refOf(b).name}`;
+    const names = [...new Set([...b.spec.targets.map((t) => t.dedicatedHsmRef.name), ...(b.status?.targets ?? []).map((t) => t.dedicatedHsm)])];
+    // The default: a prune (Argo CD, Flux) or a kubectl delete never cuts an application off its HSMs.
+    if (b.spec.deletionPolicy !== 'Delete') {
+      pass.event(
+        'Normal',
+        'Orphaned',
+        `deletionPolicy Orphan: client ${b.spec.clientName} stays registered on ${names.join(', ')} with its partitions; nothing was sent to the HSMs. To remove it, run "client delete -client ${b.spec.clientName}" on each, or set spec.deletionPolicy: Delete before deleting.`,
+        'Delete',
+      );
+      return { release: true };
+    }
     if (step.mode === 'observe' || abandonRequested(b.metadata.annotations)) {
       const why = step.mode === 'observe' ? 'observe mode' : `${Annotations.abandon}=true`;
       pass.event('Warning', 'ClientLeftRegistered', `Deleted without unregistering client ${b.spec.clientName} from its HSMs (${why}).`);
       return { release: true };
     }
     const reads = new SecretReads(this.ctx.secrets, CONTROLLER_NAME, key, this.ctx.digest);
-    const names = [...new Set([...b.spec.targets.map((t) => t.dedicatedHsmRef.name), ...(b.status?.targets ?? []).map((t) => t.dedicatedHsm)])];
     const outcomes = await Promise.all(names.map(async (h) => ({ hsm: h, r: await this.unregisterFrom(b, h, reads, step.rc.signal) })));
     reads.done();
     for (const { hsm, r } of outcomes) {

@@ -5,25 +5,36 @@
  *   lookup   the cached object, resolved past this process's own writes (gone: forget it)
  *   mode     reconcileMode (src/api): invalid or paused -> report that, touch nothing else
  *   dispatch deleting -> cleanup (when the kind holds a finalizer) | else:
- *   triggers one-shot annotations consumed before acting
  *   finalize the finalizer added (manage mode) before anything exists that deleting could lose
  *   first    a first status (every check Pending), so kstatus and a human see InProgress at once
+ *   triggers each trigger annotation whose non-empty value differs from the one recorded in status fires: the value is
+ *            recorded first (a write-ahead checkpoint), then apply acts on it. The annotation is never edited, so a
+ *            GitOps tool re-applying it from Git changes nothing and a crash costs the action, never repeats it
  *   apply    the kind's observe -> decide -> act, collected into one Pass
  *   report   one status write (skipped when nothing changed) and one Event flush
  *
- * Write-ahead checkpoints (the attempt count before a PUT, the zeroize record) are the only other writes of a pass:
- * named, explicit calls of `step.checkpoint`; plus one outside any pass, by design: a credential an appliance
+ * Write-ahead checkpoints (the trigger record, the attempt count before a PUT, the zeroize record) are the only other
+ * writes of a pass: named, explicit calls; plus one outside any pass, by design: a credential an appliance
  * rejected is merged into that DedicatedHsm's status.credentialGuard the moment it is rejected (persistGuard in
  * appliance.ts, invariant 1), whichever kind's pass was using it, so no restart can spend it again. Error policy: a RetryableError is thrown after the pass's report is
  * written (the status says why it retries); any other error skips the report (the pass did not finish) but still
  * sends the Events of what already happened. A pass whose signal aborted (shutdown, loss of the lease) reports
  * nothing either: what it saw was cut short, and an interrupted read must not be written as an unreachable device.
+ * Outside status the skeleton writes one thing: its finalizer (docs/gitops.md lists what the operator owns).
  */
-import { FINALIZER, reconcileMode, type ConditionKind, type ReconcileMode, type Verdict } from '../../api/index.js';
+import {
+  FINALIZER,
+  TRIGGERS,
+  reconcileMode,
+  requestedTrigger,
+  type ConditionKind,
+  type ReconcileMode,
+  type TriggerAnnotation,
+  type Verdict,
+} from '../../api/index.js';
 import type { ResourceKind } from '../../observability/hsm-metrics.js';
 import {
   addFinalizer,
-  consumeTrigger,
   getCondition,
   hasFinalizer,
   removeFinalizer,
@@ -51,17 +62,19 @@ export interface StatusBase {
 
 export type KindObject<S extends StatusBase> = KubeObject & { metadata: NonNullable<KubeObject['metadata']>; status?: S };
 
-/** A one-shot trigger annotation and the modes in which it is honoured. */
+/** A trigger annotation (src/api TRIGGERS: its value is a request, its status field the last one handled) and the modes in which it is honoured. */
 export interface Trigger {
-  annotation: string;
+  annotation: TriggerAnnotation;
   modes: readonly Exclude<ReconcileMode, 'paused'>[];
 }
+
+const statusFieldOf = (annotation: TriggerAnnotation): string => TRIGGERS.find((t) => t.annotation === annotation)?.statusField ?? annotation;
 
 /** What the skeleton hands the kind's apply and cleanup. */
 export interface Step<T> {
   mode: Exclude<ReconcileMode, 'paused'>;
-  /** Trigger annotations consumed (fired) in this pass. */
-  fired: ReadonlySet<string>;
+  /** Triggers that fired in this pass: annotation -> the value asked for (already recorded in status). */
+  fired: ReadonlyMap<string, string>;
   rc: ReconcileContext;
   /** The object as last written in this pass. */
   readonly object: T;
@@ -93,6 +106,11 @@ export interface KindSpec<S extends StatusBase, T extends KindObject<S>> {
   first?(obj: T, pass: Pass<S>): void;
   /** The object left the cache: drop its Secret dependencies and metric series. */
   forget(key: string, ref: ObjectRef): void;
+  /**
+   * A kind without a finalizer leaves what it manages behind when its object is deleted: the note of the `Orphaned`
+   * Event that says so, built from the object as last seen (a deletion while the operator was down goes untold).
+   */
+  orphaned?(last: T): string;
   apply(obj: T, pass: Pass<S>, step: Step<T>): Promise<ReconcileOutcome>;
   cleanup?(obj: T, pass: Pass<S>, step: Step<T>): Promise<CleanupOutcome>;
 }
@@ -110,6 +128,10 @@ export function reconcilerFor<S extends StatusBase, T extends KindObject<S>>(ctx
         if (pass.compose) {
           const c = pass.compose(status);
           verdict = c.ready;
+          // A kind that shapes its whole status keeps the trigger record it does not write itself.
+          const prev = status as Record<string, unknown>;
+          const next = c.status as Record<string, unknown>;
+          for (const t of TRIGGERS) if (prev[t.statusField] !== undefined && next[t.statusField] === undefined) next[t.statusField] = prev[t.statusField];
           return c.status as never;
         }
         Object.assign(status, structuredClone(pass.set));
@@ -141,10 +163,19 @@ export function reconcilerFor<S extends StatusBase, T extends KindObject<S>>(ctx
     }
   };
 
+  // Regarding the object by its type: a cached list item carries no apiVersion or kind of its own.
+  const regardingOf = (obj: KubeObject): KubeObject => ({ apiVersion: spec.type.group ? `${spec.type.group}/${spec.type.version}` : spec.type.version, kind: spec.type.kind, metadata: obj.metadata });
+
   const flush = (obj: KubeObject, pass: Pass<S>): void => {
-    // Regarding the object by its type: a cached list item carries no apiVersion or kind of its own.
-    const regarding = { apiVersion: spec.type.group ? `${spec.type.group}/${spec.type.version}` : spec.type.version, kind: spec.type.kind, metadata: obj.metadata };
+    const regarding = regardingOf(obj);
     for (const e of pass.events.splice(0)) ctx.manager.events.event(regarding, e.type, e.reason, e.note, e.action);
+  };
+
+  /** The trigger values a pass handles, merged into status (nothing else: conditions and observedGeneration wait for the report). */
+  const recordTriggers = async (obj: T, values: Record<string, string>): Promise<T> => {
+    const res = await ctx.manager.status.update<T>(spec.type, obj, (s) => void Object.assign(s, values), { strategy: 'merge', observedGeneration: false });
+    if (res.written) own.record(obj, res.object);
+    return res.object;
   };
 
   /** Ready says `override`; nothing else is read or written. */
@@ -155,12 +186,19 @@ export function reconcilerFor<S extends StatusBase, T extends KindObject<S>>(ctx
     return undefined;
   };
 
+  /** The objects of a kind that tells its deletion, as last seen (what the Orphaned Event is about). */
+  const lastSeen = new Map<string, T>();
+
   return async (key, rc) => {
     const cached = spec.cache.get(key);
     if (!cached) {
+      const last = lastSeen.get(key);
+      lastSeen.delete(key);
+      if (last && spec.orphaned) ctx.manager.events.event(regardingOf(last), 'Normal', 'Orphaned', spec.orphaned(last), 'Delete');
       spec.forget(key, { namespace: rc.namespace ?? '', name: rc.name });
       return;
     }
+    if (spec.orphaned) lastSeen.set(key, cached);
     // Start from the newest state this process knows: the cache may not have seen our last write yet.
     let obj = own.resolve(cached);
     const now = new Date(ctx.clock.now());
@@ -172,16 +210,7 @@ export function reconcilerFor<S extends StatusBase, T extends KindObject<S>>(ctx
     if (m.mode === 'paused') return reportOnly(obj, now, { reason: 'Paused', severity: 'needsHuman', message: spec.pausedMessage(deleting) });
     const mode = m.mode;
 
-    const fired = new Set<string>();
     if (!deleting) {
-      for (const t of spec.triggers) {
-        if (!t.modes.includes(mode) || obj.metadata.annotations?.[t.annotation] === undefined) continue;
-        const r = await consumeTrigger(ctx.manager.client, spec.type, obj, t.annotation);
-        if (!r.object) return;
-        own.record(obj, r.object);
-        obj = r.object;
-        if (r.fired) fired.add(t.annotation);
-      }
       if (spec.finalizer && mode === 'manage' && !hasFinalizer(obj, FINALIZER)) {
         const updated = await addFinalizer(ctx.manager.client, spec.type, obj, FINALIZER);
         if (!updated) return;
@@ -196,6 +225,27 @@ export function reconcilerFor<S extends StatusBase, T extends KindObject<S>>(ctx
     }
 
     const pass = spec.newPass ? spec.newPass(now) : new Pass<S>(now);
+    const fired = new Map<string, string>();
+    if (!deleting) {
+      const handled = (obj.status ?? {}) as Record<string, unknown>;
+      const record: Record<string, string> = {};
+      for (const t of spec.triggers) {
+        if (!t.modes.includes(mode)) continue;
+        const field = statusFieldOf(t.annotation);
+        const last = handled[field];
+        const asked = requestedTrigger(obj.metadata.annotations, t.annotation, typeof last === 'string' ? last : undefined);
+        if (!asked) continue;
+        if ('refused' in asked) {
+          pass.event('Warning', 'TriggerRefused', asked.refused);
+          continue;
+        }
+        fired.set(t.annotation, asked.fire);
+        record[field] = asked.fire;
+      }
+      // Write-ahead: the values are on record before anything acts on them.
+      if (fired.size) obj = await recordTriggers(obj, record);
+    }
+
     const step: Step<T> = {
       mode,
       fired,

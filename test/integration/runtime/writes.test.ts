@@ -17,7 +17,6 @@ import {
   Manager,
   RuntimeMetrics,
   addFinalizer,
-  consumeTrigger,
   getCondition,
   removeFinalizer,
   setCondition,
@@ -149,9 +148,9 @@ describe('runtime writes (real apiserver)', () => {
     }
   });
 
-  it('adds and removes finalizers and consumes triggers with preconditions the real server enforces', async () => {
+  it('adds and removes finalizers with preconditions the real server enforces', async () => {
     const client = new KubeClient(new KubeConfigTransport(adminConfig()));
-    const g = await create('g2', { metadata: { name: 'g2', annotations: { 'dedicatedhsm.io/resync-now': 'please' } } });
+    const g = await create('g2', { metadata: { name: 'g2' } });
     const withFinalizer = await addFinalizer(client, GADGETS, g, 'dedicatedhsm.io/finalizer');
     expect(withFinalizer?.metadata?.finalizers).toEqual(['dedicatedhsm.io/finalizer']);
     // A stale copy (no finalizers, old resourceVersion): the precondition fails, the helper re-reads, no duplicate.
@@ -161,12 +160,6 @@ describe('runtime writes (real apiserver)', () => {
     await custom().patchNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural: 'gadgets', name: 'g2', body: [{ op: 'add', path: '/metadata/finalizers/0', value: 'other.io/keep' }] });
     const removed = await removeFinalizer(client, GADGETS, withFinalizer as Gadget, 'dedicatedhsm.io/finalizer');
     expect(removed?.metadata?.finalizers).toEqual(['other.io/keep']);
-
-    const fired = await consumeTrigger(client, GADGETS, g, 'dedicatedhsm.io/resync-now');
-    expect(fired).toMatchObject({ fired: true, value: 'please' });
-    expect(fired.object?.metadata?.annotations?.['dedicatedhsm.io/resync-now']).toBeUndefined();
-    const twice = await consumeTrigger(client, GADGETS, g, 'dedicatedhsm.io/resync-now');
-    expect(twice.fired).toBe(false);
   });
 
   it('aggregates repeated Events into one events.k8s.io/v1 series the server accepts', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Annotations, FINALIZER, TRIGGER_ANNOTATIONS, abandonRequested, hasTrigger, reconcileMode, zeroizeConfirmed } from '../../../src/api/index.js';
+import { Annotations, FINALIZER, MAX_TRIGGER_VALUE, TRIGGERS, TRIGGER_ANNOTATIONS, abandonRequested, reconcileMode, requestedTrigger, zeroizeConfirmed } from '../../../src/api/index.js';
 
 describe('annotations', () => {
   it('names live under dedicatedhsm.io', () => {
@@ -29,10 +29,28 @@ describe('annotations', () => {
     }
   });
 
-  it('triggers fire on presence, whatever the value', () => {
-    expect(hasTrigger({ [Annotations.repushNow]: '' }, Annotations.repushNow)).toBe(true);
-    expect(hasTrigger({ [Annotations.repushNow]: '2026-01-01' }, Annotations.recoverNow)).toBe(false);
-    expect(hasTrigger(undefined, Annotations.resyncNow)).toBe(false);
+  it('triggers fire once per distinct non-empty value: a value already handled, an empty one or an absent one asks nothing', () => {
+    const at = '2026-01-01T00:00:00Z';
+    expect(requestedTrigger({ [Annotations.repushNow]: at }, Annotations.repushNow, undefined)).toEqual({ fire: at });
+    expect(requestedTrigger({ [Annotations.repushNow]: at }, Annotations.repushNow, '2025-12-31T00:00:00Z')).toEqual({ fire: at });
+    expect(requestedTrigger({ [Annotations.repushNow]: at }, Annotations.repushNow, at)).toBeUndefined();
+    // Any token works, compared exactly (a GitOps commit may hold anything).
+    expect(requestedTrigger({ [Annotations.recoverNow]: 'fixed the partition' }, Annotations.recoverNow, 'Fixed the partition')).toEqual({ fire: 'fixed the partition' });
+    expect(requestedTrigger({ [Annotations.repushNow]: '' }, Annotations.repushNow, undefined)).toBeUndefined();
+    expect(requestedTrigger({ [Annotations.repushNow]: at }, Annotations.recoverNow, undefined)).toBeUndefined();
+    expect(requestedTrigger(undefined, Annotations.resyncNow, undefined)).toBeUndefined();
+    // Too long to record means it could never be marked handled: refused, never acted on.
+    const long = 'x'.repeat(MAX_TRIGGER_VALUE + 1);
+    expect(requestedTrigger({ [Annotations.resyncNow]: long }, Annotations.resyncNow, undefined)).toEqual({ refused: expect.stringContaining(`more than the ${MAX_TRIGGER_VALUE}`) as string });
+    expect(requestedTrigger({ [Annotations.resyncNow]: 'x'.repeat(MAX_TRIGGER_VALUE) }, Annotations.resyncNow, undefined)).toEqual({ fire: 'x'.repeat(MAX_TRIGGER_VALUE) });
+  });
+
+  it('each trigger records into its own status field and names the kinds that honour it', () => {
+    expect(TRIGGERS.map((t) => [t.verb, t.annotation, t.statusField, t.kinds.join(',')])).toEqual([
+      ['resync', 'dedicatedhsm.io/resync-now', 'lastHandledResyncAt', 'DedicatedHsm,NtlsClientBinding,HsmHaGroup'],
+      ['repush', 'dedicatedhsm.io/repush-now', 'lastHandledRepushAt', 'NtlsClientBinding'],
+      ['recover', 'dedicatedhsm.io/recover-now', 'lastHandledRecoverAt', 'HsmHaGroup'],
+    ]);
   });
 
   it('zeroization needs the ARM name exactly', () => {

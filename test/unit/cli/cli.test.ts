@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseTarget } from '../../../src/cli/explain-failure.js';
 import { main } from '../../../src/cli/index.js';
 import type { Io } from '../../../src/cli/io.js';
+import { freshValue, parseRequestArgs } from '../../../src/cli/request.js';
 import { azureSettings, parseRunArgs } from '../../../src/cli/run.js';
 
 const home = mkdtempSync(join(tmpdir(), 'hsm-cli-'));
@@ -26,7 +27,7 @@ describe('hsm-operator', () => {
   it('--help lists every command and exits 0', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    for (const c of ['run', 'status', 'explain-failure', 'version']) expect(r.out).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
+    for (const c of ['run', 'status', 'explain-failure', 'request', 'version']) expect(r.out).toMatch(new RegExp(`^  ${c}\\s`, 'm'));
     expect(r.err).toBe('');
   });
 
@@ -51,7 +52,7 @@ describe('hsm-operator', () => {
     expect(flags.code).toBe(2);
   });
 
-  it.each(['run', 'status', 'explain-failure', 'version'])('%s --help prints usage and exits 0', async (c) => {
+  it.each(['run', 'status', 'explain-failure', 'request', 'version'])('%s --help prints usage and exits 0', async (c) => {
     const r = await cli([c, '--help']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(new RegExp(`Usage: hsm-operator ${c}`));
@@ -60,7 +61,7 @@ describe('hsm-operator', () => {
   });
 
   it('usage errors exit 2 with the message on stderr', async () => {
-    for (const argv of [['nope'], ['status', '--bogus'], ['status', '-o', 'yaml'], ['explain-failure'], ['explain-failure', 'pods/x'], ['run', '--log-level', 'loud']]) {
+    for (const argv of [['nope'], ['status', '--bogus'], ['status', '-o', 'yaml'], ['explain-failure'], ['explain-failure', 'pods/x'], ['request'], ['request', 'repush', 'dhsm/x'], ['run', '--log-level', 'loud']]) {
       const r = await cli(argv);
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.out, argv.join(' ')).toBe('');
@@ -105,6 +106,41 @@ describe('explain-failure target', () => {
     expect(parseTarget(['NtlsClientBinding/app-a'])).toEqual({ kind: 'NtlsClientBinding', name: 'app-a' });
     expect(() => parseTarget(['dhsm'])).toThrow(/<kind>\/<name>/);
     expect(() => parseTarget(['a/b', 'c', 'd'])).toThrow(/one argument/);
+  });
+});
+
+describe('request arguments', () => {
+  const parse = (argv: string[]) => {
+    const r = parseRequestArgs(argv);
+    if (r === 'help') throw new Error('unexpected help');
+    return r;
+  };
+
+  it('takes an action and kind/name (any alias), with the trigger annotation and status field the action maps to', () => {
+    const r = parse(['resync', 'dhsm/hsm-eastus-1', '-n', 'payments']);
+    expect(r).toMatchObject({ kind: 'DedicatedHsm', name: 'hsm-eastus-1', value: undefined, wait: false, timeoutMs: 120_000, kube: { namespace: 'payments' } });
+    expect(r.trigger).toMatchObject({ annotation: 'dedicatedhsm.io/resync-now', statusField: 'lastHandledResyncAt' });
+    expect(parse(['repush', 'ntlsb', 'app-a']).trigger.annotation).toBe('dedicatedhsm.io/repush-now');
+    expect(parse(['recover', 'HsmHaGroup/payments-ha', '--wait', '--timeout', '30s'])).toMatchObject({ kind: 'HsmHaGroup', wait: true, timeoutMs: 30_000, trigger: { annotation: 'dedicatedhsm.io/recover-now' } });
+    expect(parse(['resync', 'hsmha/payments-ha', '--value', 'after the fix']).value).toBe('after the fix');
+    expect(parseRequestArgs(['--help'])).toBe('help');
+  });
+
+  it('refuses an unknown action, an action the kind does not honour, an empty value and a bad timeout', () => {
+    expect(() => parse([])).toThrow(/expected an action/);
+    expect(() => parse(['reboot', 'dhsm/x'])).toThrow(/unknown action "reboot"; one of resync, repush, recover/);
+    expect(() => parse(['repush', 'dhsm/x'])).toThrow(/repush applies to NtlsClientBinding, not to DedicatedHsm/);
+    expect(() => parse(['recover', 'ntlsb/x'])).toThrow(/recover applies to HsmHaGroup, not to NtlsClientBinding/);
+    expect(() => parse(['resync', 'pods/x'])).toThrow(/unknown kind "pods"/);
+    expect(() => parse(['resync'])).toThrow(/<kind>\/<name>/);
+    expect(() => parse(['resync', 'dhsm/x', '--value', ' '])).toThrow(/must not be empty/);
+    expect(() => parse(['resync', 'dhsm/x', '--timeout', 'soon'])).toThrow(/not a duration/);
+  });
+
+  it('a fresh value is the current time in RFC 3339, moved on by a millisecond when the annotation already holds it', () => {
+    const now = Date.parse('2026-03-01T10:00:00.000Z');
+    expect(freshValue(now, undefined)).toBe('2026-03-01T10:00:00.000Z');
+    expect(freshValue(now, '2026-03-01T10:00:00.000Z')).toBe('2026-03-01T10:00:00.001Z');
   });
 });
 

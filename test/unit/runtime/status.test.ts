@@ -4,7 +4,6 @@ import {
   StatusWriter,
   addFinalizer,
   conditionsEqual,
-  consumeTrigger,
   getCondition,
   mergePatchBetween,
   removeFinalizer,
@@ -117,7 +116,7 @@ describe('StatusWriter', () => {
   });
 });
 
-describe('finalizers and annotations', () => {
+describe('finalizers', () => {
   it('adds and removes finalizers idempotently, with preconditions', async () => {
     const { api, client, w } = widgetWorld();
     const added = await addFinalizer(client, WIDGETS, w, 'dedicatedhsm.io/finalizer');
@@ -129,16 +128,5 @@ describe('finalizers and annotations', () => {
     api.put(COLL, { ...(added as { metadata: { name: string } }), metadata: { ...(added as { metadata: { name: string } }).metadata, finalizers: ['other/first', 'dedicatedhsm.io/finalizer'] } });
     const removed = await removeFinalizer(client, WIDGETS, added as Widget, 'dedicatedhsm.io/finalizer');
     expect(removed?.metadata?.finalizers).toEqual(['other/first']);
-  });
-
-  it('consumes a trigger annotation exactly once', async () => {
-    const { client, api, w } = widgetWorld();
-    const withTrigger = api.put(COLL, { ...(w as { metadata: { name: string } }), metadata: { ...(w as { metadata: { name: string } }).metadata, annotations: { 'dedicatedhsm.io/resync-now': 'now', keep: 'me' } } }) as Widget;
-    const first = await consumeTrigger(client, WIDGETS, withTrigger, 'dedicatedhsm.io/resync-now');
-    expect(first.fired).toBe(true);
-    expect(first.value).toBe('now');
-    expect(first.object?.metadata?.annotations).toEqual({ keep: 'me' });
-    const second = await consumeTrigger(client, WIDGETS, withTrigger, 'dedicatedhsm.io/resync-now'); // stale copy still shows it
-    expect(second.fired).toBe(false);
   });
 });

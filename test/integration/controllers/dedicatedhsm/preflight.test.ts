@@ -92,7 +92,10 @@ describe('DedicatedHsm preflight: subnet not delegated', () => {
     sc.world.arm.world.setSubnetDelegated(sc.world.ids.subnetId, true);
     await sc.patch('hsm1', { metadata: { annotations: { 'dedicatedhsm.io/resync-now': 'fixed' } } });
     const hsm = await sc.waitFor('hsm1', 'Ready', { status: 'True' });
-    expect(hsm.metadata.annotations?.['dedicatedhsm.io/resync-now']).toBeUndefined();
+    // The request is recorded, not removed: the annotation is the user's (or their GitOps tool's).
+    expect(hsm.metadata.annotations?.['dedicatedhsm.io/resync-now']).toBe('fixed');
+    expect(hsm.status?.lastHandledResyncAt).toBe('fixed');
+    expect((await sc.events('hsm1', 'ResyncRequested')).length).toBe(1);
     expect(puts(sc)).toBe(1);
   });
 });

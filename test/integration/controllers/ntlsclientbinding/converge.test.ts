@@ -215,8 +215,11 @@ describe('NtlsClientBinding: two bindings on two HSMs', () => {
     expect([...(sim('hsm2').state.clients.get('app-b')?.partitions ?? [])].sort()).toEqual(['par0', 'par1']);
   });
 
-  it('deleting a binding unregisters its client from every HSM and leaves the other binding alone', async () => {
+  it('deleting a binding with deletionPolicy Delete unregisters its client from every HSM and leaves the other binding alone', async () => {
     const changing = HSMS.map((h) => sim(h).counters.commands.byName['client delete'] ?? 0);
+    // Orphan (the default) would leave the client registered: this binding asks for the clean-up.
+    await fx.patchBinding('app-a', { spec: { deletionPolicy: 'Delete' } });
+    await waitReady(fx, 'app-a');
     await fx.deleteBinding('app-a');
     await waitFor('app-a gone', async () => (await fx.bindingIfExists('app-a')) === undefined, 20_000);
     for (const [i, h] of HSMS.entries()) {

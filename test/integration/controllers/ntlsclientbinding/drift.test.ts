@@ -1,7 +1,7 @@
 /**
  * The guide's "NTLS Certificates out of sync", injected in the appliance simulators and repaired by the real
  * operator within a drift check (2s here): a deleted client, a client re-registered with another certificate, a
- * revoked partition, a regenerated server certificate, a rotated client certificate, and the repush-now trigger.
+ * revoked partition, a regenerated server certificate, a rotated client certificate, and the repush-now trigger (once per value).
  * Each repair is an Event, a metric and a re-push, and a mutual-TLS handshake proves it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,8 +145,13 @@ describe('NtlsClientBinding drift repair', () => {
     expect([...(onHsm('hsm2')?.partitions ?? [])].sort()).toEqual(['par0', 'par1']);
   });
 
-  it('re-pushes everywhere once on dedicatedhsm.io/repush-now and clears the annotation', async () => {
-    const before = await fx.binding(NAME);
+  it('re-pushes everywhere once per dedicatedhsm.io/repush-now value, recorded in status, the annotation left as set', async () => {
+    // Start from a reported steady state: the last repair's push counts are in status.
+    const fp = (await currentCert()).sha256;
+    const before = await waitFor('the last push reported', async () => {
+      const b = await fx.binding(NAME);
+      return b.status?.certificate?.fingerprint === fp && (b.status?.targets ?? []).every((t) => t.fingerprintOnHsm === t.expectedFingerprint) && b;
+    });
     const pushes = Object.fromEntries((before.status?.targets ?? []).map((t) => [t.dedicatedHsm, t.pushes ?? 0]));
     const repushed = await repushes();
     await fx.patchBinding(NAME, { metadata: { annotations: { 'dedicatedhsm.io/repush-now': 'yes' } } });
@@ -154,14 +159,17 @@ describe('NtlsClientBinding drift repair', () => {
       'both targets pushed again',
       async () => {
         const b = await fx.binding(NAME);
-        return (b.status?.targets ?? []).every((t) => (t.pushes ?? 0) === (pushes[t.dedicatedHsm] ?? 0) + 1) && b;
+        return b.status?.lastHandledRepushAt === 'yes' && (b.status?.targets ?? []).every((t) => (t.pushes ?? 0) === (pushes[t.dedicatedHsm] ?? 0) + 1) && b;
       },
       REPAIR_MS,
     );
-    expect(b.metadata.annotations?.['dedicatedhsm.io/repush-now']).toBeUndefined();
+    expect(b.metadata.annotations?.['dedicatedhsm.io/repush-now']).toBe('yes');
+    expect(b.status?.lastHandledRepushAt).toBe('yes');
     expect(await repushes()).toBe(repushed + 2);
     const after = await waitReady(fx, NAME);
     expect(after.status?.targets?.map((t) => t.pushes)).toEqual(b.status?.targets?.map((t) => t.pushes));
+    expect(after.status?.lastHandledRepushAt).toBe('yes');
+    expect((await fx.events(NAME, 'RepushRequested')).length).toBe(1);
   });
 
   it('a slow HSM does not hold up the repair of a binding on another HSM', async () => {

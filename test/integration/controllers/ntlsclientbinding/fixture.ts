@@ -165,6 +165,8 @@ export interface BindingOptions {
   driftCheckInterval?: string;
   outputSecretName?: string;
   annotations?: Record<string, string>;
+  /** Orphan (the API's default) leaves the client registered on deletion; Delete unregisters it. */
+  deletionPolicy?: 'Orphan' | 'Delete';
 }
 
 export function ntlsBinding(name: string, o: BindingOptions): Manifest {
@@ -182,6 +184,7 @@ export function ntlsBinding(name: string, o: BindingOptions): Manifest {
       targets: o.targets.map((t) => ({ dedicatedHsmRef: { name: t.hsm }, partitions: t.partitions })),
       ...(o.driftCheckInterval ? { driftCheckInterval: o.driftCheckInterval } : {}),
       ...(o.outputSecretName ? { outputSecretName: o.outputSecretName } : {}),
+      ...(o.deletionPolicy ? { deletionPolicy: o.deletionPolicy } : {}),
     },
   };
 }

@@ -2,7 +2,8 @@
  * A binding's life around its certificate and targets, through the real operator: a short-lived generated
  * certificate is renewed and re-pushed before it expires; a target that does not exist yet is waited for and
  * joined when it appears; a target dropped from the spec is cleaned up; an unusable certificate Secret stops the
- * binding with a clear condition; and deletion with an unreachable HSM keeps the finalizer until the user abandons.
+ * binding with a clear condition; and deletion (deletionPolicy Delete) with an unreachable HSM keeps the finalizer until
+ * the user abandons.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCertificate } from '../../../../src/pki/index.js';
@@ -144,9 +145,9 @@ describe('NtlsClientBinding lifecycle', () => {
     expect(sim('hsm2').state.clients.get('mismatch')?.certDer.equals(parseCertificate(good.certPem).der)).toBe(true);
   });
 
-  it('keeps the finalizer while an HSM is unreachable and lets go on dedicatedhsm.io/abandon', async () => {
+  it('with deletionPolicy Delete keeps the finalizer while an HSM is unreachable and lets go on dedicatedhsm.io/abandon', async () => {
     try {
-      await fx.apply(ntlsBinding('stuck', { targets: [{ hsm: 'hsm2', partitions: ['par0'] }] }));
+      await fx.apply(ntlsBinding('stuck', { targets: [{ hsm: 'hsm2', partitions: ['par0'] }], deletionPolicy: 'Delete' }));
       await waitReady(fx, 'stuck');
       await sim('hsm2').controls.down();
       await fx.deleteBinding('stuck');

@@ -1,7 +1,8 @@
 /**
  * The reconcile skeleton on the real API server, with a scripted kind (no planes): the order of its phases, the one
- * report per pass, the write-ahead checkpoint, the error policy and the finalizer dispatch, counted at the API server
- * (resourceVersions) and in the Event recorder.
+ * report per pass, triggers by value (recorded before acting, the annotation never edited), the write-ahead
+ * checkpoint, the error policy and the finalizer dispatch, counted at the API server (resourceVersions, managedFields)
+ * and in the Event recorder.
  */
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +60,8 @@ describe('the reconcile skeleton', () => {
       pausedMessage: () => 'paused by the test',
       forget: () => void phases.push('forget'),
       apply: async (b, pass, step) => {
-        phases.push(`apply:${step.mode}:${[...step.fired].join(',')}:${b.metadata.finalizers?.join(',') ?? ''}:${b.status?.conditions?.length ? 'status' : 'nostatus'}`);
+        const fired = [...step.fired].map(([a, v]) => `${a}=${v}`).join(',');
+        phases.push(`apply:${step.mode}:${fired}:${b.metadata.finalizers?.join(',') ?? ''}:${b.status?.conditions?.length ? 'status' : 'nostatus'}`);
         return script.apply?.(b, pass, step);
       },
       cleanup: async (b, pass, step) => {
@@ -95,13 +97,19 @@ describe('the reconcile skeleton', () => {
     });
   }
   const get = (name: string): Promise<Binding> => manager.client.get<Binding>(NtlsClientBindingType, ns, name);
+  /** The user's annotation edits, under a field manager of their own (as kubectl annotate or a GitOps tool). */
+  const annotate = (name: string, annotations: Record<string, string | null>) =>
+    manager.client.patch(NtlsClientBindingType, ns, name, { metadata: { annotations } }, 'merge', { fieldManager: 'kubectl-annotate' });
 
-  it('runs triggers, finalizer and a first status before apply, then writes one report with the Events after it', async () => {
+  it('adds the finalizer, a first status and the trigger record before apply, then writes one report with the Events after it', async () => {
     phases.length = 0;
     events.length = 0;
     await create('order', { [Annotations.repushNow]: 'now' });
+    const onRecord: (string | undefined)[] = [];
     script = {
       apply: async (_b, pass) => {
+        // Write-ahead: when apply acts, the value it acts on is already on record at the API server.
+        onRecord.push((await get('order')).status?.lastHandledRepushAt);
         pass.condition({ type: 'CertificateValid', status: 'True', reason: 'CertificateValid', message: 'scripted' });
         pass.event('Normal', 'Scripted', 'told with the report');
         pass.after(1234);
@@ -110,17 +118,88 @@ describe('the reconcile skeleton', () => {
     };
     const out = await reconciler()(`${ns}/order`, rc('order'));
     expect(out).toEqual({ requeueAfter: 1234 });
-    // apply saw the trigger fired, our finalizer, and the first status already written.
-    expect(phases).toEqual([`apply:manage:${Annotations.repushNow}:${FINALIZER}:status`]);
+    // apply saw the trigger fired with its value, our finalizer, and the first status already written.
+    expect(phases).toEqual([`apply:manage:${Annotations.repushNow}=now:${FINALIZER}:status`]);
+    expect(onRecord).toEqual(['now']);
     const b = await get('order');
-    expect(b.metadata.annotations?.[Annotations.repushNow]).toBeUndefined();
+    // The annotation is left as the user set it; the report kept the record.
+    expect(b.metadata.annotations?.[Annotations.repushNow]).toBe('now');
+    expect(b.status?.lastHandledRepushAt).toBe('now');
     expect(b.status?.conditions?.find((c) => c.type === 'CertificateValid')?.message).toBe('scripted');
     expect(events.map((e) => e.reason)).toEqual(['Scripted']);
 
-    // The same pass again writes nothing: the report is skipped when the status did not change.
+    // The same pass again fires nothing and writes nothing: the report is skipped when the status did not change.
     const rv = b.metadata.resourceVersion;
+    phases.length = 0;
     await reconciler()(`${ns}/order`, rc('order'));
+    expect(phases).toEqual([`apply:manage::${FINALIZER}:status`]);
     expect((await get('order')).metadata.resourceVersion).toBe(rv);
+  });
+
+  it('fires a trigger once per distinct non-empty value and never edits the annotation', async () => {
+    await create('values');
+    script = {};
+    const run = async () => {
+      phases.length = 0;
+      await reconciler()(`${ns}/values`, rc('values'));
+      return phases.map((p) => p.split(':')[2]);
+    };
+    expect(await run()).toEqual(['']);
+    await annotate('values', { [Annotations.repushNow]: 'v1' });
+    expect(await run()).toEqual([`${Annotations.repushNow}=v1`]);
+    expect(await run()).toEqual(['']);
+    // An empty value asks nothing and keeps the record.
+    await annotate('values', { [Annotations.repushNow]: '' });
+    expect(await run()).toEqual(['']);
+    expect((await get('values')).status?.lastHandledRepushAt).toBe('v1');
+    await annotate('values', { [Annotations.repushNow]: 'v2' });
+    expect(await run()).toEqual([`${Annotations.repushNow}=v2`]);
+
+    // A crash after the record costs the action; it is never repeated.
+    await annotate('values', { [Annotations.repushNow]: 'v3' });
+    script = { apply: () => Promise.reject(new TypeError('crash while acting')) };
+    await expect(reconciler()(`${ns}/values`, rc('values'))).rejects.toBeInstanceOf(TypeError);
+    script = {};
+    expect(await run()).toEqual(['']);
+    expect((await get('values')).status?.lastHandledRepushAt).toBe('v3');
+
+    // A manage-only trigger waits in observe mode, unrecorded, and fires once the object is managed again.
+    await annotate('values', { [Annotations.reconcile]: 'observe', [Annotations.repushNow]: 'v4' });
+    expect(await run()).toEqual(['']);
+    expect((await get('values')).status?.lastHandledRepushAt).toBe('v3');
+    await annotate('values', { [Annotations.reconcile]: null });
+    expect(await run()).toEqual([`${Annotations.repushNow}=v4`]);
+
+    // A value too long to record is refused with a Warning, never acted on.
+    events.length = 0;
+    await annotate('values', { [Annotations.repushNow]: 'x'.repeat(2000) });
+    expect(await run()).toEqual(['']);
+    expect(events.map((e) => e.reason)).toEqual(['TriggerRefused']);
+    expect((await get('values')).status?.lastHandledRepushAt).toBe('v4');
+
+    // Every annotation is still the user's: the operator's writes (finalizer, status) never touched metadata.annotations.
+    const b = await get('values');
+    expect(b.metadata.annotations?.[Annotations.repushNow]).toHaveLength(2000);
+    const owners = ((b.metadata.managedFields ?? []) as { manager: string; fieldsV1?: { 'f:metadata'?: Record<string, unknown> } }[])
+      .filter((f) => f.fieldsV1?.['f:metadata']?.['f:annotations'])
+      .map((f) => f.manager);
+    expect(owners).toEqual(['kubectl-annotate']);
+  });
+
+  it('keeps the trigger record when a kind composes its whole status', async () => {
+    await create('composed', { [Annotations.repushNow]: 'once' });
+    script = {
+      apply: async (b, pass) => {
+        // A status shaped from scratch, as the binding's is: it knows nothing of the trigger fields.
+        pass.compose = (prev) => ({ status: { conditions: prev.conditions ?? [], outputSecretName: `composed-${b.metadata.name}` }, ready: { status: 'True', reason: 'Ready', message: 'composed', severity: 'ready' } });
+        return undefined;
+      },
+    };
+    phases.length = 0;
+    await reconciler()(`${ns}/composed`, rc('composed'));
+    await reconciler()(`${ns}/composed`, rc('composed'));
+    expect(phases.map((p) => p.split(':')[2])).toEqual([`${Annotations.repushNow}=once`, '']);
+    expect((await get('composed')).status).toMatchObject({ outputSecretName: 'composed-composed', lastHandledRepushAt: 'once' });
   });
 
   it('writes a checkpoint before the act, and the report after it', async () => {
