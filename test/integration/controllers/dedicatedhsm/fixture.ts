@@ -41,6 +41,11 @@ export interface Scenario {
   /** Waits for a condition to match; returns the object then. */
   waitFor(name: string, type: string, match: Partial<Pick<Condition, 'status' | 'reason'>>, timeoutMs?: number): Promise<DedicatedHsm>;
   events(name: string, reason?: string): Promise<EventLike[]>;
+  /**
+   * The Events of one reason once at least `n` exist: the operator posts a pass's Events after its status write, so
+   * a test that has just seen the status may look before they land.
+   */
+  eventsAtLeast(name: string, reason: string, n: number): Promise<EventLike[]>;
   /** `kubectl get dhsm` as the API server renders it (the CRD's printer columns). */
   table(): Promise<{ columns: string[]; rows: Record<string, unknown>[] }>;
   restartOperator(): Promise<void>;
@@ -120,6 +125,11 @@ export async function startScenario(o: ScenarioOptions): Promise<Scenario> {
     async events(name, reason) {
       const r = await call(ep, 'GET', `/apis/events.k8s.io/v1/namespaces/${namespace}/events`);
       return ((r.body.items ?? []) as EventLike[]).filter((e) => e.regarding?.name === name && (reason === undefined || e.reason === reason));
+    },
+    async eventsAtLeast(name, reason, n) {
+      let found: EventLike[] = [];
+      await waitFor(`${n} ${reason} Event(s) of ${name}`, async () => (found = await s.events(name, reason)).length >= n, 15_000);
+      return found;
     },
     async table() {
       const r = ok(

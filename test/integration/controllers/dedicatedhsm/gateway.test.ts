@@ -42,7 +42,7 @@ describe('DedicatedHsm: waits for the ExpressRoute gateway', () => {
     expect(gwReads.length).toBeGreaterThanOrEqual(2);
     const hsm = await sc.get('hsm1');
     expect(hsm.status?.gateway?.state).toBe('Succeeded');
-    expect((await sc.events('hsm1', 'GatewaySucceeded')).length).toBe(1);
+    expect((await sc.eventsAtLeast('hsm1', 'GatewaySucceeded', 1)).length).toBe(1);
   });
 });
 

@@ -60,7 +60,7 @@ describe('DedicatedHsm: the race persists past raceRetries', () => {
     expect(deletes(sc)).toBe(1);
     expect(hsm.status?.redeploys).toBe(1);
     expect(hsm.status?.attempts).toBe(2);
-    expect((await sc.events('hsm1', 'Redeploying')).length).toBe(1);
+    expect((await sc.eventsAtLeast('hsm1', 'Redeploying', 1)).length).toBe(1);
     expect(sc.world.arm.world.hsmNames()).toEqual(['hsm1']);
   });
 });
