@@ -16,7 +16,7 @@ import { operationStillRuns } from './decide.js';
 import { decideDeletion, type DeletionStep } from './deletion.js';
 import { type LastFailure } from './deployment.js';
 import { armName } from './desired.js';
-import { applianceView, failureOf, read, settle, type HsmEnv, type OperationRead, type Settlement } from './observe.js';
+import { applianceView, failureOf, read, readOperation, settle, type HsmEnv, type Settlement } from './observe.js';
 import { Pass } from './pass.js';
 import type { Read } from './preflight.js';
 import { roundOf } from './record.js';
@@ -68,14 +68,16 @@ async function observeDeletion(env: HsmEnv, hsm: DedicatedHsm, plane: AzurePlane
   const name = armName(hsm);
   const obs: DeletionObservation = {};
   const op = hsm.status?.pendingOperation;
-  if (op?.kind === 'delete') {
-    obs.deleting = await read(() => plane.pollDelete(op.token));
-    if (obs.deleting.ok ? !obs.deleting.value.done : obs.deleting.failure.retryable) return obs;
-  } else if (op?.kind === 'create') {
-    const poll = await read(() => plane.pollCreate(op.token));
-    const r: OperationRead = poll.ok && poll.value.done ? { kind: 'create', poll } : { kind: 'create', poll, current: await read(() => plane.getHsm(a.subscriptionId, a.resourceGroup, name)) };
-    obs.creating = settle(r);
-    if (obs.creating.kind === 'creating') return obs;
+  if (op) {
+    // Our delete resumes; a create is let finish. The poll reads as observe.ts reads it for a converge pass.
+    const r = await readOperation(plane, hsm, op.kind, op.token);
+    if (r.kind === 'delete') {
+      obs.deleting = r.poll;
+      if (r.poll.ok ? !r.poll.value.done : r.poll.failure.retryable) return obs;
+    } else {
+      obs.creating = settle(r);
+      if (obs.creating.kind === 'creating') return obs;
+    }
   }
   obs.resource = await read(() => plane.getHsm(a.subscriptionId, a.resourceGroup, name));
   if (!obs.resource.ok) return obs;

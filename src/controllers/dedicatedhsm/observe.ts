@@ -202,7 +202,8 @@ export async function observe(env: HsmEnv, hsm: DedicatedHsm, plane: AzurePlane,
   return obs;
 }
 
-async function readOperation(plane: AzurePlane, hsm: DedicatedHsm, kind: 'create' | 'delete', token: string): Promise<OperationRead> {
+/** One poll of the operation in flight, with the resource read when the poll alone cannot say (converge and finalize). */
+export async function readOperation(plane: AzurePlane, hsm: DedicatedHsm, kind: 'create' | 'delete', token: string): Promise<OperationRead> {
   const a = hsm.spec.azure;
   const getHsm = (): Promise<HsmState | undefined> => plane.getHsm(a.subscriptionId, a.resourceGroup, armName(hsm));
   if (kind === 'delete') return { kind, poll: await read(() => plane.pollDelete(token)) };
