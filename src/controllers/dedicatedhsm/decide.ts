@@ -11,7 +11,7 @@
  *   missing or Failed        -> round, preflight, the deployment ladder  (create | deleteFailed | none)
  */
 import { Annotations, type ConditionLike, type DedicatedHsm, type ReconcileMode } from '../../api/index.js';
-import { classifyFailedProvisioning, vnetOfSubnet, ACTIONS, type HsmState } from '../../azure/index.js';
+import { classifyFailedProvisioning, vnetOfSubnet, ACTIONS, type GatewayState, type HsmState } from '../../azure/index.js';
 import { getCondition, type Condition } from '../../runtime/index.js';
 import { spreadBelow, type OperatorSettings } from '../shared/index.js';
 import { applianceChecks, mergeApplianceStatus } from './appliance-checks.js';
@@ -23,7 +23,6 @@ import type { Pass } from './pass.js';
 import { featureCondition, gatewayVerdict, QUOTA_HELD, quotaCondition, readFailure, subnetCondition, type Read } from './preflight.js';
 import { attemptSucceeded, forgetResource, giveUpOnRedeploy, reassert, recordFailure, recordGiveUp, recordResource, redeployRound, resetRound, roundOf, type Round } from './record.js';
 import { DEFAULT_OPERATION_TIMEOUT_MS, formatDuration, gatewayWaitDelay, pollMs, quotaRecheckMs, resyncMs } from './timing.js';
-import type { GatewayState } from '../../azure/index.js';
 
 /** What act.ts carries out after a pass is decided. */
 export type HsmAction =

@@ -20,7 +20,6 @@ import { DedicatedHsmType, SecretReads, reconcilerFor, type Pass as SharedPass, 
 import { act, type Checkpoint } from './act.js';
 import { azureAccess, identityOf } from './credentials.js';
 import { decide, type HsmAction } from './decide.js';
-import type { DeployGate } from './deploy-gate.js';
 import { finalize, RELEASE } from './finalize.js';
 import { invalidateNetwork, newHsmEnv, observe, type HsmEnv, type Observation } from './observe.js';
 import { Pass, type HsmStatus } from './pass.js';
@@ -39,16 +38,6 @@ export class DedicatedHsmReconciler {
   constructor(private readonly ctx: OperatorContext) {
     this.env = newHsmEnv(ctx);
     this.reconcile = this.skeleton();
-  }
-
-  /** One PUT decision at a time per subscription and region, with the quota it takes held (deploy-gate.ts). */
-  get gate(): DeployGate {
-    return this.env.gate;
-  }
-
-  /** Shared network reads (for tests: how many gateway reads went out). */
-  get gatewayReads(): number {
-    return this.env.gateways.fetches;
   }
 
   /** The DedicatedHsm's reconcile: the shared skeleton (skeleton.ts) around this kind's apply and cleanup. */
