@@ -272,6 +272,19 @@ export const CONDITIONS = {
 
 export type ConditionKind = keyof typeof CONDITIONS;
 
+/**
+ * The status that means "fine" for a condition type of any kind: False for DeletionBlocked, Reconciling and Stalled
+ * (abnormal-true polarity), True for every other. The one place that says so; views and `plan` ask here.
+ */
+export function normalStatus(type: string): ConditionStatus {
+  if (type === 'Reconciling' || type === 'Stalled') return 'False';
+  for (const table of Object.values(CONDITIONS) as Record<string, ConditionInfo>[]) {
+    const info = table[type];
+    if (info) return info.normal;
+  }
+  return 'True';
+}
+
 /** All condition types a kind may carry, checks first, then Ready, Reconciling, Stalled. */
 export function conditionTypes(kind: ConditionKind): string[] {
   return [...Object.keys(CONDITIONS[kind]), ...COMMON_CONDITION_TYPES];

@@ -9,6 +9,7 @@ import {
   GROUP,
   HsmHaGroupDefinition,
   NtlsClientBindingDefinition,
+  normalStatus,
   VERSION,
   type Condition,
   type ConditionKind,
@@ -166,9 +167,7 @@ export function formatTable(rows: readonly ResourceRow[], o: TableOptions = {}):
 export function conditionMark(c: Pick<Condition, 'type' | 'status'>): 'ok' | 'bad' | 'unknown' {
   // Reconciling=True is work in progress, not a failure.
   if (c.status === 'Unknown' || (c.type === 'Reconciling' && c.status === 'True')) return 'unknown';
-  // Abnormal-true polarity: these are fine when False.
-  const normalFalse = c.type === 'DeletionBlocked' || c.type === 'Reconciling' || c.type === 'Stalled';
-  return (normalFalse ? c.status === 'False' : c.status === 'True') ? 'ok' : 'bad';
+  return c.status === normalStatus(c.type) ? 'ok' : 'bad';
 }
 
 const MARKS = { ok: '✓', bad: '✗', unknown: '…' } as const;

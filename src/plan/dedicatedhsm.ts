@@ -4,9 +4,8 @@
  * the controller runs (controllers/dedicatedhsm), then the same report roll-up the skeleton writes. The action decide
  * returns is described, never carried out.
  */
-import { Annotations, DedicatedHsmDefinition, reconcileMode, severityOf, type ConditionLike, type DedicatedHsm } from '../api/index.js';
+import { Annotations, DedicatedHsmDefinition, reconcileMode, type ConditionLike, type DedicatedHsm } from '../api/index.js';
 import type { AzureFailure } from '../azure/index.js';
-import { explainReason } from '../cli/guide.js';
 import { azureAccess, identityOf } from '../controllers/dedicatedhsm/credentials.js';
 import { decide, type HsmAction } from '../controllers/dedicatedhsm/decide.js';
 import { DeployGate } from '../controllers/dedicatedhsm/deploy-gate.js';
@@ -21,7 +20,8 @@ import { immutableChanges, schemaErrors, withDefaults } from './admission.js';
 import type { PlanContext } from './context.js';
 import { specDiff } from './diff.js';
 import type { Manifest } from './manifests.js';
-import type { ObjectPlan, PlannedCheck } from './types.js';
+import { isFine, plannedCheck, startPlan } from './object-plan.js';
+import type { ObjectPlan } from './types.js';
 
 export const PLAN_CONTROLLER = 'plan';
 
@@ -29,7 +29,6 @@ export const PLAN_CONTROLLER = 'plan';
 const SSH_CONDITIONS = new Set(['ApplianceReachable', 'RebootPatchInstalled']);
 const NTLS_CONDITIONS = new Set(['NtlsReachable']);
 /** Conditions whose normal status is False (the rest: True). */
-const ABNORMAL_TRUE = new Set(['DeletionBlocked', 'Stalled', 'Reconciling']);
 
 export interface HsmPlanInput {
   pc: PlanContext;
@@ -62,15 +61,6 @@ export function appliedObject(manifest: Manifest, namespace: string, live: Dedic
   return { hsm: { ...live, metadata, spec }, changed };
 }
 
-function check(c: Pick<Condition, 'type' | 'status' | 'reason' | 'message'>, from: PlannedCheck['from']): PlannedCheck {
-  const severity = severityOf(c.reason) ?? 'unknown';
-  const fine = ABNORMAL_TRUE.has(c.type) ? c.status === 'False' : c.status === 'True';
-  const advice = fine ? undefined : explainReason(c.reason).advice;
-  return { type: c.type, status: c.status, reason: c.reason, message: c.message, severity, ...(advice ? { guide: { ...advice } } : {}), from };
-}
-
-const isFine = (c: PlannedCheck): boolean => (ABNORMAL_TRUE.has(c.type) ? c.status === 'False' : c.status === 'True');
-
 /** Every Azure read of the observation that failed: the plan is incomplete without them. */
 function failedReads(obs: Observation): { what: string; failure: AzureFailure }[] {
   const out: { what: string; failure: AzureFailure }[] = [];
@@ -92,30 +82,9 @@ function failedReads(obs: Observation): { what: string; failure: AzureFailure }[
   return out;
 }
 
-function empty(i: HsmPlanInput, hsm: DedicatedHsm): ObjectPlan {
-  const live = i.live;
-  const ready = live?.status?.conditions?.find((c) => c.type === 'Ready');
-  return {
-    kind: 'DedicatedHsm',
-    namespace: i.namespace,
-    name: hsm.metadata.name ?? '',
-    source: i.source,
-    exists: { cluster: Boolean(live), ...(live?.metadata.generation !== undefined ? { generation: live.metadata.generation } : {}), ...(ready ? { ready: { status: ready.status, reason: ready.reason } } : {}) },
-    next: { action: 'nothing', summary: '' },
-    blocked: false,
-    needsHuman: false,
-    blockers: [],
-    checks: [],
-    refused: [],
-    diff: live ? specDiff(live.spec, hsm.spec) : [],
-    events: [],
-    notes: [],
-  };
-}
-
 export async function planDedicatedHsm(i: HsmPlanInput): Promise<ObjectPlan> {
   const { hsm, changed } = appliedObject(i.manifest, i.namespace, i.live);
-  const plan = empty(i, hsm);
+  const plan = startPlan({ kind: 'DedicatedHsm', namespace: i.namespace, name: hsm.metadata.name ?? '', source: i.source, live: i.live, spec: hsm.spec, action: 'nothing' });
   const name = armName(hsm);
 
   // What the API server refuses never reaches the operator.
@@ -140,7 +109,7 @@ export async function planDedicatedHsm(i: HsmPlanInput): Promise<ObjectPlan> {
   const mode = reconcileMode(hsm.metadata.annotations);
   if ('error' in mode) {
     const c = { type: 'Ready', status: 'False' as const, reason: 'InvalidSpec', message: `${mode.error}. Nothing is done until it is corrected.` };
-    plan.checks = plan.blockers = [check(c, 'plan')];
+    plan.checks = plan.blockers = [plannedCheck(c, 'plan')];
     plan.ready = { status: 'False', reason: 'InvalidSpec', severity: 'needsHuman', message: c.message };
     plan.next = { action: 'nothing', summary: `stopped: ${c.message}` };
     plan.blocked = plan.needsHuman = true;
@@ -182,10 +151,10 @@ export async function planDedicatedHsm(i: HsmPlanInput): Promise<ObjectPlan> {
     ...(pass.happy ? { happy: pass.happy } : {}),
   });
   const computedTypes = new Set(computed.map((c) => c.type));
-  plan.checks = r.conditions.filter((c) => !['Ready', 'Reconciling', 'Stalled'].includes(c.type)).map((c) => check(c, computedTypes.has(c.type) ? 'plan' : 'operator'));
+  plan.checks = r.conditions.filter((c) => !['Ready', 'Reconciling', 'Stalled'].includes(c.type)).map((c) => plannedCheck(c, computedTypes.has(c.type) ? 'plan' : 'operator'));
   plan.ready = { status: r.ready.status, reason: r.ready.reason, severity: r.ready.severity, message: r.ready.message };
   plan.blockers = plan.checks.filter((c) => !isFine(c));
-  if (pass.override && r.ready.status !== 'True') plan.blockers.unshift(check({ type: 'Ready', status: r.ready.status, reason: r.ready.reason, message: r.ready.message }, 'plan'));
+  if (pass.override && r.ready.status !== 'True') plan.blockers.unshift(plannedCheck({ type: 'Ready', status: r.ready.status, reason: r.ready.reason, message: r.ready.message }, 'plan'));
   plan.events = pass.events.map((e) => ({ type: e.type, reason: e.reason, note: e.note }));
   plan.needsHuman = plan.blockers.some((b) => b.severity === 'needsHuman');
 

@@ -11,6 +11,7 @@ import { ApiError, errorMessage } from '../runtime/index.js';
 import type { PlanContext } from './context.js';
 import { planDedicatedHsm } from './dedicatedhsm.js';
 import type { SourcedManifest } from './manifests.js';
+import { startPlan } from './object-plan.js';
 import { planReferences } from './references.js';
 import { PLAN_API_VERSION, type ObjectPlan, type PlanResult } from './types.js';
 
@@ -55,22 +56,8 @@ export async function plan(o: PlanOptions): Promise<PlanResult> {
     const namespace = nsOf(m);
     const name = m.manifest.metadata.name ?? '';
     const kind = m.manifest.kind;
-    const base: ObjectPlan = {
-      kind,
-      namespace,
-      name,
-      source: m.source,
-      exists: { cluster: false },
-      next: { action: 'refused', summary: '' },
-      blocked: true,
-      needsHuman: true,
-      blockers: [],
-      checks: [],
-      refused: [],
-      diff: [],
-      events: [],
-      notes: [],
-    };
+    // Refused until it is known to be served: blocked, and only a human can fix the manifest.
+    const base: ObjectPlan = { ...startPlan({ kind, namespace, name, source: m.source, live: undefined, spec: undefined, action: 'refused' }), blocked: true, needsHuman: true };
     if (!isHsmKind(kind) || m.manifest.apiVersion !== API_VERSION) {
       objects.push({ ...base, refused: [{ path: 'apiVersion', message: `${m.manifest.apiVersion} ${kind} is not served (the operator's kinds are ${HSM_KINDS.join(', ')} in ${API_VERSION})` }], next: { action: 'refused', summary: 'the API server refuses this manifest.' } });
       continue;

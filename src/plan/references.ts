@@ -5,13 +5,11 @@
  * WaitingForDedicatedHsm, SecretNotFound); the operator's last reading of the device side stays as it is in status.
  */
 import { HsmHaGroupDefinition, NtlsClientBindingDefinition, reconcileMode, Annotations, type DedicatedHsm, type HsmHaGroup, type KindDefinition, type NtlsClientBinding } from '../api/index.js';
-import { explainReason } from '../cli/guide.js';
 import { resourceTypeOf } from '../cli/resources.js';
-import { severityOf } from '../api/index.js';
 import { CoreTypes, type Condition, type KubeClient } from '../runtime/index.js';
 import { immutableChanges, schemaErrors, withDefaults } from './admission.js';
-import { specDiff } from './diff.js';
 import type { Manifest } from './manifests.js';
+import { plannedCheck, startPlan } from './object-plan.js';
 import type { ObjectPlan, PlannedCheck } from './types.js';
 
 type RefKind = 'NtlsClientBinding' | 'HsmHaGroup';
@@ -30,33 +28,12 @@ export interface RefPlanInput {
   inChange: ReadonlyMap<string, DedicatedHsm>;
 }
 
-function planned(c: Pick<Condition, 'type' | 'status' | 'reason' | 'message'>, from: PlannedCheck['from']): PlannedCheck {
-  const advice = c.status === 'True' ? undefined : explainReason(c.reason).advice;
-  return { type: c.type, status: c.status, reason: c.reason, message: c.message, severity: severityOf(c.reason) ?? 'unknown', ...(advice ? { guide: { ...advice } } : {}), from };
-}
-
 export async function planReferences(i: RefPlanInput): Promise<ObjectPlan> {
   const def = DEFINITIONS[i.kind];
   const spec = withDefaults(def, i.manifest.spec);
   const name = i.manifest.metadata.name ?? '';
   const live = i.live;
-  const ready = live?.status?.conditions?.find((c) => c.type === 'Ready');
-  const plan: ObjectPlan = {
-    kind: i.kind,
-    namespace: i.namespace,
-    name,
-    source: i.source,
-    exists: { cluster: Boolean(live), ...(live?.metadata.generation !== undefined ? { generation: live.metadata.generation } : {}), ...(ready ? { ready: { status: ready.status, reason: ready.reason } } : {}) },
-    next: { action: 'not-planned', summary: '' },
-    blocked: false,
-    needsHuman: false,
-    blockers: [],
-    checks: [],
-    refused: [],
-    diff: live ? specDiff(live.spec, spec) : [],
-    events: [],
-    notes: [],
-  };
+  const plan = startPlan({ kind: i.kind, namespace: i.namespace, name, source: i.source, live, spec, action: 'not-planned' });
   const immutable = live ? immutableChanges(def, live, { ...live, spec }) : { violations: [], unchecked: [] };
   plan.refused = [...immutable.violations, ...schemaErrors(def, spec)];
   if (plan.refused.length) {
@@ -68,7 +45,7 @@ export async function planReferences(i: RefPlanInput): Promise<ObjectPlan> {
   const mode = reconcileMode(annotations);
   if ('error' in mode || mode.mode === 'paused') {
     const msg = 'error' in mode ? mode.error : `${Annotations.reconcile}=paused: the operator touches nothing`;
-    plan.blockers = [planned({ type: 'Ready', status: 'False', reason: 'error' in mode ? 'InvalidSpec' : 'Paused', message: msg }, 'plan')];
+    plan.blockers = [plannedCheck({ type: 'Ready', status: 'False', reason: 'error' in mode ? 'InvalidSpec' : 'Paused', message: msg }, 'plan')];
     plan.next = { action: 'nothing', summary: msg };
     plan.blocked = plan.needsHuman = true;
     return plan;
@@ -80,24 +57,24 @@ export async function planReferences(i: RefPlanInput): Promise<ObjectPlan> {
     const found = await i.client.getIfExists<DedicatedHsm>(resourceTypeOf('DedicatedHsm'), i.namespace, hsm);
     if (!found && i.inChange.has(hsm)) {
       plan.notes.push(`DedicatedHsm ${hsm} is created by this change; ${i.kind === 'NtlsClientBinding' ? 'the client is registered on it' : 'it joins the group'} once its appliance is reachable.`);
-      checks.push(planned({ type: 'References', status: 'False', reason: 'WaitingForDedicatedHsm', message: `DedicatedHsm ${hsm} does not exist yet (it is in this change).` }, 'plan'));
+      checks.push(plannedCheck({ type: 'References', status: 'False', reason: 'WaitingForDedicatedHsm', message: `DedicatedHsm ${hsm} does not exist yet (it is in this change).` }, 'plan'));
     } else if (!found) {
-      checks.push(planned({ type: 'References', status: 'False', reason: 'TargetNotFound', message: `DedicatedHsm ${i.namespace}/${hsm} exists neither in the cluster nor in this change; nothing happens for it until it does.` }, 'plan'));
+      checks.push(plannedCheck({ type: 'References', status: 'False', reason: 'TargetNotFound', message: `DedicatedHsm ${i.namespace}/${hsm} exists neither in the cluster nor in this change; nothing happens for it until it does.` }, 'plan'));
     } else {
       const r = found.status?.conditions?.find((c) => c.type === 'Ready');
-      if (r?.status !== 'True') checks.push(planned({ type: 'References', status: 'False', reason: 'WaitingForDedicatedHsm', message: `DedicatedHsm ${hsm} is not Ready (${r ? `${r.reason}: ${r.message}` : 'no status yet'}).` }, 'plan'));
+      if (r?.status !== 'True') checks.push(plannedCheck({ type: 'References', status: 'False', reason: 'WaitingForDedicatedHsm', message: `DedicatedHsm ${hsm} is not Ready (${r ? `${r.reason}: ${r.message}` : 'no status yet'}).` }, 'plan'));
     }
   }
   for (const secret of secretRefs(i.kind, spec)) {
     const s = await i.client.getIfExists(CoreTypes.secrets, i.namespace, secret.name);
     const data = (s as { data?: Record<string, string> } | undefined)?.data ?? {};
-    if (!s) checks.push(planned({ type: 'Secrets', status: 'False', reason: 'SecretNotFound', message: `Secret ${i.namespace}/${secret.name} (${secret.what}) does not exist.` }, 'plan'));
-    else if (secret.key && !data[secret.key]) checks.push(planned({ type: 'Secrets', status: 'False', reason: 'SecretNotFound', message: `Secret ${i.namespace}/${secret.name} (${secret.what}) has no key "${secret.key}".` }, 'plan'));
+    if (!s) checks.push(plannedCheck({ type: 'Secrets', status: 'False', reason: 'SecretNotFound', message: `Secret ${i.namespace}/${secret.name} (${secret.what}) does not exist.` }, 'plan'));
+    else if (secret.key && !data[secret.key]) checks.push(plannedCheck({ type: 'Secrets', status: 'False', reason: 'SecretNotFound', message: `Secret ${i.namespace}/${secret.name} (${secret.what}) has no key "${secret.key}".` }, 'plan'));
   }
   // The device side as the operator last read it.
   for (const c of (live?.status?.conditions ?? []) as Condition[]) {
     if (['Ready', 'Reconciling', 'Stalled'].includes(c.type)) continue;
-    checks.push(planned(c, 'operator'));
+    checks.push(plannedCheck(c, 'operator'));
   }
   plan.checks = checks;
   plan.blockers = checks.filter((c) => c.status !== 'True');

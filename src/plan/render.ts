@@ -1,8 +1,8 @@
 /** A plan as text for a human (or a pull-request comment) and as JSON for CI. Pure. */
 import { formatDiff } from './diff.js';
+import { isFine as fine } from './object-plan.js';
 import type { ObjectPlan, PlannedCheck, PlanResult } from './types.js';
 
-const fine = (c: PlannedCheck): boolean => (['DeletionBlocked'].includes(c.type) ? c.status === 'False' : c.status === 'True');
 const mark = (c: PlannedCheck): string => (fine(c) ? '✓' : c.severity === 'progressing' ? '…' : '✗');
 
 function objectText(p: ObjectPlan): string[] {
