@@ -156,6 +156,8 @@ describe.each([ARGO_CD, FLUX])('a fixed point with $tool ($manager) re-applying 
   }, 60_000);
 
   it('after convergence a dry-run of the apply changes nothing, and the operator owns none of the tool\'s fields', async () => {
+    // The steady state is judged for a number of rounds, not a stretch of wall time (a loaded machine runs fewer per second).
+    await waitFor('twelve rounds of judging', () => rounds >= 12, 60_000, 100);
     await tool.stop();
     steady = false;
     await judging;
