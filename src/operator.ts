@@ -3,7 +3,7 @@
  * device plane, the Azure planes, the HSM metrics, and the three controllers. main.ts (a real cluster) and the sandbox (a local
  * world) both build the operator here; they differ only in the options.
  */
-import { DedicatedHsmKind, GROUP, HsmHaGroupKind, NtlsClientBindingKind, VERSION, type DedicatedHsm, type HsmHaGroup, type NtlsClientBinding } from './api/index.js';
+import { DedicatedHsmKind, GROUP, HsmGrantKind, HsmHaGroupKind, NtlsClientBindingKind, VERSION, type DedicatedHsm, type HsmGrant, type HsmHaGroup, type NtlsClientBinding } from './api/index.js';
 import { AzurePlaneCache, type ArmConnection, type CredentialSource } from './azure/index.js';
 import { registerDedicatedHsmController } from './controllers/dedicatedhsm/index.js';
 import { registerHsmHaGroupController } from './controllers/hsmhagroup/index.js';
@@ -11,12 +11,13 @@ import { registerNtlsClientBindingController } from './controllers/ntlsclientbin
 import { DEFAULT_DIGEST_KEY_SECRET, DEFAULT_SETTINGS, dialAsIs, secretKeyedDigest, type DigestKeyRef, type AzureCredentialRequest, type EndpointResolver, type OperatorContext, type OperatorSettings } from './controllers/shared/index.js';
 import { CredentialGuard, SshDevicePlane, SshPool, type SshPoolOptions } from './luna/index.js';
 import { createHsmMetrics } from './observability/hsm-metrics.js';
-import { Manager, realClock, type ManagerOptions, type ResourceType } from './runtime/index.js';
+import { CoreTypes, Manager, realClock, type KubeObject, type ManagerOptions, type ResourceType } from './runtime/index.js';
 
 export const ResourceTypes = {
   dedicatedHsms: { group: GROUP, version: VERSION, plural: DedicatedHsmKind.plural, kind: DedicatedHsmKind.kind, namespaced: true },
   bindings: { group: GROUP, version: VERSION, plural: NtlsClientBindingKind.plural, kind: NtlsClientBindingKind.kind, namespaced: true },
   haGroups: { group: GROUP, version: VERSION, plural: HsmHaGroupKind.plural, kind: HsmHaGroupKind.kind, namespaced: true },
+  grants: { group: GROUP, version: VERSION, plural: HsmGrantKind.plural, kind: HsmGrantKind.kind, namespaced: true },
 } as const satisfies Record<string, ResourceType>;
 
 export interface OperatorOptions {
@@ -68,6 +69,8 @@ export function buildOperator(opts: OperatorOptions): Operator {
       dedicatedHsms: manager.informer<DedicatedHsm>(ResourceTypes.dedicatedHsms),
       bindings: manager.informer<NtlsClientBinding>(ResourceTypes.bindings),
       haGroups: manager.informer<HsmHaGroup>(ResourceTypes.haGroups),
+      grants: manager.informer<HsmGrant>(ResourceTypes.grants),
+      namespaces: manager.informer<KubeObject>(CoreTypes.namespaces),
     },
     secrets: manager.secrets(),
     device: new SshDevicePlane(ssh),

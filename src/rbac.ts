@@ -20,9 +20,11 @@ export type RbacVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' 
 /**
  * Where a permission applies: the namespaces the operator reconciles (ClusterRole, bound cluster-wide or per
  * watched namespace), only the namespace it runs in (Role), or cluster-wide for secure metrics (a ClusterRole
- * always bound with a ClusterRoleBinding, present only when metrics are secure: reviews are cluster-scoped).
+ * always bound with a ClusterRoleBinding, present only when metrics are secure: reviews are cluster-scoped), or
+ * cluster-scoped resources the operator reads (a ClusterRole always bound with a ClusterRoleBinding, also with
+ * watchNamespaces: namespaces are not in a namespace).
  */
-export type RbacScope = 'cluster' | 'operator-namespace' | 'metrics-auth';
+export type RbacScope = 'cluster' | 'operator-namespace' | 'metrics-auth' | 'cluster-scoped';
 
 export interface Permission {
   apiGroup: string;
@@ -96,6 +98,20 @@ export const PERMISSIONS: readonly Permission[] = [
     why: 'leader election: one replica reconciles, the others stand by',
   },
   {
+    apiGroup: GROUP,
+    resources: ['hsmgrants'],
+    verbs: ['get', 'list', 'watch'],
+    scope: 'cluster',
+    why: 'read the HsmGrants that admit NtlsClientBindings and HsmHaGroups of other namespaces to a namespace\'s DedicatedHsms (never written)',
+  },
+  {
+    apiGroup: '',
+    resources: ['namespaces'],
+    verbs: ['get', 'list', 'watch'],
+    scope: 'cluster-scoped',
+    why: 'read namespace labels, which an HsmGrant\'s namespaceSelector matches (metadata only is used)',
+  },
+  {
     apiGroup: 'authentication.k8s.io',
     resources: ['tokenreviews'],
     verbs: ['create'],
@@ -153,13 +169,19 @@ export const USER_ROLES: readonly UserRole[] = [
         why: 'declare, change and remove HSMs, NTLS client bindings and HA groups (namespace admins and editors)',
       },
       { apiGroup: GROUP, resources: OWN_RESOURCES.map((r) => `${r}/status`), verbs: ['get'], why: 'read what the operator reports; status is written only by the operator' },
+      {
+        apiGroup: GROUP,
+        resources: ['hsmgrants'],
+        verbs: [...READ, 'create', 'update', 'patch', 'delete'],
+        why: 'lend this namespace\'s DedicatedHsms to other namespaces (a grant in a namespace reaches only that namespace\'s HSMs)',
+      },
     ],
   },
   {
     suffix: 'view',
     aggregateTo: ['view'],
     rules: [
-      { apiGroup: GROUP, resources: [...OWN_RESOURCES], verbs: [...READ], why: 'see HSMs, NTLS client bindings and HA groups (namespace viewers)' },
+      { apiGroup: GROUP, resources: [...OWN_RESOURCES, 'hsmgrants'], verbs: [...READ], why: 'see HSMs, NTLS client bindings, HA groups and grants (namespace viewers)' },
       { apiGroup: GROUP, resources: OWN_RESOURCES.map((r) => `${r}/status`), verbs: ['get'], why: 'read what the operator reports' },
     ],
   },
@@ -188,6 +210,11 @@ export function clusterRules(permissions: readonly Permission[] = PERMISSIONS): 
 /** Rules of the Role in the operator's own namespace. */
 export function namespaceRules(permissions: readonly Permission[] = PERMISSIONS): PolicyRule[] {
   return permissions.filter((p) => p.scope === 'operator-namespace').map(toRule);
+}
+
+/** Rules of the ClusterRole for cluster-scoped reads (always bound cluster-wide). */
+export function clusterScopedRules(permissions: readonly Permission[] = PERMISSIONS): PolicyRule[] {
+  return permissions.filter((p) => p.scope === 'cluster-scoped').map(toRule);
 }
 
 /** Rules of the ClusterRole for secure metrics (bound cluster-wide, only when metrics are secure). */
@@ -236,6 +263,7 @@ export function chartRulesTemplate(): string {
     define('clusterRules', rulesYaml(of('cluster'))),
     define('namespaceRules', rulesYaml(of('operator-namespace'))),
     define('metricsAuthRules', rulesYaml(of('metrics-auth'))),
+    define('clusterScopedRules', rulesYaml(of('cluster-scoped'))),
     define('metricsReaderRules', readerRulesYaml()),
     ...USER_ROLES.flatMap((role) => [define(`${role.suffix}Rules`, userRulesYaml(role)), define(`${role.suffix}AggregationLabels`, labels(role))]),
   ].join('\n');
@@ -270,6 +298,7 @@ export function generatedFiles(crdFiles: readonly string[]): Map<string, string>
     ['config/rbac/role.yaml', kustomizeClusterRole()],
     ['config/rbac/leader_election_role.yaml', kustomizeNamespaceRole()],
     ['config/rbac/metrics_auth_role.yaml', kustomizeRole('ClusterRole', 'hsm-operator-metrics-auth', rulesYaml(of('metrics-auth')))],
+    ['config/rbac/cluster_scoped_role.yaml', kustomizeRole('ClusterRole', 'hsm-operator-cluster-scoped', rulesYaml(of('cluster-scoped')))],
     ['config/rbac/metrics_reader_role.yaml', kustomizeRole('ClusterRole', 'hsm-operator-metrics-reader', readerRulesYaml())],
     ...USER_ROLES.map((role): [string, string] => [
       `config/rbac/${role.suffix}_role.yaml`,

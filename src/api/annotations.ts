@@ -15,6 +15,11 @@ export const Annotations = {
   confirmZeroize: 'dedicatedhsm.io/confirm-zeroize',
   /** Lets an NtlsClientBinding with deletionPolicy Delete be deleted while an HSM is unreachable (device clean-up is skipped). */
   abandon: 'dedicatedhsm.io/abandon',
+  /**
+   * NtlsClientBinding: take over a client of this name that is registered on a target but was not registered by
+   * this binding (its value must equal spec.clientName). Across namespaces only within a grant.
+   */
+  adoptClient: 'dedicatedhsm.io/adopt-client',
 } as const;
 
 export type AnnotationName = (typeof Annotations)[keyof typeof Annotations];

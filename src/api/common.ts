@@ -150,6 +150,28 @@ export function LocalRef(description: string, nameDescription: string) {
   return Type.Object({ name: ObjectName(nameDescription) }, { description });
 }
 
+/**
+ * A reference to a DedicatedHsm: by name in the same namespace, or in another namespace under an HsmGrant there.
+ * Namespace names are DNS labels (63 characters at most).
+ */
+export function HsmRef(description: string) {
+  return Type.Object(
+    {
+      name: ObjectName('Name of the DedicatedHsm.'),
+      namespace: Type.Optional(
+        Type.String({
+          description: 'Namespace of the DedicatedHsm. Default: this object\'s namespace. Another namespace needs an HsmGrant there that admits this one.',
+          minLength: 1,
+          maxLength: 63,
+          pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+        }),
+      ),
+    },
+    { description },
+  );
+}
+
+
 export function Port(description: string, defaultPort: number): TInteger {
   return Type.Integer({ description, minimum: 1, maximum: 65535, default: defaultPort, format: 'int32' });
 }

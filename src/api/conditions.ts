@@ -94,6 +94,14 @@ export const REASONS = {
   CertificateExpired: { severity: 'needsHuman', meaning: 'The client certificate has expired and was not renewed.' },
   CertificateInvalid: { severity: 'needsHuman', meaning: 'The certificate Secret is not a usable kubernetes.io/tls key pair for this identity.' },
   PartitionNotFound: { severity: 'needsHuman', meaning: 'A named partition (label or serial) does not exist on the HSM; create it or fix the spec.' },
+  NotGranted: {
+    severity: 'needsHuman',
+    meaning: "A DedicatedHsm in another namespace is referred to, and no HsmGrant there admits this namespace, kind, partitions and client name; its owners must grant it. Nothing reaches that HSM.",
+  },
+  ClientExists: {
+    severity: 'needsHuman',
+    meaning: 'A client of this name is registered on the HSM and was not registered by this binding; it is neither replaced nor deleted. Choose another client name, or adopt it with dedicatedhsm.io/adopt-client.',
+  },
   RecoveryCircuitOpen: { severity: 'needsHuman', meaning: 'Recovery attempts hit maxAttemptsPerWindow; the operator stopped recovering. Investigate, then use dedicatedhsm.io/recover-now.' },
   RecoverySettingsConflict: {
     severity: 'needsHuman',
@@ -212,6 +220,8 @@ export const NTLS_CLIENT_BINDING_CONDITIONS = {
       'CredentialRejected',
       'HostKeyMismatch',
       'PartitionNotFound',
+      'NotGranted',
+      'ClientExists',
       'SecretNotFound',
       'Drifted',
       'Pending',

@@ -27,7 +27,8 @@ export interface KindDefinition {
   /** What the kind is for, shown by `kubectl explain <kind>`. */
   description: string;
   spec: TSchema;
-  status: TSchema;
+  /** Absent for a kind the operator never reports on (a statement of policy, like HsmGrant): no status subresource. */
+  status?: TSchema;
   /** CEL rules on the object root: the only place that can see metadata.name. */
   rootRules: CelRule[];
   printerColumns: PrinterColumn[];
@@ -139,7 +140,7 @@ export function rootSchema(def: KindDefinition): JsonObject {
       // The API server allows nothing but the type here.
       metadata: { type: 'object' },
       spec: structural(def.spec, `${def.kind}.spec`),
-      status: structural(def.status, `${def.kind}.status`),
+      ...(def.status ? { status: structural(def.status, `${def.kind}.status`) } : {}),
     },
   };
   if (def.rootRules.length) root['x-kubernetes-validations'] = def.rootRules.map((r) => ({ ...r }));
@@ -175,7 +176,7 @@ export function crdFor(def: KindDefinition): JsonObject {
           name: VERSION,
           served: true,
           storage: true,
-          subresources: { status: {} },
+          ...(def.status ? { subresources: { status: {} } } : {}),
           additionalPrinterColumns: def.printerColumns.map((c) => ({ ...c })),
           schema: { openAPIV3Schema: rootSchema(def) },
         },

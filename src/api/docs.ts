@@ -72,7 +72,7 @@ function kindSection(def: KindDefinition): string[] {
     out.push('');
   }
   out.push('### spec', '', ...fieldTable(props.spec as JsonObject, 'spec'), '');
-  out.push('### status', '', ...fieldTable(props.status as JsonObject, 'status'), '');
+  if (props.status) out.push('### status', '', ...fieldTable(props.status as JsonObject, 'status'), '');
   out.push('### kubectl get columns', '', def.printerColumns.map((c) => `${c.name.toUpperCase()}${c.priority ? ' (-o wide)' : ''}`).join(', '), '');
   const conds = CONDITIONS[def.kind as ConditionKind] as Record<string, ConditionInfo> | undefined;
   if (conds) {

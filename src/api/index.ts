@@ -5,6 +5,7 @@ import type { KindDefinition } from './crd.js';
 import { DedicatedHsmDefinition, type DedicatedHsmSpec, type DedicatedHsmStatus } from './dedicatedhsm.js';
 import { NtlsClientBindingDefinition, type NtlsClientBindingSpec, type NtlsClientBindingStatus } from './ntlsclientbinding.js';
 import { HsmHaGroupDefinition, type HsmHaGroupSpec, type HsmHaGroupStatus } from './hsmhagroup.js';
+import { HsmGrantDefinition, type HsmGrantSpec } from './hsmgrant.js';
 
 export { GROUP, VERSION, API_VERSION, CATEGORY } from './group.js';
 export type { Condition, CelRule } from './common.js';
@@ -38,6 +39,15 @@ export {
   type NtlsClientBindingStatus,
 } from './ntlsclientbinding.js';
 export { HsmHaGroupSpecSchema, HsmHaGroupStatusSchema, HsmHaGroupDefinition, type HsmHaGroupSpec, type HsmHaGroupStatus } from './hsmhagroup.js';
+export {
+  GRANTABLE_KINDS,
+  REVOCATION_POLICIES,
+  HsmGrantSpecSchema,
+  HsmGrantDefinition,
+  type GrantableKind,
+  type RevocationPolicy,
+  type HsmGrantSpec,
+} from './hsmgrant.js';
 export type { KindDefinition, PrinterColumn } from './crd.js';
 
 /** What a client needs to address a kind: kind, plural and apiVersion. */
@@ -54,9 +64,10 @@ export const NtlsClientBindingKind: KindRef<'NtlsClientBinding'> = {
   apiVersion: API_VERSION,
 };
 export const HsmHaGroupKind: KindRef<'HsmHaGroup'> = { kind: 'HsmHaGroup', plural: HsmHaGroupDefinition.plural, apiVersion: API_VERSION };
+export const HsmGrantKind: KindRef<'HsmGrant'> = { kind: 'HsmGrant', plural: HsmGrantDefinition.plural, apiVersion: API_VERSION };
 
 /** Every kind, in the order the CRDs and docs list them. */
-export const KINDS: readonly KindDefinition[] = [DedicatedHsmDefinition, NtlsClientBindingDefinition, HsmHaGroupDefinition];
+export const KINDS: readonly KindDefinition[] = [DedicatedHsmDefinition, NtlsClientBindingDefinition, HsmHaGroupDefinition, HsmGrantDefinition];
 
 /**
  * An object as the API server serves it: defaulted fields are always present (defaults apply on every read), which
@@ -77,3 +88,4 @@ export type { ObjectMeta } from '../runtime/resource.js';
 export type DedicatedHsm = Resource<'DedicatedHsm', DedicatedHsmSpec, DedicatedHsmStatus>;
 export type NtlsClientBinding = Resource<'NtlsClientBinding', NtlsClientBindingSpec, NtlsClientBindingStatus>;
 export type HsmHaGroup = Resource<'HsmHaGroup', HsmHaGroupSpec, HsmHaGroupStatus>;
+export type HsmGrant = Resource<'HsmGrant', HsmGrantSpec, never>;

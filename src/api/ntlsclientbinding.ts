@@ -3,9 +3,10 @@
  * with partitions assigned, kept in sync, and the server certificates it needs handed out in a Secret.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Conditions, Duration, celIsDuration, Fingerprint, LastHandled, LocalRef, ObjectName, ObservedGeneration, Patterns, StringEnum, Timestamp, cel, immutable } from './common.js';
+import { Conditions, Duration, celIsDuration, Fingerprint, HsmRef, LastHandled, LocalRef, ObjectName, ObservedGeneration, Patterns, StringEnum, Timestamp, cel, immutable } from './common.js';
 import type { KindDefinition } from './crd.js';
 import { DELETION_POLICIES } from './dedicatedhsm.js';
+import { REVOCATION_POLICIES } from './hsmgrant.js';
 
 export const KEY_ALGORITHMS = ['RSA2048', 'ECDSAP256'] as const;
 export type KeyAlgorithm = (typeof KEY_ALGORITHMS)[number];
@@ -77,7 +78,9 @@ const Certificate = Type.Object(
 
 const Target = Type.Object(
   {
-    dedicatedHsmRef: LocalRef('The DedicatedHsm (same namespace) to register the client on.', 'Name of the DedicatedHsm.'),
+    dedicatedHsmRef: HsmRef(
+      'The DedicatedHsm to register the client on: in this namespace, or in another one whose owners granted it (an HsmGrant there admitting this namespace, these partitions and this client name).',
+    ),
     partitions: Type.Array(
       Type.String({ description: 'Partition label.', minLength: 1, maxLength: 32, pattern: Patterns.lunaLabel }),
       {
@@ -107,7 +110,7 @@ export const NtlsClientBindingSpecSchema = Type.Object(
       minItems: 1,
       maxItems: 32,
       ...cel({
-        rule: 'self.all(t, self.exists_one(u, u.dedicatedHsmRef.name == t.dedicatedHsmRef.name))',
+        rule: 'self.all(t, self.exists_one(u, u.dedicatedHsmRef == t.dedicatedHsmRef))',
         message: 'each DedicatedHsm may appear only once in targets; list all its partitions in one entry',
       }),
     }),
@@ -143,7 +146,10 @@ const CertificateStatus = Type.Object(
 
 const TargetStatus = Type.Object(
   {
-    dedicatedHsm: Type.String({ description: 'Name of the DedicatedHsm (unique in this list).', maxLength: 253 }),
+    dedicatedHsm: Type.String({
+      description: 'The DedicatedHsm: its name, or namespace/name when it is in another namespace (unique in this list).',
+      maxLength: 317,
+    }),
     host: Type.Optional(Type.String({ description: 'Address of the appliance used.', maxLength: 253 })),
     registered: Type.Optional(Type.Boolean({ description: 'Whether the client is registered on this HSM.' })),
     expectedFingerprint: Type.Optional(Fingerprint('Fingerprint the HSM should report for the client (client fingerprint), in its digest size.')),
@@ -157,6 +163,16 @@ const TargetStatus = Type.Object(
     serverCertFingerprint: Type.Optional(Fingerprint('SHA-256 fingerprint of the server.pem handed out for this HSM.')),
     lastPushedAt: Type.Optional(Timestamp('When the client configuration was last pushed to this HSM.')),
     pushes: Type.Optional(Type.Integer({ description: 'How often the configuration was pushed to this HSM.', format: 'int32', minimum: 0 })),
+    owned: Type.Optional(
+      Type.Boolean({
+        description:
+          'Whether this binding registered the client on this HSM (or took it over: its certificate, or the adopt-client annotation). Only then does the operator change, re-register or delete the client there.',
+      }),
+    ),
+    grant: Type.Optional(Type.String({ description: 'The HsmGrant (in the HSM\'s namespace) that admitted this target, for an HSM in another namespace.', maxLength: 253 })),
+    revocationPolicy: Type.Optional(
+      StringEnum(REVOCATION_POLICIES, { description: 'The admitting grant\'s revocationPolicy when it last admitted this target: what happens to the client when no grant admits it any more.' }),
+    ),
     lastDrift: Type.Optional(
       Type.Object(
         {

@@ -137,6 +137,14 @@ export const GUIDE: Partial<Record<Exclude<Reason, ReadyReason>, GuideAdvice>> =
   CertificateExpired: { section: NTLS, action: 'Renew the client certificate (or fix its issuer); the operator pushes the new one to every HSM.' },
   CertificateInvalid: { section: NTLS, action: 'The certificate Secret must be a kubernetes.io/tls pair whose certificate matches spec.identity (hostname or IP) and its key.' },
   PartitionNotFound: { section: 'HSM Initialization', action: 'Create the partition on the HSM, or fix the label/serial in the spec.' },
+  NotGranted: {
+    section: OPERATOR,
+    action: "Ask the owners of the DedicatedHsm's namespace for an HsmGrant that admits this namespace, kind, the partitions and the client name (docs/security.md), or target an HSM of your own namespace.",
+  },
+  ClientExists: {
+    section: NTLS,
+    action: 'Another client of this name is registered on the HSM: choose another spec.clientName (a new binding), or take it over with the annotation dedicatedhsm.io/adopt-client set to the client name.',
+  },
   RecoveryCircuitOpen: {
     section: HA_RECOVER,
     action: 'Recovery attempts hit spec.recovery.maxAttemptsPerWindow: investigate the member, then run `hsm-operator request recover hsmha/<name>` (a new dedicatedhsm.io/recover-now value) to run `hagroup recover` once more.',

@@ -89,6 +89,7 @@ export const isDeleting = (obj: KubeObject): boolean => Boolean(obj.metadata?.de
 export const CoreTypes = {
   configMaps: { group: '', version: 'v1', plural: 'configmaps', namespaced: true, kind: 'ConfigMap' },
   secrets: { group: '', version: 'v1', plural: 'secrets', namespaced: true, kind: 'Secret' },
+  namespaces: { group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' },
   leases: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true, kind: 'Lease' },
   events: { group: 'events.k8s.io', version: 'v1', plural: 'events', namespaced: true, kind: 'Event' },
 } as const satisfies Record<string, ResourceType>;

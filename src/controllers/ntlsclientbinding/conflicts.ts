@@ -1,9 +1,10 @@
 /**
  * Two bindings registering the same client name on the same HSM would undo each other's registration on every
  * check (each re-registers its own certificate). The oldest binding keeps the name; the others leave that HSM alone
- * and say why. Pure.
+ * and say why, naming the holder only when it is in their own namespace. Pure.
  */
 import type { NtlsClientBinding } from '../../api/index.js';
+import { hsmAddress } from '../shared/grants.js';
 
 const created = (b: NtlsClientBinding): string => String(b.metadata.creationTimestamp ?? '');
 
@@ -15,16 +16,16 @@ function older(a: NtlsClientBinding, b: NtlsClientBinding): boolean {
 }
 
 /**
- * The binding that holds `self`'s client name on `hsm` before it, if any. `candidates` are the bindings that name
- * the HSM (from the cache index); deleting ones still count until they are gone (their clean-up deletes the client).
+ * The binding that holds `self`'s client name on the HSM `hsmKey` (namespace/name) before it, if any, in any
+ * namespace: a client name is unique per appliance, whoever asks. `candidates` are the bindings that name the HSM
+ * (from the cache index); deleting ones still count until they are gone (their clean-up deletes the client).
  */
-export function clientNameHolder(self: NtlsClientBinding, hsm: string, candidates: readonly NtlsClientBinding[]): NtlsClientBinding | undefined {
+export function clientNameHolder(self: NtlsClientBinding, hsmKey: string, candidates: readonly NtlsClientBinding[]): NtlsClientBinding | undefined {
   return candidates.find(
     (o) =>
       o.metadata.uid !== self.metadata.uid &&
-      o.metadata.namespace === self.metadata.namespace &&
       o.spec.clientName === self.spec.clientName &&
-      o.spec.targets.some((t) => t.dedicatedHsmRef.name === hsm) &&
+      o.spec.targets.some((t) => hsmAddress(o.metadata.namespace ?? '', t.dedicatedHsmRef).cacheKey === hsmKey) &&
       older(o, self),
   );
 }

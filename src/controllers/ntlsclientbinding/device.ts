@@ -12,9 +12,16 @@ export class PartitionNotFoundError extends Error {
     readonly missing: readonly string[],
     readonly available: readonly string[],
   ) {
-    super(
-      `partition${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'do' : 'does'} not exist (partitions there: ${available.join(', ') || 'none'}); create ${missing.length > 1 ? 'them' : 'it'} or fix spec.targets[].partitions`,
-    );
+    super(PartitionNotFoundError.text(missing, available));
+  }
+
+  private static text(missing: readonly string[], available: readonly string[]): string {
+    return `partition${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ${missing.length > 1 ? 'do' : 'does'} not exist (partitions there: ${available.join(', ') || 'none'}); create ${missing.length > 1 ? 'them' : 'it'} or fix spec.targets[].partitions`;
+  }
+
+  /** The message for a reader who may see only the partitions `visible` admits (a tenant under a grant). */
+  describe(visible: (label: string) => boolean): string {
+    return PartitionNotFoundError.text(this.missing, this.available.filter(visible));
   }
 }
 

@@ -4,7 +4,7 @@
  * when it differs from what the Secret holds.
  *
  * Keys (the mixed-case names cannot collide with `<hsm>.pem`: DedicatedHsm names are lower case):
- *   <hsm>.pem          server.pem of each target, as the appliance serves it
+ *   <hsm>.pem          server.pem of each target, as the appliance serves it (<namespace>_<hsm>.pem for another namespace)
  *   CAFile.pem         all of them concatenated, in target order (Luna's ServerCAFile)
  *   ClientCert.pem     the client certificate registered on the HSMs (ClientCertFile)
  *   ClientPrivKey.pem  its private key (ClientPrivKeyFile)
@@ -22,7 +22,8 @@ export const OutputKeys = {
   clientKey: 'ClientPrivKey.pem',
 } as const;
 
-export const serverCertKey = (hsm: string): string => `${hsm}.pem`;
+/** `<hsm>.pem`; an HSM of another namespace (`ns/name` in status) is `<ns>_<name>.pem` (neither name can hold "_"). */
+export const serverCertKey = (hsm: string): string => `${hsm.replace('/', '_')}.pem`;
 
 export interface NtlsServer {
   /** DedicatedHsm name. */

@@ -29,6 +29,8 @@ import {
   type ResourceType,
 } from '../../runtime/index.js';
 import { advertisedHost, applianceAccess, withAppliance } from '../shared/appliance.js';
+import { grantFor, hsmAddress, hsmAddressOfStatusKey, partitionGranted, type GrantRequest, type HsmAddress } from '../shared/grants.js';
+import { bindingRequest, ownedBefore, ownership } from './ownership.js';
 import type { Pass} from '../shared/pass.js';
 import { type PendingEvent } from '../shared/pass.js';
 import { reconcilerFor, type CleanupOutcome, type Step } from '../shared/skeleton.js';
@@ -148,6 +150,7 @@ export class NtlsClientBindingReconciler {
     try {
       timing = bindingTiming(b.spec, this.scale);
       clientIdentity(b.spec.identity);
+      sameHsmTwice(b);
     } catch (e) {
       pass.override = { reason: 'InvalidSpec', severity: 'needsHuman', message: e instanceof Error ? e.message : String(e) };
       return;
@@ -177,9 +180,9 @@ export class NtlsClientBindingReconciler {
     const prev = new Map((b.status?.targets ?? []).map((t) => [t.dedicatedHsm, t]));
     const env: PassEnv = { binding: b, mode, force, pair: cert.pair, handedOut, reads, prev, events, signal: rc.signal };
 
-    const passes = await Promise.all(b.spec.targets.map((t) => this.target(env, t.dedicatedHsmRef.name, t.partitions)));
+    const passes = await Promise.all(b.spec.targets.map((t) => this.target(env, hsmAddress(namespace, t.dedicatedHsmRef), t.partitions)));
     const results: TargetResult[] = passes.map((p) => p.result);
-    const wanted = new Set(b.spec.targets.map((t) => t.dedicatedHsmRef.name));
+    const wanted = new Set(b.spec.targets.map((t) => hsmAddress(namespace, t.dedicatedHsmRef).statusKey));
     const removed = [...prev.keys()].filter((h) => !wanted.has(h));
     if (mode === 'manage') results.push(...(await Promise.all(removed.map((h) => this.removeTarget(b, h, reads, events, rc.signal)))));
 
@@ -323,32 +326,42 @@ export class NtlsClientBindingReconciler {
   // ---------------------------------------------------------------------------------------------------------------
   // Targets
 
-  private async target(env: PassEnv, hsmName: string, partitions: readonly string[]): Promise<TargetPass> {
+  private async target(env: PassEnv, addr: HsmAddress, partitions: readonly string[]): Promise<TargetPass> {
     const b = env.binding;
-    const { namespace } = refOf(b);
-    const holder = clientNameHolder(b, hsmName, this.ctx.caches.bindings.byIndex(BY_DEDICATED_HSM, `${namespace}/${hsmName}`));
+    const hsmName = addr.statusKey;
+    const prev = env.prev.get(hsmName);
+    // Across namespaces: nothing is looked at before a grant admits it (not even whether the HSM exists).
+    const grant = grantFor(this.ctx, bindingRequest(b, addr, partitions), this.otherRequests(b, addr));
+    if (!grant.granted) return { result: await this.notGranted(env, addr, grant.message) };
+    const holder = clientNameHolder(b, addr.cacheKey, this.ctx.caches.bindings.byIndex(BY_DEDICATED_HSM, addr.cacheKey));
     if (holder) {
+      const who = holder.metadata.namespace === b.metadata.namespace ? `NtlsClientBinding ${holder.metadata.name}` : 'an NtlsClientBinding in another namespace';
       return {
-        result: { hsm: hsmName, kind: 'conflict', message: `client name ${b.spec.clientName} on ${hsmName} belongs to NtlsClientBinding ${holder.metadata.name}; give this binding its own spec.clientName (a new binding) or remove ${hsmName} from its targets.` },
+        result: { hsm: hsmName, kind: 'conflict', message: `client name ${b.spec.clientName} on ${hsmName} belongs to ${who}; give this binding its own spec.clientName (a new binding) or remove ${hsmName} from its targets.` },
       };
     }
-    const hsm = this.ctx.caches.dedicatedHsms.get(`${namespace}/${hsmName}`);
+    const hsm = this.ctx.caches.dedicatedHsms.get(addr.cacheKey);
     if (!hsm) return { result: { hsm: hsmName, kind: 'notFound' } };
-    const wait = waitingFor(hsm);
+    const wait = waitingFor(hsm, hsmName);
     if (wait) return { result: { hsm: hsmName, kind: 'waiting', message: wait } };
     const access = await applianceAccess(this.ctx, hsm, env.reads, env.signal);
     if (!access.ok) {
-      return { result: access.reason === 'SecretNotFound' ? { hsm: hsmName, kind: 'secretNotFound', message: access.message } : { hsm: hsmName, kind: 'waiting', message: access.message } };
+      return { result: access.reason === 'SecretNotFound' ? { hsm: hsmName, kind: 'secretNotFound', message: addr.crossNamespace ? `the appliance credentials of DedicatedHsm ${hsmName} cannot be read; its owners must fix them.` : access.message } : { hsm: hsmName, kind: 'waiting', message: access.message } };
     }
     const pair = env.pair;
     if (!pair) return { result: { hsm: hsmName, kind: 'noCertificate' } };
     const host = access.advertisedHost;
-    const prev = env.prev.get(hsmName);
     const clientName = b.spec.clientName;
     const want: DesiredClient = { name: clientName, identity: b.spec.identity, partitions, cert: pair.facts };
+    const granted = grant.grant;
+    // Partitions a reader may hear about: all of them in its own namespace, only granted ones across namespaces.
+    const visible = (label: string): boolean => !addr.crossNamespace || (granted !== undefined && this.grantedPartition(addr, granted.name, label));
     try {
       return await withAppliance(this.ctx, hsm, access, async (appliance) => {
         let seen = await readClient(appliance, clientName);
+        const owner = ownership(b, prev, seen, pair.facts, hsmName);
+        if (!owner.owned) return { result: { hsm: hsmName, kind: 'clientExists', host, message: owner.message } };
+        if (owner.how === 'adopted') env.events.push({ type: 'Normal', reason: 'ClientAdopted', note: `${hsmName}: client ${clientName} taken over as ${Annotations.adoptClient} asks; it is managed by this binding from now on.` });
         const server = await appliance.serverCertificate();
         const plan = planClient(want, seen, env.force);
         const handed = handedOutFingerprint(env.handedOut, hsmName);
@@ -419,11 +432,13 @@ export class NtlsClientBindingReconciler {
           pushed,
           serverCertFingerprint: env.mode === 'manage' ? server.facts.sha256 : (handed ?? server.facts.sha256),
           probe,
+          owned: seen.registered,
+          ...(granted ? { grant: granted } : {}),
         };
         return { result, server: { hsm: hsmName, host, port: access.ntlsPort, serverPem: server.pem } };
       });
     } catch (e) {
-      if (e instanceof PartitionNotFoundError) return { result: { hsm: hsmName, kind: 'partitionNotFound', host, message: `DedicatedHsm ${hsmName}: ${e.message}.` } };
+      if (e instanceof PartitionNotFoundError) return { result: { hsm: hsmName, kind: 'partitionNotFound', host, message: `DedicatedHsm ${hsmName}: ${e.describe(visible)}.` } };
       const p = describeDeviceError(e, `DedicatedHsm ${hsmName}`);
       return { result: { hsm: hsmName, kind: 'deviceError', host, reason: p.reason === 'CommandFailed' ? 'ApplianceUnreachable' : p.reason, message: p.message } };
     }
@@ -439,11 +454,13 @@ export class NtlsClientBindingReconciler {
   }
 
   private async unregisterFrom(b: NtlsClientBinding, hsmName: string, reads: SecretReads, signal: AbortSignal): Promise<Unregistered> {
-    const { namespace } = refOf(b);
+    const addr = hsmAddressOfStatusKey(refOf(b).namespace, hsmName);
     const clientName = b.spec.clientName;
+    // Only a client this binding registered (or took over) is its to delete; any other is left alone (invariant 7).
+    if (!ownedBefore(b.status?.targets?.find((t) => t.dedicatedHsm === hsmName))) return { ok: true, changed: false };
     // The registration there belongs to another binding: not ours to delete.
-    if (clientNameHolder(b, hsmName, this.ctx.caches.bindings.byIndex(BY_DEDICATED_HSM, `${namespace}/${hsmName}`))) return { ok: true, changed: false };
-    const hsm: DedicatedHsm | undefined = this.ctx.caches.dedicatedHsms.get(`${namespace}/${hsmName}`);
+    if (clientNameHolder(b, addr.cacheKey, this.ctx.caches.bindings.byIndex(BY_DEDICATED_HSM, addr.cacheKey))) return { ok: true, changed: false };
+    const hsm: DedicatedHsm | undefined = this.ctx.caches.dedicatedHsms.get(addr.cacheKey);
     if (!hsm) {
       // Only worth a word when the client was registered there.
       const known = b.status?.targets?.find((t) => t.dedicatedHsm === hsmName)?.registered === true;
@@ -469,6 +486,47 @@ export class NtlsClientBindingReconciler {
     }
   }
 
+  /**
+   * A target no grant admits (any more). What the binding registered there under a grant is handled by that grant's
+   * revocation policy, recorded when it last admitted the target: Unregister deletes the client, Orphan leaves it;
+   * either way an Event says so, once, and the binding stops managing it.
+   */
+  private async notGranted(env: PassEnv, addr: HsmAddress, message: string): Promise<TargetResult> {
+    const b = env.binding;
+    const hsmName = addr.statusKey;
+    const prev = env.prev.get(hsmName);
+    const base = { hsm: hsmName, kind: 'notGranted' as const, message };
+    if (!prev?.grant || !ownedBefore(prev) || env.mode !== 'manage') return base;
+    if (prev.revocationPolicy === 'Unregister') {
+      const r = await this.unregisterFrom(b, hsmName, env.reads, env.signal);
+      if (!r.ok) return { hsm: hsmName, kind: 'removeFailed', reason: r.reason, message: r.message };
+      env.events.push({ type: 'Warning', reason: 'GrantRevoked', note: `${hsmName}: no HsmGrant admits this binding any more; client ${b.spec.clientName} ${r.changed ? 'was unregistered' : 'was not registered'} there (revocationPolicy Unregister of grant ${prev.grant}).` });
+    } else {
+      env.events.push({ type: 'Warning', reason: 'GrantRevoked', note: `${hsmName}: no HsmGrant admits this binding any more; client ${b.spec.clientName} stays registered there and is no longer managed (revocationPolicy Orphan of grant ${prev.grant}).` });
+    }
+    return { ...base, revoked: true };
+  }
+
+  /** The other bindings' uses of this HSM (any namespace), for the grants' client count. */
+  private otherRequests(b: NtlsClientBinding, addr: HsmAddress): GrantRequest[] {
+    if (!addr.crossNamespace) return [];
+    const out: GrantRequest[] = [];
+    for (const o of this.ctx.caches.bindings.byIndex(BY_DEDICATED_HSM, addr.cacheKey)) {
+      if (o.metadata.uid === b.metadata.uid || o.metadata.deletionTimestamp) continue;
+      const ns = o.metadata.namespace ?? '';
+      for (const t of o.spec.targets) {
+        const a = hsmAddress(ns, t.dedicatedHsmRef);
+        if (a.cacheKey === addr.cacheKey) out.push(bindingRequest(o, a, t.partitions));
+      }
+    }
+    return out;
+  }
+
+  private grantedPartition(addr: HsmAddress, grantName: string, label: string): boolean {
+    const g = this.ctx.caches.grants.get(`${addr.namespace}/${grantName}`);
+    return g !== undefined && partitionGranted(g.spec.partitions, label);
+  }
+
   // ---------------------------------------------------------------------------------------------------------------
   // Output Secret
 
@@ -484,15 +542,19 @@ export class NtlsClientBindingReconciler {
     const { namespace, name } = refOf(b);
     const servers: NtlsServer[] = [];
     for (const t of b.spec.targets) {
-      const hsmName = t.dedicatedHsmRef.name;
-      const fresh = passes.find((p) => p.result.hsm === hsmName)?.server;
+      const addr = hsmAddress(namespace, t.dedicatedHsmRef);
+      const hsmName = addr.statusKey;
+      const result = passes.find((p) => p.result.hsm === hsmName);
+      const fresh = result?.server;
       if (fresh) {
         servers.push(fresh);
         continue;
       }
+      // Not granted (any more), or someone else's client: nothing of that HSM is handed out.
+      if (result?.result.kind === 'notGranted' || result?.result.kind === 'clientExists') continue;
       // Not read in this pass (unreachable, waiting): keep what was handed out, so a blip does not break clients.
       const kept = handedOut[serverCertKey(hsmName)];
-      const hsm = this.ctx.caches.dedicatedHsms.get(`${namespace}/${hsmName}`);
+      const hsm = this.ctx.caches.dedicatedHsms.get(addr.cacheKey);
       const host = hsm ? advertisedHost(hsm) : undefined;
       if (kept !== undefined && hsm && host) servers.push({ hsm: hsmName, host, port: hsm.spec.appliance.ntlsPort, serverPem: kept });
     }
@@ -514,7 +576,7 @@ export class NtlsClientBindingReconciler {
 
   private async finalize(b: NtlsClientBinding, pass: BindingPass, step: Step<NtlsClientBinding>): Promise<CleanupOutcome> {
     const key = `${refOf(b).namespace}/${refOf(b).name}`;
-    const names = [...new Set([...b.spec.targets.map((t) => t.dedicatedHsmRef.name), ...(b.status?.targets ?? []).map((t) => t.dedicatedHsm)])];
+    const names = [...new Set([...b.spec.targets.map((t) => hsmAddress(refOf(b).namespace, t.dedicatedHsmRef).statusKey), ...(b.status?.targets ?? []).map((t) => t.dedicatedHsm)])];
     // The default: a prune (Argo CD, Flux) or a kubectl delete never cuts an application off its HSMs.
     if (b.spec.deletionPolicy !== 'Delete') {
       pass.event(
@@ -586,4 +648,12 @@ function describePlan(client: string, p: { unregister: boolean; register: boolea
   if (p.assign.length) parts.push(`partition${p.assign.length > 1 ? 's' : ''} ${p.assign.join(', ')} assigned`);
   if (p.revoke.length) parts.push(`partition${p.revoke.length > 1 ? 's' : ''} ${p.revoke.join(', ')} revoked`);
   return parts.join(', ') || `client ${client} checked`;
+}
+
+/** Admission tells targets apart as written; `hsm1` and `{namespace: <own>, name: hsm1}` are still one HSM. */
+function sameHsmTwice(b: NtlsClientBinding): void {
+  const ns = refOf(b).namespace;
+  const keys = b.spec.targets.map((t) => hsmAddress(ns, t.dedicatedHsmRef).statusKey);
+  const twice = keys.find((k, i) => keys.indexOf(k) !== i);
+  if (twice !== undefined) throw new Error(`spec.targets names DedicatedHsm ${twice} twice (once with its namespace, once without); list it once, with all its partitions`);
 }

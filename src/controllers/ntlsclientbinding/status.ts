@@ -3,7 +3,7 @@
  * conditions, Ready rolled up. Pure. Everything here is stable between passes that find the same state (no
  * timestamps or counters in messages), so a steady binding costs no status write.
  */
-import { severityOf, SEVERITIES, type ConditionLike, type NtlsClientBindingStatus, type Verdict } from '../../api/index.js';
+import { severityOf, SEVERITIES, type ConditionLike, type NtlsClientBindingStatus, type RevocationPolicy, type Verdict } from '../../api/index.js';
 import { statusEqual, toKubeTime } from '../../runtime/index.js';
 import { report, type ReportOptions } from '../shared/report.js';
 import { driftText, type Drift, type ObservedClient } from './drift.js';
@@ -30,6 +30,10 @@ export interface TargetChecked {
   serverCertFingerprint: string;
   /** The NTLS handshake; undefined when not attempted (the client is not registered as asked). */
   probe: ProbeOutcome | undefined;
+  /** Whether this binding owns the client there now (registered by it, proven by certificate, or adopted). */
+  owned: boolean;
+  /** The grant that admitted a target in another namespace. */
+  grant?: { name: string; revocationPolicy: RevocationPolicy };
 }
 
 export type DeviceReason = 'HostKeyMismatch' | 'CredentialRejected' | 'ApplianceUnreachable';
@@ -42,6 +46,10 @@ export type TargetResult =
   | { hsm: string; kind: 'noCertificate' }
   | { hsm: string; kind: 'deviceError'; host?: string; reason: DeviceReason; message: string }
   | { hsm: string; kind: 'partitionNotFound'; host: string; message: string }
+  /** In another namespace, and no HsmGrant there admits it; `revoked` when a grant did before (its policy was applied). */
+  | { hsm: string; kind: 'notGranted'; message: string; revoked?: boolean }
+  /** A client of that name is registered there and is not this binding's: left alone, its details not shown. */
+  | { hsm: string; kind: 'clientExists'; host: string; message: string }
   /** Another (older) binding registers the same client name on this HSM: left alone. */
   | { hsm: string; kind: 'conflict'; message: string }
   /** A target no longer in the spec, unregistered (or nothing left to clean). */
@@ -55,6 +63,14 @@ export type TargetResult =
 /** The status entry of a target after this pass; `undefined` drops it (a removed target that was cleaned up). */
 export function targetStatus(prev: TargetStatus | undefined, r: TargetResult, now: Date): TargetStatus | undefined {
   if (r.kind === 'removed') return undefined;
+  if (r.kind === 'notGranted') {
+    // Nothing of that HSM is kept for a reader no grant admits; after a revocation it is no longer this binding's.
+    if (r.revoked) return { dedicatedHsm: r.hsm, owned: false };
+    // Not applied yet (observe mode, never admitted): what decides a later revocation is kept.
+    const { owned, grant, revocationPolicy } = prev ?? {};
+    return { dedicatedHsm: r.hsm, ...(owned !== undefined ? { owned } : {}), ...(grant !== undefined ? { grant } : {}), ...(revocationPolicy !== undefined ? { revocationPolicy } : {}) };
+  }
+  if (r.kind === 'clientExists') return { dedicatedHsm: r.hsm, host: r.host, owned: false };
   if (r.kind !== 'checked') {
     // Nothing new was learnt: keep the last known facts (the conditions say why they are stale).
     const host = 'host' in r && r.host !== undefined ? r.host : prev?.host;
@@ -71,6 +87,8 @@ export function targetStatus(prev: TargetStatus | undefined, r: TargetResult, no
     ...(r.observed.fingerprint !== undefined ? { fingerprintOnHsm: r.observed.fingerprint } : {}),
     partitions: [...r.observed.partitions],
     serverCertFingerprint: r.serverCertFingerprint,
+    owned: r.owned,
+    ...(r.grant ? { grant: r.grant.name, revocationPolicy: r.grant.revocationPolicy } : {}),
     ...(lastPushedAt !== undefined ? { lastPushedAt } : {}),
     ...(pushes > 0 ? { pushes } : {}),
     ...(lastDrift !== undefined ? { lastDrift } : {}),
@@ -116,6 +134,10 @@ function registeredProblem(r: TargetResult, mode: 'manage' | 'observe'): Problem
       return { reason: 'PartitionNotFound', status: 'False', message: r.message };
     case 'conflict':
       return { reason: 'Pending', status: 'Unknown', message: `${r.hsm}: not registered: ${r.message}` };
+    case 'notGranted':
+      return { reason: 'NotGranted', status: 'False', message: `${r.hsm}: ${r.message}` };
+    case 'clientExists':
+      return { reason: 'ClientExists', status: 'False', message: `${r.hsm}: ${r.message}` };
     case 'removeFailed':
       return { reason: r.reason, status: 'False', message: `DedicatedHsm ${r.hsm} was removed from the targets but the client could not be unregistered there yet: ${r.message}` };
     case 'removed':

@@ -4,16 +4,26 @@
  * its spec, its deletion, its address (re-deployed), its NTLS server certificate, its host key or whether its
  * appliance is reachable. Routine status writes of the DedicatedHsm controller do not wake every binding.
  */
-import type { DedicatedHsm, NtlsClientBinding } from '../../api/index.js';
+import type { DedicatedHsm, HsmGrant, NtlsClientBinding } from '../../api/index.js';
+import { hsmAddress, hsmAddressOfStatusKey } from '../shared/grants.js';
 import { getCondition } from '../../runtime/index.js';
 
 export const BY_DEDICATED_HSM = 'dedicatedHsm';
 
-/** Index values of a binding: `namespace/name` of every DedicatedHsm it names. */
+/** Index values of a binding: `namespace/name` of every DedicatedHsm it names (in any namespace). */
 export function referencedHsmKeys(b: NtlsClientBinding): string[] {
   const ns = b.metadata.namespace ?? '';
-  const names = new Set([...(b.spec?.targets ?? []).map((t) => t.dedicatedHsmRef.name), ...(b.status?.targets ?? []).map((t) => t.dedicatedHsm)]);
-  return [...names].map((n) => `${ns}/${n}`);
+  const keys = new Set([
+    ...(b.spec?.targets ?? []).map((t) => hsmAddress(ns, t.dedicatedHsmRef).cacheKey),
+    ...(b.status?.targets ?? []).map((t) => hsmAddressOfStatusKey(ns, t.dedicatedHsm).cacheKey),
+  ]);
+  return [...keys];
+}
+
+/** The bindings an HsmGrant change may admit or refuse: those naming one of its HSMs (old and new are both mapped). */
+export function grantedHsmKeys(g: HsmGrant): string[] {
+  const ns = g.metadata.namespace ?? '';
+  return (g.spec?.dedicatedHsms ?? []).map((n) => `${ns}/${n}`);
 }
 
 export function dedicatedHsmChangeMatters(old: DedicatedHsm, cur: DedicatedHsm): boolean {
@@ -35,8 +45,7 @@ export function dedicatedHsmChangeMatters(old: DedicatedHsm, cur: DedicatedHsm):
  * Why a binding must not talk to this HSM's appliance yet, or undefined. A DedicatedHsm whose appliance is known
  * to be unreachable is waited for (its own controller retries and its change re-enqueues the binding).
  */
-export function waitingFor(hsm: DedicatedHsm): string | undefined {
-  const name = hsm.metadata.name ?? '';
+export function waitingFor(hsm: DedicatedHsm, name: string = hsm.metadata.name ?? ''): string | undefined {
   if (hsm.metadata.deletionTimestamp) return `DedicatedHsm ${name} is being deleted.`;
   const reachable = getCondition(hsm.status?.conditions, 'ApplianceReachable');
   if (reachable?.status === 'False') return `DedicatedHsm ${name}: its appliance is not reachable yet (${reachable.reason}).`;

@@ -3,11 +3,11 @@
  * (two narrow interfaces: controllers never see the SSH pool or the SDK clients), the shared credential guard, and
  * the operator's settings. Built once in src/operator.ts.
  */
-import type { DedicatedHsm, HsmHaGroup, NtlsClientBinding } from '../../api/index.js';
+import type { DedicatedHsm, HsmGrant, HsmHaGroup, NtlsClientBinding } from '../../api/index.js';
 import type { AzurePlane, QuotaLimits } from '../../azure/index.js';
 import type { CredentialGuard, DevicePlane } from '../../luna/index.js';
 import type { HsmMetrics } from '../../observability/hsm-metrics.js';
-import type { Clock, Informer, Logger, Manager, SecretCache } from '../../runtime/index.js';
+import type { Clock, Informer, KubeObject, Logger, Manager, SecretCache } from '../../runtime/index.js';
 import type { CredentialDigest } from './credential-digest.js';
 import type { EndpointResolver } from './endpoints.js';
 
@@ -54,6 +54,10 @@ export interface OperatorContext {
     dedicatedHsms: Informer<DedicatedHsm>;
     bindings: Informer<NtlsClientBinding>;
     haGroups: Informer<HsmHaGroup>;
+    /** HsmGrants of the served namespaces: who may use which HSMs across namespaces. */
+    grants: Informer<HsmGrant>;
+    /** Namespaces (their labels, for grants' namespaceSelector). */
+    namespaces: Informer<KubeObject>;
   };
   secrets: SecretCache;
   /** The device plane: appliances, LunaCM hosts, zeroize, the NTLS and TCP probes, host keys seen on first use. */

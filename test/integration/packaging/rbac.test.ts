@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { GROUP, VERSION } from '../../../src/api/group.js';
-import { clusterRules, metricsAuthRules, namespaceRules, OWN_RESOURCES, PERMISSIONS, type Permission, type PolicyRule } from '../../../src/rbac.js';
+import { clusterRules, clusterScopedRules, metricsAuthRules, namespaceRules, OWN_RESOURCES, PERMISSIONS, type Permission, type PolicyRule } from '../../../src/rbac.js';
 import { KubeClient } from '../../../src/runtime/client.js';
 import { EventRecorder, toMicroTime } from '../../../src/runtime/events.js';
 import { addFinalizer, removeFinalizer } from '../../../src/runtime/finalizers.js';
@@ -31,6 +31,7 @@ const FINALIZER = 'dedicatedhsm.io/finalizer';
 const KINDS: Record<(typeof OWN_RESOURCES)[number], string> = { dedicatedhsms: 'DedicatedHsm', ntlsclientbindings: 'NtlsClientBinding', hsmhagroups: 'HsmHaGroup' };
 const typeOf = (plural: (typeof OWN_RESOURCES)[number]): ResourceType => ({ group: GROUP, version: VERSION, plural, namespaced: true, kind: KINDS[plural] });
 const hsmType = typeOf('dedicatedhsms');
+const grantType: ResourceType = { group: GROUP, version: VERSION, plural: 'hsmgrants', namespaced: true, kind: 'HsmGrant' };
 const rbacType = (plural: string, namespaced: boolean): ResourceType => ({ group: 'rbac.authorization.k8s.io', version: 'v1', plural, namespaced });
 const suffix = () => randomBytes(3).toString('hex');
 
@@ -85,6 +86,7 @@ describe('operator RBAC on the real API server', () => {
   let clusterRole: Manifest & { rules: PolicyRule[] };
   let role: Manifest & { rules: PolicyRule[] };
   let metricsAuth: Manifest & { rules: PolicyRule[] };
+  let clusterScoped: Manifest & { rules: PolicyRule[] };
   const objects = new Map<string, KubeObject>();
 
   /** Creates the chart's roles (optionally without some permissions) under fresh names and binds them to `user`. */
@@ -104,8 +106,14 @@ describe('operator RBAC on the real API server', () => {
     cleanup.push(() => admin.delete(rbacType('clusterroles', false), undefined, reviews));
     await admin.create(rbacType('clusterrolebindings', false), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: reviews }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: reviews }, subjects });
     cleanup.push(() => admin.delete(rbacType('clusterrolebindings', false), undefined, reviews));
-    const expectWork = triples(clusterRules(keep));
-    const expectOp = triples(namespaceRules(keep));
+    // Cluster-scoped reads (namespace labels): also a ClusterRoleBinding.
+    const reads = `${name}-cluster-scoped`;
+    await admin.create(rbacType('clusterroles', false), { ...clusterScoped, metadata: { name: reads }, rules: without.length ? clusterScopedRules(keep) : clusterScoped.rules });
+    cleanup.push(() => admin.delete(rbacType('clusterroles', false), undefined, reads));
+    await admin.create(rbacType('clusterrolebindings', false), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: reads }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: reads }, subjects });
+    cleanup.push(() => admin.delete(rbacType('clusterrolebindings', false), undefined, reads));
+    const expectWork = triples([...clusterRules(keep), ...clusterScopedRules(keep)]);
+    const expectOp = triples([...namespaceRules(keep), ...clusterScopedRules(keep)]);
     const client = user === 'hsm-operator' ? KubeClient.fromKubeConfig(extraUserConfig(user)) : impersonating(user);
     await waitFor(`the bindings of ${user}`, async () => JSON.stringify([await effective(client, workNs), await effective(client, opNs)]) === JSON.stringify([expectWork, expectOp]), RBAC_SETTLE_MS);
     // The self-reviews above leave out the review APIs; wait for the cluster-wide binding of those separately.
@@ -120,6 +128,7 @@ describe('operator RBAC on the real API server', () => {
     const rendered = await helmTemplate({ namespace: opNs, release: 'hsm-operator' });
     clusterRole = find(rendered, 'ClusterRole', 'hsm-operator-manager') as typeof clusterRole;
     metricsAuth = find(rendered, 'ClusterRole', 'hsm-operator-metrics-auth') as typeof metricsAuth;
+    clusterScoped = find(rendered, 'ClusterRole', 'hsm-operator-cluster-scoped') as typeof clusterScoped;
     role = find(rendered, 'Role') as typeof role;
     for (const [kind, sample] of samples()) {
       const plural = OWN_RESOURCES.find((p) => KINDS[p] === kind)!;
@@ -247,8 +256,8 @@ describe('operator RBAC on the real API server', () => {
       const user = `hsm-operator-exact-${suffix()}`;
       await grant(user);
       const client = impersonating(user);
-      expect(await effective(client, workNs)).toEqual(triples(clusterRules()));
-      expect(await effective(client, opNs)).toEqual(triples(namespaceRules()));
+      expect(await effective(client, workNs)).toEqual(triples([...clusterRules(), ...clusterScopedRules()]));
+      expect(await effective(client, opNs)).toEqual(triples([...namespaceRules(), ...clusterScopedRules()]));
     });
 
     /** For each permission, the one operation of the operator that only it allows. */
@@ -290,14 +299,16 @@ describe('operator RBAC on the real API server', () => {
         what: 'create the leader Lease',
         run: (c) => status(c.create(CoreTypes.leases, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: `leader-${suffix()}`, namespace: opNs }, spec: {} })),
       },
+      { permission: PERMISSIONS[7]!, what: 'list HsmGrants', run: (c) => status(c.list(grantType, { namespace: workNs })) },
+      { permission: PERMISSIONS[8]!, what: 'list namespaces (their labels)', run: (c) => status(c.list(CoreTypes.namespaces, {})) },
       {
-        permission: PERMISSIONS[7]!,
+        permission: PERMISSIONS[9]!,
         what: 'review a scraper\'s token (TokenReview)',
         run: (c) =>
           status(c.request({ verb: 'POST', path: '/apis/authentication.k8s.io/v1/tokenreviews', body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: 'not-a-token' } } })),
       },
       {
-        permission: PERMISSIONS[8]!,
+        permission: PERMISSIONS[10]!,
         what: 'ask whether a scraper may GET /metrics (SubjectAccessReview)',
         run: (c) =>
           status(

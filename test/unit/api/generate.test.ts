@@ -20,7 +20,7 @@ describe('generate', () => {
 
   it('writes one CRD per kind, named dedicatedhsm.io_<plural>.yaml, plus docs/api.md', () => {
     const paths = [...renderGenerated().keys()].sort();
-    expect(paths).toEqual(['crds/dedicatedhsm.io_dedicatedhsms.yaml', 'crds/dedicatedhsm.io_hsmhagroups.yaml', 'crds/dedicatedhsm.io_ntlsclientbindings.yaml', 'docs/api.md']);
+    expect(paths).toEqual(['crds/dedicatedhsm.io_dedicatedhsms.yaml', 'crds/dedicatedhsm.io_hsmgrants.yaml', 'crds/dedicatedhsm.io_hsmhagroups.yaml', 'crds/dedicatedhsm.io_ntlsclientbindings.yaml', 'docs/api.md']);
   });
 
   it('crds/ and docs/api.md are fresh (run `npm run generate` after changing src/api)', () => {

@@ -11,6 +11,7 @@ import {
   DedicatedHsmSpecSchema,
   HsmHaGroupSpecSchema,
   KINDS,
+  HsmGrantDefinition,
   NtlsClientBindingSpecSchema,
   Patterns,
   SKU_A790,
@@ -33,6 +34,8 @@ function walk(node: JsonValue | undefined, path: string, visit: (n: JsonObject, 
 }
 
 const kinds = KINDS.map((def) => [def.kind, def, rootSchema(def)] as const);
+/** The kinds the operator reconciles and reports on (HsmGrant is a statement of policy, with no status). */
+const reported = kinds.filter(([, def]) => def.status !== undefined);
 
 describe('CRD schemas', () => {
   it.each(kinds)('%s: every spec and status field has a description', (_kind, _def, root) => {
@@ -69,7 +72,7 @@ describe('CRD schemas', () => {
     });
   });
 
-  it.each(kinds)('%s: status subresource, printer columns with Ready/Reason/Age, short name and hsm category', (kind, def) => {
+  it.each(reported)('%s: status subresource, printer columns with Ready/Reason/Age, short name and hsm category', (kind, def) => {
     const crd = crdFor(def) as { spec: { names: JsonObject; versions: JsonObject[] } };
     const version = crd.spec.versions[0]!;
     expect(version.subresources).toEqual({ status: {} });
@@ -81,6 +84,16 @@ describe('CRD schemas', () => {
     expect(crd.spec.names.shortNames).toEqual([{ DedicatedHsm: 'dhsm', NtlsClientBinding: 'ntlsb', HsmHaGroup: 'hsmha' }[kind]]);
   });
 
+  it('HsmGrant: no status subresource (nothing reports on it), printer columns of its bounds, short name and hsm category', () => {
+    const crd = crdFor(HsmGrantDefinition) as { spec: { names: JsonObject; versions: JsonObject[] } };
+    const version = crd.spec.versions[0]!;
+    expect(version.subresources).toBeUndefined();
+    expect(((version.schema as JsonObject).openAPIV3Schema as JsonObject).properties).not.toHaveProperty('status');
+    expect((version.additionalPrinterColumns as { name: string }[]).map((c) => c.name.toUpperCase())).toEqual(['HSMS', 'NAMESPACES', 'PARTITIONS', 'REVOCATION', 'AGE']);
+    expect(crd.spec.names.shortNames).toEqual(['hsmg']);
+    expect(crd.spec.names.categories).toEqual(['hsm']);
+  });
+
   it('printer columns name the key fields of each kind', () => {
     const names = Object.fromEntries(KINDS.map((d) => [d.kind, d.printerColumns.filter((c) => !c.priority).map((c) => c.name.toUpperCase())]));
     expect(names.DedicatedHsm).toEqual(['READY', 'REASON', 'PROVISIONING', 'IP', 'STAMP', 'SOFTWARE', 'FIRMWARE', 'REBOOT-PATCH', 'AGE']);
@@ -88,7 +101,7 @@ describe('CRD schemas', () => {
     expect(names.HsmHaGroup).toEqual(['READY', 'REASON', 'MEMBERS', 'ALIVE', 'AGE']);
   });
 
-  it.each(kinds)('%s: conditions are metav1.Conditions in a map keyed by type', (_kind, _def, root) => {
+  it.each(reported)('%s: conditions are metav1.Conditions in a map keyed by type', (_kind, _def, root) => {
     const conditions = ((root.properties as JsonObject).status as JsonObject).properties as JsonObject;
     const c = conditions.conditions as JsonObject;
     expect(c['x-kubernetes-list-type']).toBe('map');

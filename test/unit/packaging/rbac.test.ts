@@ -18,6 +18,7 @@ import {
   aggregationLabel,
   clusterRules,
   generatedFiles,
+  clusterScopedRules,
   grants,
   listCrdFiles,
   metricsAuthRules,
@@ -41,7 +42,8 @@ const crds = listCrdFiles(join(root, 'crds')).flatMap((f) => parseAllDocuments(r
 describe('the permission declaration', () => {
   it('covers exactly the kinds the generated CRDs define, in their group', () => {
     expect(crds.length).toBeGreaterThan(0);
-    expect(crds.map((c) => c.spec.names.plural).sort()).toEqual([...OWN_RESOURCES].sort());
+    // The reconciled kinds, and HsmGrant, which the operator only reads.
+    expect(crds.map((c) => c.spec.names.plural).sort()).toEqual([...OWN_RESOURCES, 'hsmgrants'].sort());
     for (const c of crds) expect(c.spec.group).toBe(GROUP);
   });
 
@@ -66,7 +68,8 @@ describe('the permission declaration', () => {
       { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
       { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
     ]);
-    expect(clusterRules().length + namespaceRules().length + metricsAuthRules().length).toBe(PERMISSIONS.length);
+    expect(clusterScopedRules()).toEqual([{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }]);
+    expect(clusterRules().length + namespaceRules().length + metricsAuthRules().length + clusterScopedRules().length).toBe(PERMISSIONS.length);
     expect(clusterRules().some((r) => r.resources.includes('leases'))).toBe(false);
     // Reviews are cluster-scoped: in the manager ClusterRole a per-namespace RoleBinding (watchNamespaces) would not grant them.
     expect(clusterRules().some((r) => r.apiGroups.some((g) => g.startsWith('authentication') || g.startsWith('authorization')))).toBe(false);

@@ -16,6 +16,7 @@ const checked = (over: Partial<TargetChecked> = {}): TargetChecked => ({
   pushed: false,
   serverCertFingerprint: 'SS',
   probe: { ok: true },
+  owned: true,
   ...over,
 });
 
