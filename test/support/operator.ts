@@ -11,6 +11,8 @@ import type { World } from '../../src/sandbox/world.js';
 
 export interface TestOperatorOptions {
   namespace: string;
+  /** More namespaces to watch besides `namespace` (a shared cluster: a platform namespace and tenants'). */
+  alsoWatch?: string[];
   world: World;
   /** Token user to run as (default admin); e.g. 'hsm-operator' bound to the chart's RBAC. */
   user?: string;
@@ -36,7 +38,7 @@ export async function startTestOperator(o: TestOperatorOptions): Promise<Operato
   const op = buildOperator({
     manager: {
       kubeConfig: testKubeConfig(o.user),
-      namespaces: [o.namespace],
+      namespaces: [o.namespace, ...(o.alsoWatch ?? [])],
       // An empty Lease namespace means the test's own (known only once the scenario made it).
       leaderElection: o.leaderElection ? { ...o.leaderElection, namespace: o.leaderElection.namespace || o.namespace } : false,
       metricsBindAddress: '127.0.0.1:0',

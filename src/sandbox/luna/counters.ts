@@ -6,9 +6,11 @@ export interface CommandCounters {
   readOnly: number;
   /** Lines refused before interpretation (bad syntax, shell metacharacters). */
   rejected: number;
+  /** Commands received that name a client (`-client <name>`), by that name: who asked about whose client. */
+  byClient: Record<string, number>;
 }
 
-export const newCommandCounters = (): CommandCounters => ({ byName: {}, stateChanging: 0, readOnly: 0, rejected: 0 });
+export const newCommandCounters = (): CommandCounters => ({ byName: {}, stateChanging: 0, readOnly: 0, rejected: 0, byClient: {} });
 
 export function countCommand(c: CommandCounters, name: string, changesState: boolean): void {
   c.byName[name] = (c.byName[name] ?? 0) + 1;

@@ -507,6 +507,8 @@ export function createLunashInterpreter(h: LunashHooks): Interpreter {
       }
     }
     countCommand(h.commands, spec.name, spec.changesState);
+    const client = opts.client;
+    if (typeof client === 'string') h.commands.byClient[client] = (h.commands.byClient[client] ?? 0) + 1;
     return spec.run({ io, opts, h, out });
   };
 }
