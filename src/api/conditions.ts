@@ -247,6 +247,7 @@ export const HSM_HA_GROUP_CONDITIONS = {
       'TargetNotFound',
       'WaitingForDedicatedHsm',
       'PartitionNotFound',
+      'NotGranted',
       'ClientHostUnreachable',
       'CredentialRejected',
       'HostKeyMismatch',

@@ -9,9 +9,9 @@ import {
   Duration,
   HostKey,
   HostKeyRules,
+  HsmRef,
   InsecureTrustOnFirstUse,
   LastHandled,
-  LocalRef,
   ObservedGeneration,
   Patterns,
   Port,
@@ -24,7 +24,9 @@ import type { KindDefinition } from './crd.js';
 
 const Member = Type.Object(
   {
-    dedicatedHsmRef: LocalRef('The DedicatedHsm (same namespace) holding the member partition.', 'Name of the DedicatedHsm.'),
+    dedicatedHsmRef: HsmRef(
+      'The DedicatedHsm holding the member partition: in this namespace, or in another one whose owners granted it (an HsmGrant there admitting HsmHaGroup from this namespace and the partition, named by label).',
+    ),
     partitionSerial: Type.Optional(
       Type.String({ description: 'Serial number of the member partition (digits). Exactly one of partitionSerial or partitionLabel.', maxLength: 20, pattern: Patterns.serial }),
     ),
@@ -38,9 +40,6 @@ const Member = Type.Object(
   },
 );
 
-/** Identity of a member for duplicate detection: HSM plus serial or label. */
-const memberKey = (v: string) =>
-  `${v}.dedicatedHsmRef.name + '/' + (has(${v}.partitionSerial) ? 's:' + ${v}.partitionSerial : (has(${v}.partitionLabel) ? 'l:' + ${v}.partitionLabel : ''))`;
 
 const Client = Type.Object(
   {
@@ -105,7 +104,8 @@ export const HsmHaGroupSpecSchema = Type.Object(
       maxItems: 16,
       ...cel(
         {
-          rule: `self.all(m, self.exists_one(n, ${memberKey('n')} == ${memberKey('m')}))`,
+          // A member is its HSM reference plus exactly one of serial or label: equal members are the same partition.
+          rule: 'self.all(m, self.exists_one(n, n == m))',
           message: 'duplicate member: each partition may appear only once in members',
           },
         {
@@ -131,7 +131,7 @@ const MemberStatus = Type.Object(
   {
     serial: Type.Optional(Type.String({ description: 'Serial number of the member partition.', maxLength: 32 })),
     label: Type.Optional(Type.String({ description: 'Label of the member partition.', maxLength: 64 })),
-    dedicatedHsm: Type.Optional(Type.String({ description: 'Name of the DedicatedHsm holding the partition.', maxLength: 253 })),
+    dedicatedHsm: Type.Optional(Type.String({ description: 'The DedicatedHsm holding the partition: its name, or namespace/name in another namespace.', maxLength: 317 })),
     state: Type.Optional(Type.String({ description: 'Member state as LunaCM reports it: alive, down, or standby; unknown before the first poll.', maxLength: 32 })),
     lastRecoveryAt: Type.Optional(Timestamp('When the operator last ran hagroup recover for this member.')),
     recoveries: Type.Optional(Type.Integer({ description: 'Successful recoveries of this member.', format: 'int32', minimum: 0 })),

@@ -6,6 +6,7 @@
  */
 import type { DedicatedHsm, HsmHaGroup } from '../../api/index.js';
 import { objectKey, specOrMetadataChanged, watchOf } from '../../runtime/index.js';
+import { hsmAddress } from '../shared/grants.js';
 import type { OperatorContext } from '../shared/index.js';
 import { createReconciler, newMemory } from './reconciler.js';
 import { clientHostKey } from './settings.js';
@@ -23,7 +24,7 @@ function memberFacts(h: DedicatedHsm): string {
 
 export function registerHsmHaGroupController(ctx: OperatorContext): void {
   const groups = ctx.caches.haGroups;
-  groups.addIndex(BY_HSM, (g) => g.spec.members.map((m) => `${g.metadata.namespace ?? ''}/${m.dedicatedHsmRef.name}`));
+  groups.addIndex(BY_HSM, (g) => g.spec.members.map((m) => hsmAddress(g.metadata.namespace ?? '', m.dedicatedHsmRef).cacheKey));
   groups.addIndex(BY_CLIENT, (g) => [clientHostKey(g.spec.client.host, g.spec.client.port)]);
   ctx.manager.addController<HsmHaGroup>({
     name: CONTROLLER_NAME,
@@ -32,6 +33,9 @@ export function registerHsmHaGroupController(ctx: OperatorContext): void {
     watches: [
       watchOf(ctx.caches.dedicatedHsms, (h) => groups.byIndex(BY_HSM, objectKey(h)).map(objectKey), (a, b) => memberFacts(a) !== memberFacts(b)),
       watchOf(ctx.secrets.informer, ctx.secrets.mapTo(CONTROLLER_NAME)),
+      // Grants admit and refuse members in other namespaces (by selector too: a namespace's labels).
+      watchOf(ctx.caches.grants, (g) => (g.spec?.dedicatedHsms ?? []).flatMap((n) => groups.byIndex(BY_HSM, `${g.metadata.namespace ?? ''}/${n}`)).map(objectKey), specOrMetadataChanged),
+      watchOf(ctx.caches.namespaces, (n) => groups.list(n.metadata?.name ?? '').map(objectKey), (a, b) => JSON.stringify(a.metadata?.labels ?? {}) !== JSON.stringify(b.metadata?.labels ?? {})),
       // Client-wide settings: a sibling's spec change can start or end a settings conflict.
       watchOf(
         groups,

@@ -11,14 +11,14 @@ import type { HaGroupInfo } from '../../luna/index.js';
 
 /** Why a declared member cannot be placed in the group right now. */
 export interface MemberProblem {
-  reason: 'TargetNotFound' | 'WaitingForDedicatedHsm' | 'PartitionNotFound';
+  reason: 'TargetNotFound' | 'WaitingForDedicatedHsm' | 'PartitionNotFound' | 'NotGranted';
   message: string;
 }
 
 export interface DeclaredMember {
   /** Position in spec.members (0 is the primary). */
   index: number;
-  /** Name of the DedicatedHsm holding the partition. */
+  /** The DedicatedHsm holding the partition: its name, or namespace/name in another namespace (as status lists it). */
   hsm: string;
   /** The partition serial: declared, or resolved from the declared label. */
   serial?: string;

@@ -27,6 +27,7 @@ import {
 } from '../../luna/index.js';
 import { RetryableError, type ReconcileContext, type ReconcileOutcome } from '../../runtime/index.js';
 import { describeDeviceError, reconcilerFor, report, SecretReads, spreadBelow, type OperatorContext, type Pass, type SecretRead, type Step } from '../shared/index.js';
+import { hsmAddressOfStatusKey } from '../shared/grants.js';
 import { clientEndpoint, groupGuardRecords, lunaCm, persistGroupGuard } from './client-host.js';
 import { groupConditions, type ClientProblem, type DownMember, type Observation, type ShapeProblem } from './conditions.js';
 import { cloningConflicts, conflictsFromOutput, describeMember, findGroup, isServing, memberStatuses, type CloningConflict, type MemberStatus } from './health.js';
@@ -255,7 +256,7 @@ class GroupPass {
   private probe(name: string, hsms: Map<string, DedicatedHsm | undefined>): Promise<Reach> {
     let p = this.probes.get(name);
     if (!p) {
-      p = applianceReach(this.ctx, hsms.get(name) ?? this.ctx.caches.dedicatedHsms.get(`${this.ref.namespace}/${name}`), name, this.rctx.signal);
+      p = applianceReach(this.ctx, hsms.get(name) ?? this.ctx.caches.dedicatedHsms.get(hsmAddressOfStatusKey(this.ref.namespace, name).cacheKey), name, this.rctx.signal);
       this.probes.set(name, p);
     }
     return p;

@@ -5,6 +5,7 @@
  */
 import type { DedicatedHsm, HsmHaGroup } from '../../api/index.js';
 import { DeviceAbortedError } from '../../luna/index.js';
+import { grantFor, hsmAddress, type GrantRequest, type HsmAddress } from '../shared/grants.js';
 import { applianceAccess, describeDeviceError, withAppliance, type OperatorContext, type SecretReads } from '../shared/index.js';
 import type { MemberStatus } from './health.js';
 import type { DeclaredMember } from './members.js';
@@ -24,15 +25,24 @@ export async function resolveMembers(
   const previous: readonly MemberStatus[] = group.status?.members ?? [];
   const declared: DeclaredMember[] = [];
   for (const [index, m] of group.spec.members.entries()) {
-    const name = m.dedicatedHsmRef.name;
-    if (!hsms.has(name)) hsms.set(name, ctx.caches.dedicatedHsms.get(`${namespace}/${name}`));
-    const hsm = hsms.get(name);
+    const addr = hsmAddress(namespace, m.dedicatedHsmRef);
+    const name = addr.statusKey;
     const member: DeclaredMember = { index, hsm: name, ...(m.partitionLabel ? { label: m.partitionLabel } : {}) };
-    if (!hsm) member.problem = { reason: 'TargetNotFound', message: `DedicatedHsm ${namespace}/${name} does not exist` };
+    // Across namespaces: nothing is looked up (not even whether the HSM exists) before a grant admits the partition.
+    const refused = memberRefused(ctx, group, addr, m);
+    if (refused) {
+      member.problem = { reason: 'NotGranted', message: refused };
+      declared.push(member);
+      continue;
+    }
+    if (!hsms.has(name)) hsms.set(name, ctx.caches.dedicatedHsms.get(addr.cacheKey));
+    const hsm = hsms.get(name);
+    if (!hsm) member.problem = { reason: 'TargetNotFound', message: `DedicatedHsm ${addr.cacheKey} does not exist` };
     if (m.partitionSerial) {
       member.serial = m.partitionSerial;
     } else if (m.partitionLabel && hsm) {
-      const found = await serialForLabel(ctx, hsm, m.partitionLabel, secrets, labels, signal);
+      const visible = (label: string): boolean => !addr.crossNamespace || grantFor(ctx, haRequest(group, addr, label), []).granted;
+      const found = await serialForLabel(ctx, hsm, name, m.partitionLabel, secrets, labels, visible, signal);
       if ('serial' in found) member.serial = found.serial;
       else {
         const recorded = previous.find((p) => p.dedicatedHsm === name && p.label === m.partitionLabel && p.serial);
@@ -45,26 +55,43 @@ export async function resolveMembers(
   return { declared, hsms };
 }
 
+/** Why a member across namespaces is not admitted, or undefined (same namespace, or granted). */
+function memberRefused(ctx: OperatorContext, group: HsmHaGroup, addr: HsmAddress, m: HsmHaGroup['spec']['members'][number]): string | undefined {
+  if (!addr.crossNamespace) return undefined;
+  if (!m.partitionLabel) {
+    return `member on DedicatedHsm ${addr.cacheKey}: name the partition by partitionLabel (grants admit partitions by label), not by serial.`;
+  }
+  const d = grantFor(ctx, haRequest(group, addr, m.partitionLabel), []);
+  return d.granted ? undefined : d.message;
+}
+
+/** What an HA group asks of one HSM for one partition, as the grants judge it (no client count: no client is registered). */
+function haRequest(group: HsmHaGroup, hsm: HsmAddress, label: string): GrantRequest {
+  return { kind: 'HsmHaGroup', namespace: group.metadata.namespace ?? '', uid: group.metadata.uid ?? '', createdAt: String(group.metadata.creationTimestamp ?? ''), hsm, partitions: [label] };
+}
+
 async function serialForLabel(
   ctx: OperatorContext,
   hsm: DedicatedHsm,
+  name: string,
   label: string,
   secrets: SecretReads,
   labels: LabelCache,
+  visible: (label: string) => boolean,
   signal: AbortSignal | undefined,
 ): Promise<{ serial: string } | { problem: NonNullable<DeclaredMember['problem']> }> {
   const key = `${hsm.metadata.uid ?? hsm.metadata.name ?? ''}/${label}`;
   const cached = labels.get(key);
   if (cached) return { serial: cached };
-  const name = hsm.metadata.name ?? '';
   const access = await applianceAccess(ctx, hsm, secrets, signal);
   if (!access.ok) return { problem: { reason: 'WaitingForDedicatedHsm', message: `partition ${label} cannot be looked up yet: ${access.message}` } };
   try {
     const partitions = await withAppliance(ctx, hsm, access, (a) => a.partitions());
-    for (const p of partitions) labels.set(`${hsm.metadata.uid ?? name}/${p.label}`, p.serial);
+    for (const p of partitions) labels.set(`${hsm.metadata.uid ?? hsm.metadata.name ?? ''}/${p.label}`, p.serial);
     const found = partitions.find((p) => p.label === label);
     if (found) return { serial: found.serial };
-    const have = partitions.map((p) => p.label).join(', ') || 'none';
+    // A tenant under a grant hears only of the partitions granted to it.
+    const have = partitions.map((p) => p.label).filter(visible).join(', ') || 'none';
     return { problem: { reason: 'PartitionNotFound', message: `DedicatedHsm ${name} has no partition labelled ${label} (partitions: ${have}); create it or fix spec.members` } };
   } catch (e) {
     // An aborted pass ends here: its outcome is not a fact about the appliance.
