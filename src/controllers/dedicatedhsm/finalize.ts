@@ -247,7 +247,8 @@ async function actFinalize(env: HsmEnv, input: DedicatedHsm, step: FinalizeStep,
   }
 
   // Delete the HSM resource (never its resource group).
-  pass.event('Normal', 'Deleting', `Deleting Azure HSM ${name} (resource group ${a.resourceGroup} is left alone): deletionPolicy Delete ${requestedBy(hsm)}${step.kind === 'zeroize' ? `, zeroized as ${Annotations.confirmZeroize} asked` : ''}.`);
+  const why = step.kind === 'zeroize' ? `zeroized as ${Annotations.confirmZeroize} asked` : obs.zeroized === true ? 'the appliance reports it zeroized' : 'the resource never came up (Failed)';
+  pass.event('Normal', 'Deleting', `Deleting Azure HSM ${name} (resource group ${a.resourceGroup} is left alone): ${why}; deletionPolicy Delete ${requestedBy(hsm)}.`);
   try {
     const p = await plane.beginDeleteHsm(a.subscriptionId, a.resourceGroup, name);
     if (p.done) {

@@ -137,6 +137,7 @@ describe('DedicatedHsm finalize: deletionPolicy Delete', () => {
     expect(a.counters.commands.byName['hsm login']).toBe(3);
     expect(a.zeroized).toBe(true);
     expect(r1.events.map((e) => e.reason)).toEqual(['Zeroizing', 'Zeroized', 'Deleting']);
+    for (const e of r1.events) expect(e.note, e.reason).toContain('requester not recorded (no dedicatedhsm.io/deletion-requested-by)');
     expect(hsmWrites(w)).toEqual(['DELETE hsm-arm-1']);
     expect(w.azure.requests.filter((q) => q.method === 'DELETE').map((q) => q.resource)).toEqual([`/subscriptions/${w.ids.subscriptionId}/resourceGroups/${w.ids.resourceGroup}/providers/Microsoft.HardwareSecurityModules/dedicatedHSMs/hsm-arm-1`]);
     expect(r1.hsm.status).toMatchObject({ pendingOperation: { kind: 'delete' }, appliance: { zeroized: true, soAttemptsLeft: 0 } });
@@ -362,8 +363,9 @@ describe('DedicatedHsm finalize: the last live copy of an HA group\'s key materi
     const { w, a, hsm } = await deployed();
     a.zeroized = true;
     w.haGroups.push(haGroup('payments', ['hsm1', 'hsm2'], { hsm2: 'down' }, false));
-    await runFinalize(w, hsm({ deletionPolicy: 'Delete' }));
+    const r = await runFinalize(w, hsm({ deletionPolicy: 'Delete' }));
     expect(a.counters.hsmLogins.failure).toBe(0);
     expect(hsmWrites(w)).toEqual(['DELETE hsm1']);
+    expect(r.events.map((e) => [e.reason, e.note])).toEqual([['Deleting', expect.stringContaining('the appliance reports it zeroized')]]);
   });
 });
