@@ -55,11 +55,12 @@ export function zeroizeTarget(hsm: Pick<DedicatedHsm, 'spec'>, azureIp: string |
 export function lastLiveCopyGroups(hsmName: string, namespace: string, groups: readonly HsmHaGroup[]): string[] {
   const out: string[] = [];
   for (const g of groups) {
-    if ((g.metadata.namespace ?? '') !== namespace) continue;
-    if (!g.spec.members.some((m) => m.dedicatedHsmRef.name === hsmName)) continue;
+    // A reference names its namespace when it crosses one (grants); otherwise it is the group's own.
+    const refersHere = (ref: { name: string; namespace?: string }) => ref.name === hsmName && (ref.namespace ?? g.metadata.namespace) === namespace;
+    if (!g.spec.members.some((m) => refersHere(m.dedicatedHsmRef))) continue;
     const inSync = g.status?.needsSync === false;
     const otherLive = (g.status?.members ?? []).some((m) => m.dedicatedHsm !== undefined && m.dedicatedHsm !== hsmName && isServing(m.state));
-    if (!(inSync && otherLive)) out.push(g.metadata.name ?? '');
+    if (!(inSync && otherLive)) out.push(g.metadata.namespace === namespace ? (g.metadata.name ?? '') : `${g.metadata.namespace ?? ''}/${g.metadata.name ?? ''}`);
   }
   return out.sort();
 }

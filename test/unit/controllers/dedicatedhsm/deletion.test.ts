@@ -100,8 +100,11 @@ describe('the last live copy of an HA group\'s key material', () => {
     expect(lastLiveCopyGroups('hsm1', 'ns', [group('g', ['hsm1', 'hsm2'], undefined)])).toEqual(['g']);
   });
 
-  it('ignores groups this HSM is not in, and groups of other namespaces', () => {
+  it('ignores groups this HSM is not in, and same-named HSMs of other namespaces; a reference across namespaces counts', () => {
     expect(lastLiveCopyGroups('hsm1', 'ns', [group('g', ['hsm2'], undefined), group('h', ['hsm1'], undefined, 'other')])).toEqual([]);
+    const across = group('x', ['hsm2'], undefined, 'other');
+    across.spec.members.push({ dedicatedHsmRef: { name: 'hsm1', namespace: 'ns' } as { name: string }, partitionLabel: 'p' });
+    expect(lastLiveCopyGroups('hsm1', 'ns', [across])).toEqual(['other/x']);
   });
 
   it('decideDeletion: the confirm alone does not zeroize the last copy; the phrase does; unconfirmed, the warning is told up front', () => {
