@@ -13,6 +13,17 @@ export const Annotations = {
   recoverNow: 'dedicatedhsm.io/recover-now',
   /** Second key for zeroization on delete (DedicatedHsm, deletionPolicy Delete): must equal the ARM resource name. */
   confirmZeroize: 'dedicatedhsm.io/confirm-zeroize',
+  /**
+   * Who set deletionPolicy Delete (DedicatedHsm): the destructive-actions admission policy makes it equal the
+   * requesting user's name when Delete is set, keeps it while Delete stays, and (two-person rule) admits the
+   * confirmation only from another user. The operator names it in its zeroize and delete Events.
+   */
+  deletionRequestedBy: 'dedicatedhsm.io/deletion-requested-by',
+  /**
+   * The confirmation, in words, that zeroizing may destroy the last live copy of an HA group's key material: must
+   * equal keyMaterialLossPhrase(ARM name) exactly. Needed only when no other member of a group is alive and in sync.
+   */
+  acceptKeyMaterialLoss: 'dedicatedhsm.io/accept-key-material-loss',
   /** Lets an NtlsClientBinding with deletionPolicy Delete be deleted while an HSM is unreachable (device clean-up is skipped). */
   abandon: 'dedicatedhsm.io/abandon',
   /**
@@ -82,6 +93,22 @@ export function requestedTrigger(annotations: AnnotationMap, trigger: TriggerAnn
 export function zeroizeConfirmed(annotations: AnnotationMap, armName: string): boolean {
   const value = annotations?.[Annotations.confirmZeroize];
   return value !== undefined && armName.length > 0 && value === armName;
+}
+
+/** The words dedicatedhsm.io/accept-key-material-loss must hold, character for character, for the HSM `armName`. */
+export function keyMaterialLossPhrase(armName: string): string {
+  return `the key material on ${armName} may be lost`;
+}
+
+/** Whether the confirmation accepts, in words naming this HSM, that the last live copy of key material may be lost. */
+export function keyMaterialLossAccepted(annotations: AnnotationMap, armName: string): boolean {
+  return armName.length > 0 && annotations?.[Annotations.acceptKeyMaterialLoss] === keyMaterialLossPhrase(armName);
+}
+
+/** Who asked for deletionPolicy Delete, as the annotation says (verified at admission when the policy is installed). */
+export function deletionRequestedBy(annotations: AnnotationMap): string | undefined {
+  const v = annotations?.[Annotations.deletionRequestedBy];
+  return v === undefined || v === '' ? undefined : v;
 }
 
 /** Whether the user allowed deletion without device clean-up. Only the literal "true" counts. */

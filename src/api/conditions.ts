@@ -91,6 +91,14 @@ export const REASONS = {
     severity: 'needsHuman',
     meaning: 'deletionPolicy Delete needs a zeroized HSM: set dedicatedhsm.io/confirm-zeroize to the ARM resource name, or zeroize it yourself.',
   },
+  HostKeyNotPinned: {
+    severity: 'needsHuman',
+    meaning: 'Zeroization is read and done only over the NIC IP Azure reports with the host key pinned in spec.appliance.hostKey, never under trust-on-first-use; pin the key, or zeroize the HSM yourself.',
+  },
+  LastLiveCopy: {
+    severity: 'needsHuman',
+    meaning: 'The HSM holds the only live copy of an HA group\'s key material (no other member alive and in sync); bring another member back in sync, or accept the loss with dedicatedhsm.io/accept-key-material-loss.',
+  },
   CertificateExpired: { severity: 'needsHuman', meaning: 'The client certificate has expired and was not renewed.' },
   CertificateInvalid: { severity: 'needsHuman', meaning: 'The certificate Secret is not a usable kubernetes.io/tls key pair for this identity.' },
   PartitionNotFound: { severity: 'needsHuman', meaning: 'A named partition (label or serial) does not exist on the HSM; create it or fix the spec.' },
@@ -198,7 +206,7 @@ export const DEDICATED_HSM_CONDITIONS = {
   DeletionBlocked: {
     normal: 'False',
     meaning: 'Deletion waits for something only a human can give (zeroization or its confirmation).',
-    reasons: ['NotBlocked', 'DeletionBlocked', 'Zeroizing', 'Deleting', 'ApplianceUnreachable', 'CredentialRejected'],
+    reasons: ['NotBlocked', 'DeletionBlocked', 'Zeroizing', 'Deleting', 'ApplianceUnreachable', 'CredentialRejected', 'HostKeyNotPinned', 'LastLiveCopy'],
   },
 } as const satisfies Record<string, ConditionInfo>;
 

@@ -125,7 +125,9 @@ export function renderApiDocs(kinds: readonly KindDefinition[]): string {
     [Annotations.resyncNow]: 'Trigger (any kind): re-read Azure and the device now. Acted on once per distinct non-empty value (usually an RFC 3339 timestamp), recorded in status.lastHandledResyncAt before acting; the annotation is never edited.',
     [Annotations.repushNow]: 'Trigger (NtlsClientBinding): push the client configuration to every target again. Acted on once per distinct non-empty value, recorded in status.lastHandledRepushAt before acting; the annotation is never edited.',
     [Annotations.recoverNow]: 'Trigger (HsmHaGroup): run hagroup recover now, also when the recovery circuit is open. Acted on once per distinct non-empty value, recorded in status.lastHandledRecoverAt before acting; the annotation is never edited.',
-    [Annotations.confirmZeroize]: 'Second key for deletionPolicy Delete: must equal the ARM resource name exactly; only then does the operator zeroize the HSM.',
+    [Annotations.confirmZeroize]: 'Second key for deletionPolicy Delete: must equal the ARM resource name exactly; only then does the operator zeroize the HSM. The destructive-actions admission policy admits it only from its group (and, under the two-person rule, from another user than the one who set Delete).',
+    [Annotations.deletionRequestedBy]: 'Who set deletionPolicy Delete (DedicatedHsm). The destructive-actions admission policy makes it equal the requesting user when Delete is set and keeps it unchanged while Delete stays; the operator names it in its Zeroizing, Zeroized and Deleting Events.',
+    [Annotations.acceptKeyMaterialLoss]: 'Needed to zeroize an HSM that holds the last live copy of an HA group\'s key material (no other member alive and in sync): must read exactly "the key material on <ARM name> may be lost".',
     [Annotations.abandon]: '"true" lets an NtlsClientBinding with deletionPolicy Delete be deleted while an HSM is unreachable (device clean-up is skipped).',
   };
   for (const name of Object.values(Annotations)) out.push(`| \`${name}\` | ${meanings[name] ?? ''} |`);

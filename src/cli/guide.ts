@@ -134,6 +134,16 @@ export const GUIDE: Partial<Record<Exclude<Reason, ReadyReason>, GuideAdvice>> =
     section: 'How to delete an HSM resource',
     action: 'The Azure resource can only be deleted once the HSM is zeroized: set dedicatedhsm.io/confirm-zeroize to the ARM resource name, or zeroize it yourself. Never delete the resource group first.',
   },
+  HostKeyNotPinned: {
+    section: 'How to delete an HSM resource',
+    action:
+      "Deletion reads and zeroizes only over the NIC IP Azure reports with a pinned key, never at spec.appliance.host or under trust-on-first-use: verify the appliance's host key out of band (`ssh-keygen -lf <(ssh-keyscan <NIC IP>)` from a trusted host on the HSM network), set spec.appliance.hostKey and remove insecureTrustOnFirstUse. Or zeroize the HSM yourself, delete its Azure resource, then set deletionPolicy Orphan.",
+  },
+  LastLiveCopy: {
+    section: 'How to delete an HSM resource',
+    action:
+      'The HSM holds the only live copy of an HA group\'s key material: bring another member back and synchronise the group (its status shows it alive, needsSync false), or accept the loss with dedicatedhsm.io/accept-key-material-loss set to exactly "the key material on <ARM name> may be lost".',
+  },
   CertificateExpired: { section: NTLS, action: 'Renew the client certificate (or fix its issuer); the operator pushes the new one to every HSM.' },
   CertificateInvalid: { section: NTLS, action: 'The certificate Secret must be a kubernetes.io/tls pair whose certificate matches spec.identity (hostname or IP) and its key.' },
   PartitionNotFound: { section: 'HSM Initialization', action: 'Create the partition on the HSM, or fix the label/serial in the spec.' },

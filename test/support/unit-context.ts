@@ -4,7 +4,8 @@
  * fresh registry, a real credential guard and digest, and a real SecretCache whose client reads Secrets from a map.
  *
  * Kubernetes is not there: the manager (and the informer caches) throw on any use and record it, so a test that ends
- * with `managerUses` empty proves the phases never wrote to Kubernetes themselves. One write they do make, when an
+ * with `managerUses` empty proves the phases never wrote to Kubernetes themselves. The one cache the phases read is
+ * the HsmHaGroups' (finalize asks whether the HSM holds a group's last live copy): it lists `haGroups`. One write they do make, when an
  * appliance rejects a credential (shared/appliance.ts persistGuard, through manager.status), is let through and
  * recorded only where a world asks for it (`recordStatusWrites`). The skeleton's writes are the
  * pass's report and its write-ahead checkpoints; `runPass` and `runFinalize` stand in for both (`applyPass`), as
@@ -14,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
 import { afterEach, expect } from 'vitest';
-import { SKU_A790, type DedicatedHsm, type DedicatedHsmStatus, type DeletionPolicy, type ReconcileMode } from '../../src/api/index.js';
+import { SKU_A790, type DedicatedHsm, type DedicatedHsmStatus, type DeletionPolicy, type HsmHaGroup, type ReconcileMode } from '../../src/api/index.js';
 import type { Checkpoint } from '../../src/controllers/dedicatedhsm/act.js';
 import { applyNotes, converge } from '../../src/controllers/dedicatedhsm/reconciler.js';
 import type { HsmAction } from '../../src/controllers/dedicatedhsm/decide.js';
@@ -167,6 +168,8 @@ export interface UnitWorld {
   statusWrites: StatusWrite[];
   /** Every Event the passes sent, in order. */
   events: RecordedEvent[];
+  /** What the HsmHaGroup cache lists (ctx.caches.haGroups.list()); tests push groups here. */
+  haGroups: HsmHaGroup[];
   passes: number;
   ids: { subscriptionId: string; resourceGroup: string; location: string; vnetId: string; subnetId: string; gatewayId: string };
   /** The address the fake ARM gives the first HSM's NIC in the subnet (10.0.2.4). */
@@ -203,11 +206,12 @@ export function unitWorld(o: UnitWorldOptions = {}): UnitWorld {
     },
   });
   const settings: OperatorSettings = { ...UNIT_SETTINGS, ...o.settings };
+  const haGroups: HsmHaGroup[] = [];
   const ctx: OperatorContext = {
     manager: absent<Manager>('manager', managerUses, o.recordStatusWrites ? { status } : {}),
     log: silentLogger,
     clock,
-    caches: absent<OperatorContext['caches']>('caches', managerUses),
+    caches: absent<OperatorContext['caches']>('caches', managerUses, { haGroups: absent('caches.haGroups', managerUses, { list: () => [...haGroups] }) }),
     secrets: cache,
     device,
     guard,
@@ -228,6 +232,7 @@ export function unitWorld(o: UnitWorldOptions = {}): UnitWorld {
     managerUses,
     statusWrites,
     events: [],
+    haGroups,
     passes: 0,
     ids: { subscriptionId, resourceGroup, location, vnetId, subnetId, gatewayId },
     firstIp: '10.0.2.4',

@@ -1,10 +1,12 @@
 /**
  * Finalize: a DedicatedHsm being deleted, in the same three phases as a converge pass. Orphan (the default) and
  * observe mode release the finalizer with Azure untouched. Delete: observe (the operation in flight, the resource,
- * and whether the appliance says it is zeroized) -> decide (decideDeletion in deletion.ts, pure) -> act (zeroize
- * behind the second key, then delete the resource; never the resource group).
+ * and whether the appliance says it is zeroized, asked only at the NIC IP Azure reports with the pinned key, and
+ * the HA groups the HSM may hold the last live copy for) -> decide (decideDeletion in deletion.ts, pure) -> act
+ * (zeroize behind the second key, then delete the resource; never the resource group). The zeroize and delete
+ * Events name the confirm annotation and who requested Delete (dedicatedhsm.io/deletion-requested-by).
  */
-import { Annotations, zeroizeConfirmed, type Condition, type DedicatedHsm, type ReconcileMode } from '../../api/index.js';
+import { Annotations, deletionRequestedBy, keyMaterialLossAccepted, zeroizeConfirmed, type Condition, type DedicatedHsm, type ReconcileMode } from '../../api/index.js';
 import type { AzurePlane, DeleteProgress, HsmState } from '../../azure/index.js';
 import type { HsmShow } from '../../luna/index.js';
 import { getCondition, RetryableError, type ReconcileOutcome } from '../../runtime/index.js';
@@ -13,10 +15,10 @@ import type { ApplianceAccess } from '../shared/appliance.js';
 import type { Checkpoint } from './act.js';
 import { azureAccess } from './credentials.js';
 import { operationStillRuns } from './decide.js';
-import { decideDeletion, type DeletionStep } from './deletion.js';
+import { decideDeletion, lastLiveCopyGroups, zeroizeTarget, type DeletionStep, type ZeroizeTarget } from './deletion.js';
 import { type LastFailure } from './deployment.js';
 import { armName } from './desired.js';
-import { applianceView, failureOf, read, readOperation, settle, type HsmEnv, type Settlement } from './observe.js';
+import { failureOf, read, readOperation, settle, type HsmEnv, type Settlement } from './observe.js';
 import { Pass } from './pass.js';
 import type { Read } from './preflight.js';
 import { roundOf } from './record.js';
@@ -31,6 +33,12 @@ interface DeletionObservation {
   /** A create still in flight: let it finish first (then it can be zeroized and deleted). */
   creating?: Settlement;
   resource?: Read<HsmState | undefined>;
+  /** Where zeroization may be read: the NIC IP Azure reports with the pinned key (zeroizeTarget), or why not. */
+  target?: ZeroizeTarget;
+  /** The object as the deletion path reaches its appliance: no host override, the pinned key, the Azure IP. */
+  view?: DedicatedHsm;
+  /** HA groups in which this HSM holds the last live copy of the key material. */
+  lastLiveCopyOf?: string[];
   /** The appliance of a Succeeded resource: how it was reached and what `hsm show` said. */
   access?: ApplianceAccess;
   show?: HsmShow;
@@ -83,8 +91,12 @@ async function observeDeletion(env: HsmEnv, hsm: DedicatedHsm, plane: AzurePlane
   if (!obs.resource.ok) return obs;
   const existing = obs.resource.value;
   if (existing?.provisioningState !== 'Succeeded') return obs;
-  // Is it zeroized? Only the appliance can say (hsm show).
-  const view = applianceView(hsm, existing.privateIpAddress);
+  // Is it zeroized? Only the appliance can say (hsm show), asked only where Azure says it is, with the pinned key.
+  obs.target = zeroizeTarget(hsm, await nicIp(plane, existing), name);
+  if (!obs.target.ok) return obs;
+  obs.lastLiveCopyOf = lastLiveCopyGroups(hsm.metadata.name ?? '', hsm.metadata.namespace ?? 'default', env.ctx.caches.haGroups.list());
+  const view = verifiedView(hsm, obs.target);
+  obs.view = view;
   const access = await applianceAccess(env.ctx, view, secrets, signal);
   if (!access.ok) {
     obs.zeroized = { reason: 'ApplianceUnreachable', message: access.message, needsHuman: access.reason === 'SecretNotFound' };
@@ -98,6 +110,34 @@ async function observeDeletion(env: HsmEnv, hsm: DedicatedHsm, plane: AzurePlane
     obs.zeroized = describeDeviceError(e, `appliance ${access.advertisedHost}`);
   }
   return obs;
+}
+
+/** The NIC IP Azure reports now: the resource's, else its NIC's (never status, never the spec). */
+async function nicIp(plane: AzurePlane, existing: HsmState): Promise<string | undefined> {
+  if (existing.privateIpAddress) return existing.privateIpAddress;
+  if (!existing.nicId) return undefined;
+  const nicId = existing.nicId;
+  const nic = await read(() => plane.getNic(nicId));
+  return nic.ok ? nic.value?.privateIpAddress : undefined;
+}
+
+/**
+ * The object as the deletion path dials it: spec.appliance.host dropped (the Azure IP stands in status, where
+ * applianceAccess looks next), the key pinned from the spec, trust-on-first-use off.
+ */
+function verifiedView(hsm: DedicatedHsm, target: Extract<ZeroizeTarget, { ok: true }>): DedicatedHsm {
+  const { host: _override, ...appliance } = hsm.spec.appliance;
+  return {
+    ...hsm,
+    spec: { ...hsm.spec, appliance: { ...appliance, hostKey: target.hostKey, insecureTrustOnFirstUse: false } },
+    status: { ...(hsm.status ?? {}), privateIpAddress: target.host },
+  };
+}
+
+/** Who asked for Delete, for Events: the annotation's value (quoted: it is user input), or that none is recorded. */
+function requestedBy(hsm: DedicatedHsm): string {
+  const who = deletionRequestedBy(hsm.metadata.annotations);
+  return who === undefined ? `requester not recorded (no ${Annotations.deletionRequestedBy})` : `requested by ${JSON.stringify(who.slice(0, 253))} (${Annotations.deletionRequestedBy})`;
 }
 
 /** What a finalize pass does next. */
@@ -138,6 +178,9 @@ function decideFinalize(env: HsmEnv, hsm: DedicatedHsm, mode: Exclude<ReconcileM
       resourceFailed: existing?.provisioningState === 'Failed',
       zeroized: obs.zeroized,
       confirmed: zeroizeConfirmed(hsm.metadata.annotations, name),
+      ...(obs.target ? { target: obs.target } : {}),
+      ...(obs.lastLiveCopyOf ? { lastLiveCopyOf: obs.lastLiveCopyOf } : {}),
+      keyMaterialLossAccepted: keyMaterialLossAccepted(hsm.metadata.annotations, name),
     },
     name,
   );
@@ -171,9 +214,10 @@ async function actFinalize(env: HsmEnv, input: DedicatedHsm, step: FinalizeStep,
     case 'zeroize': {
       const access = obs.access;
       const show = obs.show;
-      if (!access || !show) return undefined; // decideDeletion only zeroizes what it read
+      const view = obs.view;
+      if (!access || !show || !view) return undefined; // decideDeletion only zeroizes what it read, where it read it
       const serial = show.serial;
-      const view = applianceView(hsm, obs.resource?.ok ? obs.resource.value?.privateIpAddress : undefined);
+      const lossNote = obs.lastLiveCopyOf?.length ? ` It held the last live copy of the key material of HsmHaGroup ${obs.lastLiveCopyOf.join(', ')}; ${Annotations.acceptKeyMaterialLoss} accepts that loss.` : '';
       // Write-ahead: the zeroize is on record (DeletionBlocked=Zeroizing, a Warning Event) before the first wrong login.
       const zpass = new Pass(pass.now);
       zpass.condition({
@@ -182,13 +226,13 @@ async function actFinalize(env: HsmEnv, input: DedicatedHsm, step: FinalizeStep,
         reason: 'Zeroizing',
         message: `Zeroizing HSM ${name} (serial ${serial}) as ${Annotations.confirmZeroize} asks: three failed HSM SO logins; all key material on it is destroyed.`,
       });
-      zpass.event('Warning', 'Zeroizing', `Zeroizing HSM ${name} (serial ${serial}): ${Annotations.confirmZeroize} names it. All key material on it is destroyed.`);
+      zpass.event('Warning', 'Zeroizing', `Zeroizing HSM ${name} (serial ${serial}) at ${access.advertisedHost}: ${Annotations.confirmZeroize} names it; deletionPolicy Delete ${requestedBy(hsm)}. All key material on it is destroyed.${lossNote}`);
       hsm = await checkpoint(zpass);
       try {
         const rep = await withAppliance(ctx, view, access, () => ctx.device.zeroize(access.endpoint, { confirm: 'zeroize-hsm-and-destroy-all-key-material', hsmSerial: serial }, { signal }));
         const after = await withAppliance(ctx, view, access, (ap) => ap.show());
         if (after.zeroized !== true) throw new Error(`hsm show does not report HSM ${name} zeroized after ${rep.failedLogins} failed HSM SO logins`);
-        pass.event('Warning', 'Zeroized', `HSM ${name} (serial ${serial}) is zeroized (${rep.failedLogins} failed HSM SO logins); deleting its Azure resource next.`, 'Delete');
+        pass.event('Warning', 'Zeroized', `HSM ${name} (serial ${serial}) is zeroized (${rep.failedLogins} failed HSM SO logins) as ${Annotations.confirmZeroize} asked; deletionPolicy Delete ${requestedBy(hsm)}. Deleting its Azure resource next.`, 'Delete');
         pass.put('appliance', { ...(input.status?.appliance ?? {}), zeroized: true, soAttemptsLeft: 0 });
       } catch (e) {
         const p = describeDeviceError(e, `zeroizing HSM ${name}`);
@@ -203,7 +247,8 @@ async function actFinalize(env: HsmEnv, input: DedicatedHsm, step: FinalizeStep,
   }
 
   // Delete the HSM resource (never its resource group).
-  pass.event('Normal', 'Deleting', `Deleting Azure HSM ${name} (resource group ${a.resourceGroup} is left alone).`);
+  const why = step.kind === 'zeroize' ? `zeroized as ${Annotations.confirmZeroize} asked` : obs.zeroized === true ? 'the appliance reports it zeroized' : 'the resource never came up (Failed)';
+  pass.event('Normal', 'Deleting', `Deleting Azure HSM ${name} (resource group ${a.resourceGroup} is left alone): ${why}; deletionPolicy Delete ${requestedBy(hsm)}.`);
   try {
     const p = await plane.beginDeleteHsm(a.subscriptionId, a.resourceGroup, name);
     if (p.done) {

@@ -2,13 +2,15 @@
  * The Helm chart and the kustomize config, rendered by the real helm and kustomize: lint is clean, values are
  * validated by the schema, the pod is hardened, RBAC is exactly src/rbac.ts, metrics are secure by default,
  * optional parts (ServiceMonitor, NetworkPolicy, extra volumes, ...) appear only when asked for (and tolerate
- * missing files), and kustomize renders the same operator as the chart.
+ * missing files), the destructive-actions admission policy is src/destructive-actions.ts with the values filled in,
+ * and kustomize renders the same operator as the chart.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { DESTRUCTIVE_DEFAULTS, POLICY_VALIDATIONS, policyVariables } from '../../../src/destructive-actions.js';
 import { USER_ROLES, clusterRules, metricsAuthRules, metricsReaderRules, namespaceRules, userRules } from '../../../src/rbac.js';
 import { ensureTools } from '../../support/tools.js';
 import { ALL_ON, chartDir, find, helmLint, helmNotes, helmTemplate, kinds, kustomizeBuild, kustomizeOverlay, type Manifest } from './render.js';
@@ -99,8 +101,10 @@ describe('helm chart', () => {
       'RoleBinding/hsm-operator-leader-election',
       'Service/hsm-operator-metrics',
       'ServiceAccount/hsm-operator',
+      'ValidatingAdmissionPolicy/hsm-operator-destructive-actions',
+      'ValidatingAdmissionPolicyBinding/hsm-operator-destructive-actions',
     ]);
-    for (const m of defaults.filter((x) => !x.kind.startsWith('Cluster'))) expect(m.metadata.namespace, m.kind).toBe('hsm-operator-system');
+    for (const m of defaults.filter((x) => !x.kind.startsWith('Cluster') && !x.kind.startsWith('ValidatingAdmission'))) expect(m.metadata.namespace, m.kind).toBe('hsm-operator-system');
   });
 
   it('runs 2 replicas that elect a leader through a Lease in their own namespace', () => {
@@ -178,7 +182,7 @@ describe('helm chart', () => {
     expect(role.rules).toEqual(namespaceRules());
     expect(role.metadata.namespace).toBe('hsm-operator-system');
     const sa = find(defaults, 'ServiceAccount').metadata.name;
-    for (const b of defaults.filter((m) => m.kind.endsWith('Binding')) as Binding[]) {
+    for (const b of defaults.filter((m) => m.kind.endsWith('RoleBinding')) as Binding[]) {
       expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: sa, namespace: 'hsm-operator-system' }]);
       expect(find(defaults, b.roleRef.kind, b.roleRef.name)).toBeDefined();
     }
@@ -428,6 +432,37 @@ describe('optional monitoring files', () => {
   });
 });
 
+describe('the destructive-actions admission policy', () => {
+  type Policy = Manifest & { spec: { failurePolicy: string; variables: { name: string; expression: string }[]; validations: unknown[] } };
+  type PolicyBinding = Manifest & { spec: { policyName: string; validationActions: string[] } };
+
+  it('is on by default: the policy of src/destructive-actions.ts with the default group, bound with Deny', async () => {
+    const ms = await helmTemplate();
+    const policy = find(ms, 'ValidatingAdmissionPolicy', 'hsm-operator-destructive-actions') as Policy;
+    expect(policy.spec.failurePolicy).toBe('Fail');
+    expect(policy.spec.variables).toEqual(policyVariables({ group: JSON.stringify(DESTRUCTIVE_DEFAULTS.group), twoPersonRule: 'false' }));
+    expect(policy.spec.validations).toEqual(POLICY_VALIDATIONS.map(({ expression, messageExpression, reason }) => ({ expression, messageExpression, reason })));
+    expect(policy.metadata.labels).toMatchObject({ 'app.kubernetes.io/component': 'admission', 'app.kubernetes.io/part-of': 'hsm-operator' });
+    expect(policy.metadata.namespace).toBeUndefined();
+    const binding = find(ms, 'ValidatingAdmissionPolicyBinding') as PolicyBinding;
+    expect(binding.spec).toEqual({ policyName: 'hsm-operator-destructive-actions', validationActions: ['Deny'] });
+  });
+
+  it('takes the group (quoted as a CEL string, whatever it holds) and the two-person switch from the values', async () => {
+    const odd = 'odd "group" \\ name';
+    const ms = await helmTemplate({ values: `destructiveActions:\n  group: ${JSON.stringify(odd)}\n  twoPersonRule: true\n` });
+    const vars = (find(ms, 'ValidatingAdmissionPolicy') as Policy).spec.variables;
+    expect(vars[0]).toEqual({ name: 'group', expression: JSON.stringify(odd) });
+    expect(vars[1]).toEqual({ name: 'twoPersonRule', expression: 'true' });
+  });
+
+  it('can be turned off; refuses an empty group and a two-person switch that is not a boolean', async () => {
+    expect(kinds(await helmTemplate({ set: ['destructiveActions.enabled=false'] })).filter((k) => k.startsWith('ValidatingAdmission'))).toEqual([]);
+    await expect(helmTemplate({ set: ['destructiveActions.group='] })).rejects.toThrow(/destructiveActions.group/);
+    await expect(helmTemplate({ set: ['destructiveActions.twoPersonRule=yes'] })).rejects.toThrow(/twoPersonRule/);
+  });
+});
+
 describe('kustomize config', () => {
   let kust: Manifest[];
   let chart: Manifest[];
@@ -438,9 +473,9 @@ describe('kustomize config', () => {
 
   it('renders the namespace hsm-operator-system and puts every namespaced object in it', () => {
     expect(find(kust, 'Namespace').metadata.name).toBe('hsm-operator-system');
-    const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
+    const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     for (const m of kust.filter((x) => !clusterScoped.has(x.kind))) expect(m.metadata.namespace, `${m.kind}/${m.metadata.name}`).toBe('hsm-operator-system');
-    for (const b of kust.filter((m) => m.kind.endsWith('Binding')) as (Manifest & { subjects: { namespace: string }[] })[]) {
+    for (const b of kust.filter((m) => m.kind.endsWith('RoleBinding')) as (Manifest & { subjects: { namespace: string }[] })[]) {
       expect(b.subjects[0]?.namespace).toBe('hsm-operator-system');
     }
   });
@@ -487,6 +522,13 @@ describe('kustomize config', () => {
       ...c,
       spec: { ...c.spec, containers: c.spec.containers.map((x) => ({ ...x, image: '' })) },
     });
+  });
+
+  it('ships the same destructive-actions policy as the chart, cluster-scoped (no namespace)', () => {
+    const vap = (ms: Manifest[]) =>
+      ms.filter((m) => m.kind.startsWith('ValidatingAdmissionPolicy')).map((m) => ({ kind: m.kind, name: m.metadata.name, namespace: m.metadata.namespace, spec: m.spec }));
+    expect(vap(kust)).toHaveLength(2);
+    expect(vap(kust)).toEqual(vap(chart));
   });
 
   it('ships the same CRDs as the chart', () => {

@@ -557,6 +557,9 @@ export class FakeDevicePlane implements DevicePlane {
     const h = kind === 'lunacm' ? this.#lunaCms.get(hp(host, port)) : this.#appliances.get(hp(host, port));
     if (!h || h.isDown) throw new SshConnectionError(host, port, `connect ECONNREFUSED ${host}:${port}`);
     const session = `${ep.username}#${ep.credential.secret.uid}@${ep.credential.secret.digest ?? ep.credential.secret.resourceVersion}`;
+    // As the pool: a pin other than the live connection's key is proven on a fresh handshake.
+    const pin = ep.hostKey.pinned === undefined ? undefined : normalizeHostKeyPin(ep.hostKey.pinned);
+    if (pin !== undefined && pin !== h.hostKey) h.sessions.delete(session);
     if (!h.sessions.has(session)) {
       this.#verifyHostKey(h, ep);
       await this.guard.attempt(attempt, async () => {

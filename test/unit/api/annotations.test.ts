@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Annotations, FINALIZER, MAX_TRIGGER_VALUE, TRIGGERS, TRIGGER_ANNOTATIONS, abandonRequested, reconcileMode, requestedTrigger, zeroizeConfirmed } from '../../../src/api/index.js';
+import { Annotations, FINALIZER, MAX_TRIGGER_VALUE, TRIGGERS, TRIGGER_ANNOTATIONS, abandonRequested, deletionRequestedBy, keyMaterialLossAccepted, keyMaterialLossPhrase, reconcileMode, requestedTrigger, zeroizeConfirmed } from '../../../src/api/index.js';
 
 describe('annotations', () => {
   it('names live under dedicatedhsm.io', () => {
@@ -10,6 +10,8 @@ describe('annotations', () => {
       'dedicatedhsm.io/repush-now',
       'dedicatedhsm.io/recover-now',
       'dedicatedhsm.io/confirm-zeroize',
+      'dedicatedhsm.io/deletion-requested-by',
+      'dedicatedhsm.io/accept-key-material-loss',
       'dedicatedhsm.io/abandon',
       'dedicatedhsm.io/adopt-client',
     ]);
@@ -61,6 +63,21 @@ describe('annotations', () => {
     expect(zeroizeConfirmed({ [Annotations.confirmZeroize]: 'true' }, 'hsm-eastus-1')).toBe(false);
     expect(zeroizeConfirmed({ [Annotations.confirmZeroize]: '' }, '')).toBe(false);
     expect(zeroizeConfirmed(undefined, 'hsm-eastus-1')).toBe(false);
+  });
+
+  it('accepting the loss of the last live copy needs the exact words naming the HSM', () => {
+    expect(keyMaterialLossPhrase('hsm-eastus-1')).toBe('the key material on hsm-eastus-1 may be lost');
+    expect(keyMaterialLossAccepted({ [Annotations.acceptKeyMaterialLoss]: 'the key material on hsm-eastus-1 may be lost' }, 'hsm-eastus-1')).toBe(true);
+    expect(keyMaterialLossAccepted({ [Annotations.acceptKeyMaterialLoss]: 'the key material on hsm-eastus-2 may be lost' }, 'hsm-eastus-1')).toBe(false);
+    expect(keyMaterialLossAccepted({ [Annotations.acceptKeyMaterialLoss]: 'true' }, 'hsm-eastus-1')).toBe(false);
+    expect(keyMaterialLossAccepted({ [Annotations.acceptKeyMaterialLoss]: 'the key material on  may be lost' }, '')).toBe(false);
+    expect(keyMaterialLossAccepted(undefined, 'hsm-eastus-1')).toBe(false);
+  });
+
+  it('who requested Delete: the annotation, absent when empty', () => {
+    expect(deletionRequestedBy({ [Annotations.deletionRequestedBy]: 'alice' })).toBe('alice');
+    expect(deletionRequestedBy({ [Annotations.deletionRequestedBy]: '' })).toBeUndefined();
+    expect(deletionRequestedBy(undefined)).toBeUndefined();
   });
 
   it('abandon needs the literal "true"', () => {

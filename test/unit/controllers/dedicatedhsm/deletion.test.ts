@@ -1,6 +1,11 @@
-/** Deletion decisions: Orphan leaves Azure alone; Delete needs zeroized; zeroize only with the exact second key. */
+/**
+ * Deletion decisions: Orphan leaves Azure alone; Delete needs zeroized; zeroize only with the exact second key, only
+ * where Azure says the appliance is and with the pinned key, and never the last live copy of a group's keys unless
+ * that loss is accepted in words.
+ */
 import { describe, expect, it } from 'vitest';
-import { decideDeletion, procedure, type DeletionInput } from '../../../../src/controllers/dedicatedhsm/deletion.js';
+import type { DedicatedHsm, HsmHaGroup } from '../../../../src/api/index.js';
+import { decideDeletion, lastLiveCopyGroups, procedure, zeroizeTarget, type DeletionInput } from '../../../../src/controllers/dedicatedhsm/deletion.js';
 
 const base: DeletionInput = { policy: 'Delete', mode: 'manage', resourceExists: true, resourceFailed: false, zeroized: false, confirmed: false };
 
@@ -46,5 +51,71 @@ describe('decideDeletion', () => {
     expect(p).toMatch(/irreversible: all key material is lost/);
     expect(p).toContain('dedicatedhsm.io/confirm-zeroize=hsm-eastus-1');
     expect(p).toMatch(/NEVER delete the resource group first/);
+  });
+});
+
+describe('zeroizeTarget', () => {
+  const spec = (appliance: Partial<DedicatedHsm['spec']['appliance']>): Pick<DedicatedHsm, 'spec'> =>
+    ({ spec: { appliance: { port: 22, username: 'tenantadmin', credentialsRef: { name: 's', key: 'password' }, ntlsPort: 1792, insecureTrustOnFirstUse: false, ...appliance } } }) as Pick<DedicatedHsm, 'spec'>;
+
+  it('the NIC IP Azure reports and the spec\'s pinned key; spec.appliance.host plays no part', () => {
+    expect(zeroizeTarget(spec({ hostKey: 'SHA256:abc', host: '10.66.6.6' }), '10.0.2.4', 'hsm1')).toEqual({ ok: true, host: '10.0.2.4', hostKey: 'SHA256:abc' });
+  });
+
+  it('no pinned key (trust-on-first-use): refused, saying what to pin and the way out by hand', () => {
+    const t = zeroizeTarget(spec({ insecureTrustOnFirstUse: true }), '10.0.2.4', 'hsm1');
+    expect(t).toMatchObject({ ok: false, reason: 'HostKeyNotPinned' });
+    if (t.ok) return;
+    expect(t.message).toContain('spec.appliance.hostKey');
+    expect(t.message).toContain('10.0.2.4');
+    expect(t.message).toMatch(/remove insecureTrustOnFirstUse/);
+    expect(t.message).toMatch(/zeroize the HSM yourself/);
+  });
+
+  it('no address from Azure: refused, never falling back to spec.appliance.host', () => {
+    expect(zeroizeTarget(spec({ hostKey: 'SHA256:abc', host: '10.66.6.6' }), undefined, 'hsm1')).toMatchObject({ ok: false, reason: 'ApplianceUnreachable', message: expect.stringContaining('never at spec.appliance.host') });
+  });
+
+  it('decideDeletion blocks on a refused target whatever else it is told', () => {
+    const target = zeroizeTarget(spec({}), '10.0.2.4', 'hsm1');
+    expect(decideDeletion({ ...base, confirmed: true, zeroized: true, target }, 'hsm1')).toMatchObject({ kind: 'blocked', condition: { reason: 'HostKeyNotPinned' } });
+    // A resource that never came up has no appliance to ask.
+    expect(decideDeletion({ ...base, resourceFailed: true, target }, 'hsm1')).toEqual({ kind: 'deleteResource' });
+  });
+});
+
+describe('the last live copy of an HA group\'s key material', () => {
+  const group = (name: string, members: string[], status: HsmHaGroup['status'], namespace = 'ns'): HsmHaGroup =>
+    ({ metadata: { name, namespace }, spec: { members: members.map((m) => ({ dedicatedHsmRef: { name: m }, partitionLabel: 'p' })) }, ...(status ? { status } : {}) }) as HsmHaGroup;
+
+  it('counts only another DedicatedHsm\'s serving member in a group that needs no sync', () => {
+    const alive = { members: [{ dedicatedHsm: 'hsm1', state: 'alive' }, { dedicatedHsm: 'hsm2', state: 'alive' }], needsSync: false };
+    expect(lastLiveCopyGroups('hsm1', 'ns', [group('g', ['hsm1', 'hsm2'], alive)])).toEqual([]);
+    expect(lastLiveCopyGroups('hsm1', 'ns', [group('g', ['hsm1', 'hsm2'], { ...alive, needsSync: true })])).toEqual(['g']);
+    expect(lastLiveCopyGroups('hsm1', 'ns', [group('g', ['hsm1', 'hsm2'], { members: alive.members })])).toEqual(['g']);
+    expect(lastLiveCopyGroups('hsm1', 'ns', [group('g', ['hsm1', 'hsm2'], { members: [{ dedicatedHsm: 'hsm2', state: 'down' }], needsSync: false })])).toEqual(['g']);
+    expect(lastLiveCopyGroups('hsm1', 'ns', [group('g', ['hsm1', 'hsm2'], { members: [{ dedicatedHsm: 'hsm2', state: 'standby' }], needsSync: false })])).toEqual([]);
+    // Two partitions of this HSM are no second copy; a member of unknown HSM could be on this one.
+    expect(lastLiveCopyGroups('hsm1', 'ns', [group('g', ['hsm1'], { members: [{ dedicatedHsm: 'hsm1', state: 'alive' }, { serial: '9', state: 'alive' }], needsSync: false })])).toEqual(['g']);
+    expect(lastLiveCopyGroups('hsm1', 'ns', [group('g', ['hsm1', 'hsm2'], undefined)])).toEqual(['g']);
+  });
+
+  it('ignores groups this HSM is not in, and same-named HSMs of other namespaces; a reference across namespaces counts', () => {
+    expect(lastLiveCopyGroups('hsm1', 'ns', [group('g', ['hsm2'], undefined), group('h', ['hsm1'], undefined, 'other')])).toEqual([]);
+    const across = group('x', ['hsm2'], undefined, 'other');
+    across.spec.members.push({ dedicatedHsmRef: { name: 'hsm1', namespace: 'ns' } as { name: string }, partitionLabel: 'p' });
+    expect(lastLiveCopyGroups('hsm1', 'ns', [across])).toEqual(['other/x']);
+  });
+
+  it('decideDeletion: the confirm alone does not zeroize the last copy; the phrase does; unconfirmed, the warning is told up front', () => {
+    const last = { ...base, confirmed: true, lastLiveCopyOf: ['payments'] };
+    const step = decideDeletion(last, 'hsm1');
+    expect(step).toMatchObject({ kind: 'blocked', condition: { reason: 'LastLiveCopy' } });
+    if (step.kind === 'blocked') expect(step.condition.message).toContain('dedicatedhsm.io/accept-key-material-loss to exactly "the key material on hsm1 may be lost"');
+    expect(decideDeletion({ ...last, keyMaterialLossAccepted: true }, 'hsm1')).toEqual({ kind: 'zeroize' });
+    const unconfirmed = decideDeletion({ ...last, confirmed: false }, 'hsm1');
+    expect(unconfirmed).toMatchObject({ kind: 'blocked', condition: { reason: 'DeletionBlocked', message: expect.stringContaining('only live copy of the key material of HsmHaGroup payments') } });
+    // Already zeroized: nothing left to lose.
+    expect(decideDeletion({ ...last, zeroized: true }, 'hsm1')).toEqual({ kind: 'deleteResource' });
   });
 });
