@@ -59,7 +59,9 @@ export function lastLiveCopyGroups(hsmName: string, namespace: string, groups: r
     const refersHere = (ref: { name: string; namespace?: string }) => ref.name === hsmName && (ref.namespace ?? g.metadata.namespace) === namespace;
     if (!g.spec.members.some((m) => refersHere(m.dedicatedHsmRef))) continue;
     const inSync = g.status?.needsSync === false;
-    const otherLive = (g.status?.members ?? []).some((m) => m.dedicatedHsm !== undefined && m.dedicatedHsm !== hsmName && isServing(m.state));
+    // The group's status names this HSM as it refers to it: the name alone in its own namespace, else namespace/name.
+    const self = g.metadata.namespace === namespace ? hsmName : `${namespace}/${hsmName}`;
+    const otherLive = (g.status?.members ?? []).some((m) => m.dedicatedHsm !== undefined && m.dedicatedHsm !== self && isServing(m.state));
     if (!(inSync && otherLive)) out.push(g.metadata.namespace === namespace ? (g.metadata.name ?? '') : `${g.metadata.namespace ?? ''}/${g.metadata.name ?? ''}`);
   }
   return out.sort();

@@ -105,6 +105,11 @@ describe('the last live copy of an HA group\'s key material', () => {
     const across = group('x', ['hsm2'], undefined, 'other');
     across.spec.members.push({ dedicatedHsmRef: { name: 'hsm1', namespace: 'ns' } as { name: string }, partitionLabel: 'p' });
     expect(lastLiveCopyGroups('hsm1', 'ns', [across])).toEqual(['other/x']);
+    // That group's status names this HSM as ns/hsm1: it is not another live copy of itself.
+    across.status = { members: [{ dedicatedHsm: 'ns/hsm1', state: 'alive' }], needsSync: false } as HsmHaGroup['status'];
+    expect(lastLiveCopyGroups('hsm1', 'ns', [across])).toEqual(['other/x']);
+    across.status = { members: [{ dedicatedHsm: 'ns/hsm1', state: 'alive' }, { dedicatedHsm: 'hsm2', state: 'alive' }], needsSync: false } as HsmHaGroup['status'];
+    expect(lastLiveCopyGroups('hsm1', 'ns', [across])).toEqual([]);
   });
 
   it('decideDeletion: the confirm alone does not zeroize the last copy; the phrase does; unconfirmed, the warning is told up front', () => {
