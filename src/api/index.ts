@@ -17,6 +17,7 @@ export {
   STAMPS,
   ZONES,
   DELETION_POLICIES,
+  OWNER_TAGS,
   DedicatedHsmSpecSchema,
   DedicatedHsmStatusSchema,
   DedicatedHsmDefinition,

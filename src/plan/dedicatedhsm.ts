@@ -205,7 +205,7 @@ function describe(hsm: DedicatedHsm, action: HsmAction | undefined, obs: Observa
         summary: `delete the failed resource ${action.failed.id} (the race retries are used up), then deploy again (redeploy ${action.round.redeploys + 1} of ${hsm.spec.deployment.redeployAfter}).`,
       };
     case 'updateTags':
-      return { action: 'update-tags', summary: `${adopt}set the tags of Azure HSM ${name} to the spec's (${Object.entries(action.tags).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}); nothing else is written.` };
+      return { action: 'update-tags', summary: `${adopt}set the tags of Azure HSM ${name} to the spec's and the ownership tags (${Object.entries(action.tags).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}); nothing else is written.` };
     case 'retry':
       return { action: 'nothing', summary: `could not read the HSM resource (${action.message}); the operator retries.` };
     case 'none': {

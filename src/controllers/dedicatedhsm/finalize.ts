@@ -17,6 +17,7 @@ import { decideDeletion, type DeletionStep } from './deletion.js';
 import { type LastFailure } from './deployment.js';
 import { armName } from './desired.js';
 import { applianceView, failureOf, read, readOperation, settle, type HsmEnv, type Settlement } from './observe.js';
+import { ownershipOf } from './ownership.js';
 import { Pass } from './pass.js';
 import type { Read } from './preflight.js';
 import { roundOf } from './record.js';
@@ -31,6 +32,8 @@ interface DeletionObservation {
   /** A create still in flight: let it finish first (then it can be zeroized and deleted). */
   creating?: Settlement;
   resource?: Read<HsmState | undefined>;
+  /** The resource exists and is not this object's (ownership.ts): it is never zeroized or deleted. */
+  notOurs?: boolean;
   /** The appliance of a Succeeded resource: how it was reached and what `hsm show` said. */
   access?: ApplianceAccess;
   show?: HsmShow;
@@ -82,6 +85,10 @@ async function observeDeletion(env: HsmEnv, hsm: DedicatedHsm, plane: AzurePlane
   obs.resource = await read(() => plane.getHsm(a.subscriptionId, a.resourceGroup, name));
   if (!obs.resource.ok) return obs;
   const existing = obs.resource.value;
+  if (existing && ownershipOf(hsm, existing).kind === 'notOurs') {
+    obs.notOurs = true;
+    return obs;
+  }
   if (existing?.provisioningState !== 'Succeeded') return obs;
   // Is it zeroized? Only the appliance can say (hsm show).
   const view = applianceView(hsm, existing.privateIpAddress);
@@ -103,6 +110,7 @@ async function observeDeletion(env: HsmEnv, hsm: DedicatedHsm, plane: AzurePlane
 /** What a finalize pass does next. */
 type FinalizeStep =
   | DeletionStep
+  | { kind: 'releaseNotOurs' }
   | { kind: 'wait'; message: string; requeueAfter: number }
   | { kind: 'retry'; message: string; error: string; retryAfterMs: number | undefined };
 
@@ -127,6 +135,7 @@ function decideFinalize(env: HsmEnv, hsm: DedicatedHsm, mode: Exclude<ReconcileM
   if (!r) throw new Error('finalize observed no resource although no operation is in flight');
   if (!r.ok) return { kind: 'retry', message: `Could not read Azure HSM ${name}: ${r.failure.message}; retrying.`, error: `reading HSM ${name}: ${r.failure.message}`, retryAfterMs: r.failure.retryAfterMs };
   const existing = r.value;
+  if (obs.notOurs) return { kind: 'releaseNotOurs' };
   if (existing && existing.provisioningState !== 'Succeeded' && existing.provisioningState !== 'Failed') {
     return { kind: 'wait', message: `Azure HSM ${name} is ${existing.provisioningState ?? 'busy'}; waiting for that operation to end before deleting.`, requeueAfter: poll };
   }
@@ -161,6 +170,9 @@ async function actFinalize(env: HsmEnv, input: DedicatedHsm, step: FinalizeStep,
       throw new RetryableError(step.error, { retryAfterMs: step.retryAfterMs });
     case 'release':
       pass.event('Normal', 'Deleted', `Azure HSM ${name} does not exist (any more); the finalizer is removed.`, 'Delete');
+      return RELEASE;
+    case 'releaseNotOurs':
+      pass.event('Warning', 'Orphaned', `Azure HSM ${name} is not this object's (it does not carry its ownership tag): it is left untouched, not zeroized or deleted; the finalizer is removed.`, 'Delete');
       return RELEASE;
     case 'blocked': {
       pass.condition(step.condition);

@@ -2,8 +2,8 @@
  * Observe: every read one DedicatedHsm pass needs, in one trip down to the planes, before anything is decided.
  * What is read depends only on what the earlier reads said (the settlement of an operation in flight, then the
  * resource's provisioningState): an operation still in flight is all; a deployed HSM adds its network, NIC and
- * appliance; a missing or Failed one adds the preflight (allowlisting, subnet, gateway, quota). Nothing here
- * writes, and nothing here decides what to do: decide.ts does.
+ * appliance; a missing or Failed one adds the preflight (allowlisting, subnet, gateway, quota); one that is not
+ * ours (ownership.ts) adds nothing. Nothing here writes, and nothing here decides what to do: decide.ts does.
  *
  * Gateway and subnet readings are shared between HSMs for a while (ReadCache) while they only wait; the decision
  * to PUT takes fresh ones inside the deploy gate (act.ts calls readPreflight with `fresh`).
@@ -30,6 +30,7 @@ import type { ApplianceObservation } from './appliance-checks.js';
 import { observeAppliance } from './appliance-observation.js';
 import { DeployGate } from './deploy-gate.js';
 import { armName, desiredHsm } from './desired.js';
+import { ownershipOf, type Ownership } from './ownership.js';
 import { REQUIRED_FEATURES, withoutSelf, type Read } from './preflight.js';
 import { ReadCache } from './read-cache.js';
 
@@ -136,6 +137,8 @@ export interface Observation {
   operation?: { read: OperationRead; settlement: Settlement };
   /** The resource (after a settled operation); absent while an operation is in flight. */
   resource?: Read<HsmState | undefined>;
+  /** Whose the existing resource is (ownership.ts); one that is not ours is read no further. */
+  ownership?: Ownership;
   /** Immutable fields of an existing resource that differ from the spec. */
   drift?: string[];
   /** Provisioning or Deleting by someone else: the network it hangs off. */
@@ -184,6 +187,9 @@ export async function observe(env: HsmEnv, hsm: DedicatedHsm, plane: AzurePlane,
   if (!obs.resource.ok) return obs;
   const existing = obs.resource.value;
   if (existing) {
+    obs.ownership = ownershipOf(hsm, existing);
+    // Not ours: nothing more is read about it (its network, NIC or appliance), and nothing of it is compared.
+    if (obs.ownership.kind === 'notOurs') return obs;
     const drift = immutableDrift(desiredHsm(hsm), existing);
     if (drift.length) {
       obs.drift = drift;

@@ -11,6 +11,7 @@ describe('annotations', () => {
       'dedicatedhsm.io/recover-now',
       'dedicatedhsm.io/confirm-zeroize',
       'dedicatedhsm.io/abandon',
+      'dedicatedhsm.io/adopt',
     ]);
     expect(TRIGGER_ANNOTATIONS).toEqual(['dedicatedhsm.io/resync-now', 'dedicatedhsm.io/repush-now', 'dedicatedhsm.io/recover-now']);
   });

@@ -21,6 +21,7 @@ import {
   type UnitWorld,
 } from '../../../support/unit-context.js';
 import type { FakeAppliance } from '../../../support/fakes/device-plane.js';
+import { ownerTags } from '../../../../src/controllers/dedicatedhsm/ownership.js';
 
 // The phases never write to Kubernetes: every world is checked after each test.
 const world = checkedWorlds();
@@ -30,7 +31,7 @@ async function deployed(armName = 'hsm1'): Promise<{ w: UnitWorld; a: FakeApplia
   const w = world();
   const a = await addAppliance(w, 'hsm1');
   const { subscriptionId, resourceGroup, location, subnetId } = w.ids;
-  w.azure.addHsm({ subscriptionId, resourceGroup, name: armName, location, subnetId, stampId: 'stamp1' });
+  w.azure.addHsm({ subscriptionId, resourceGroup, name: armName, location, subnetId, stampId: 'stamp1', tags: ownerTags(dedicatedHsm(w, 'hsm1')) });
   w.azure.linkAppliance(armName, { isZeroized: () => a.zeroized });
   const hsm = (o: HsmOptions = {}, annotations: Record<string, string> = {}) =>
     deleting(dedicatedHsm(w, 'hsm1', { hostKey: a.hostKey, ...(armName === 'hsm1' ? {} : { armName }), ...o }), annotations);
@@ -171,7 +172,7 @@ describe('DedicatedHsm finalize: deletionPolicy Delete', () => {
     const w = world();
     const a = await addAppliance(w, 'hsm1');
     const { subscriptionId, resourceGroup, location, subnetId } = w.ids;
-    w.azure.addHsm({ subscriptionId, resourceGroup, name: 'hsm1', location, subnetId, stampId: 'stamp1', provisioningState: 'Failed' });
+    w.azure.addHsm({ subscriptionId, resourceGroup, name: 'hsm1', location, subnetId, stampId: 'stamp1', provisioningState: 'Failed', tags: ownerTags(dedicatedHsm(w, 'hsm1')) });
     const r = await runFinalize(w, deleting(dedicatedHsm(w, 'hsm1', { hostKey: a.hostKey, deletionPolicy: 'Delete' })));
     expect(w.azure.calls.getHsm).toBe(1);
     expect(hsmWrites(w)).toEqual(['DELETE hsm1']);
