@@ -30,6 +30,7 @@ import {
   type OperatorContext,
   type OperatorSettings,
   type PendingEvent,
+  type TenancyPolicy,
 } from '../../src/controllers/shared/index.js';
 import { CredentialGuard } from '../../src/luna/index.js';
 import { createHsmMetrics } from '../../src/observability/hsm-metrics.js';
@@ -146,6 +147,8 @@ export interface UnitWorldOptions {
    * one write the phases make themselves: shared/appliance.ts persistGuard, when an appliance rejects a credential.
    */
   recordStatusWrites?: boolean;
+  /** The platform team's tenancy policy (default none: single-tenant mode). */
+  tenancy?: TenancyPolicy;
 }
 
 export interface RecordedEvent extends PendingEvent {
@@ -216,6 +219,7 @@ export function unitWorld(o: UnitWorldOptions = {}): UnitWorld {
     resolve: dialAsIs,
     metrics: createHsmMetrics(registry, { now: () => clock.now() }),
     settings,
+    ...(o.tenancy ? { tenancy: o.tenancy } : {}),
   };
   return {
     clock,

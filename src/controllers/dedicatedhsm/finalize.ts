@@ -57,7 +57,8 @@ export async function finalize(env: HsmEnv, input: DedicatedHsm, mode: Exclude<R
   }
   const az = await azureAccess(ctx, hsm, secrets);
   if (!az.ok) {
-    pass.condition({ type: 'DeletionBlocked', status: 'True', reason: 'DeletionBlocked', message: `${az.message} The HSM cannot be deleted without Azure access.` });
+    const message = az.reason === 'NotPermitted' ? `${az.message} The HSM is not deleted; with deletionPolicy Orphan the object goes and Azure is left as it is.` : `${az.message} The HSM cannot be deleted without Azure access.`;
+    pass.condition({ type: 'DeletionBlocked', status: 'True', reason: az.reason === 'NotPermitted' ? 'NotPermitted' : 'DeletionBlocked', message });
     return undefined;
   }
   const plane = az.plane.withSignal(signal);

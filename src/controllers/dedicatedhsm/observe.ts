@@ -33,6 +33,7 @@ import { armName, desiredHsm } from './desired.js';
 import { ownershipOf, type Ownership } from './ownership.js';
 import { REQUIRED_FEATURES, withoutSelf, type Read } from './preflight.js';
 import { ReadCache } from './read-cache.js';
+import { idPermitted } from './scope.js';
 
 /** What the phases share across passes: the operator, the shared readings and the deploy gate. */
 export interface HsmEnv {
@@ -252,7 +253,10 @@ async function observeDeployed(env: HsmEnv, hsm: DedicatedHsm, plane: AzurePlane
   const nicId = existing.nicId;
   if (!ip && nicId) {
     if (status.nicId === nicId && status.privateIpAddress) ip = status.privateIpAddress;
-    else {
+    else if (!idPermitted(ctx.tenancy, hsm, nicId)) {
+      // An ID Azure handed back is read only where the tenancy policy lets this namespace read.
+      ctx.log.warn({ hsm: armName(hsm) }, "the HSM's NIC is in a subscription the tenancy policy does not allow for this namespace; not read");
+    } else {
       const nic = await read(() => plane.getNic(nicId));
       if (!nic.ok) ctx.log.warn({ hsm: armName(hsm), err: nic.failure.message }, 'could not read the HSM NIC');
       ip = nic.ok ? nic.value?.privateIpAddress : undefined;
