@@ -19,6 +19,7 @@ import type { Checkpoint } from '../../src/controllers/dedicatedhsm/act.js';
 import { applyNotes, converge } from '../../src/controllers/dedicatedhsm/reconciler.js';
 import type { HsmAction } from '../../src/controllers/dedicatedhsm/decide.js';
 import { finalize, RELEASE } from '../../src/controllers/dedicatedhsm/finalize.js';
+import { armIdKey } from '../../src/controllers/dedicatedhsm/duplicates.js';
 import { newHsmEnv, type HsmEnv, type Observation } from '../../src/controllers/dedicatedhsm/observe.js';
 import { Pass } from '../../src/controllers/dedicatedhsm/pass.js';
 import {
@@ -172,6 +173,8 @@ export interface UnitWorld {
   events: RecordedEvent[];
   passes: number;
   ids: { subscriptionId: string; resourceGroup: string; location: string; vnetId: string; subnetId: string; gatewayId: string };
+  /** Other DedicatedHsms in the cluster, as the operator's cache would hand them to the duplicate rule (duplicates.ts). */
+  others: DedicatedHsm[];
   /** The address the fake ARM gives the first HSM's NIC in the subnet (10.0.2.4). */
   firstIp: string;
 }
@@ -206,6 +209,7 @@ export function unitWorld(o: UnitWorldOptions = {}): UnitWorld {
     },
   });
   const settings: OperatorSettings = { ...UNIT_SETTINGS, ...o.settings };
+  const others: DedicatedHsm[] = [];
   const ctx: OperatorContext = {
     manager: absent<Manager>('manager', managerUses, o.recordStatusWrites ? { status } : {}),
     log: silentLogger,
@@ -227,7 +231,8 @@ export function unitWorld(o: UnitWorldOptions = {}): UnitWorld {
     device,
     secrets,
     ctx,
-    env: hsmEnv(ctx),
+    env: hsmEnv(ctx, (hsm) => others.filter((o) => armIdKey(o) === armIdKey(hsm))),
+    others,
     registry,
     managerUses,
     statusWrites,
@@ -238,9 +243,9 @@ export function unitWorld(o: UnitWorldOptions = {}): UnitWorld {
   };
 }
 
-/** The phases' shared state, built as DedicatedHsmReconciler builds it. */
-export function hsmEnv(ctx: OperatorContext): HsmEnv {
-  return newHsmEnv(ctx);
+/** The phases' shared state, built as DedicatedHsmReconciler builds it (claimants: the world's `others`, not a cache). */
+export function hsmEnv(ctx: OperatorContext, claimants?: HsmEnv['claimants']): HsmEnv {
+  return newHsmEnv(ctx, claimants);
 }
 
 /** An appliance at `host` (default the first NIC address) with its password Secret `<name>-appliance`. */

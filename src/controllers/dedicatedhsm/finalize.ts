@@ -12,6 +12,7 @@ import { applianceAccess, describeDeviceError, withAppliance, type DeviceProblem
 import type { ApplianceAccess } from '../shared/appliance.js';
 import type { Checkpoint } from './act.js';
 import { azureAccess } from './credentials.js';
+import { ownerOfResource } from './duplicates.js';
 import { operationStillRuns } from './decide.js';
 import { decideDeletion, type DeletionStep } from './deletion.js';
 import { type LastFailure } from './deployment.js';
@@ -53,6 +54,11 @@ export async function finalize(env: HsmEnv, input: DedicatedHsm, mode: Exclude<R
         : `deletionPolicy Orphan: Azure HSM ${name} stays in Azure untouched (to delete it, zeroize it and delete the resource, or use deletionPolicy Delete).`,
       'Delete',
     );
+    return RELEASE;
+  }
+  if (ownerOfResource(hsm, env.claimants(hsm), ctx.tenancy)) {
+    // A duplicate never managed the Azure HSM: its deletion touches nothing there.
+    pass.event('Normal', 'Orphaned', `Azure HSM ${name} is managed by an older DedicatedHsm, not by this one: it is left untouched; the finalizer is removed.`, 'Delete');
     return RELEASE;
   }
   const az = await azureAccess(ctx, hsm, secrets);

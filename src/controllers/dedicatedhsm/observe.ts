@@ -35,12 +35,14 @@ import { REQUIRED_FEATURES, withoutSelf, type Read } from './preflight.js';
 import { ReadCache } from './read-cache.js';
 import { idPermitted } from './scope.js';
 
-/** What the phases share across passes: the operator, the shared readings and the deploy gate. */
+/** What the phases share across passes: the operator, the shared readings, the deploy gate and the duplicates' view. */
 export interface HsmEnv {
   ctx: OperatorContext;
   gateways: ReadCache<GatewayState | undefined>;
   subnets: ReadCache<SubnetState | undefined>;
   gate: DeployGate;
+  /** Every DedicatedHsm that names the same ARM resource ID (duplicates.ts; the reconciler's: the cache index). */
+  claimants: (hsm: DedicatedHsm) => readonly DedicatedHsm[];
 }
 
 export function failureOf(e: unknown): AzureFailure {
@@ -150,8 +152,11 @@ export interface Observation {
   deployed?: Deployed;
 }
 
-/** The shared state of the phases, as the reconciler (and `hsm-operator plan`) build it. */
-export function newHsmEnv(ctx: OperatorContext): HsmEnv {
+/**
+ * The shared state of the phases, as the reconciler (and `hsm-operator plan`) build it. `claimants` defaults to
+ * none: plan sees one manifest at a time, without the operator's cache.
+ */
+export function newHsmEnv(ctx: OperatorContext, claimants: HsmEnv['claimants'] = () => []): HsmEnv {
   // Shared readings live at most one first gateway wait, so a gateway that turned Succeeded is seen by then.
   const ttl = (): number => Math.min(30_000, ctx.settings.gatewayWaitInitialMs);
   return {
@@ -159,6 +164,7 @@ export function newHsmEnv(ctx: OperatorContext): HsmEnv {
     gateways: new ReadCache<GatewayState | undefined>(ctx.clock, ttl),
     subnets: new ReadCache<SubnetState | undefined>(ctx.clock, ttl),
     gate: new DeployGate(() => ctx.clock.now()),
+    claimants,
   };
 }
 

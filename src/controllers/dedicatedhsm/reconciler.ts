@@ -20,6 +20,7 @@ import { DedicatedHsmType, SecretReads, reconcilerFor, type Pass as SharedPass, 
 import { act, type Checkpoint } from './act.js';
 import { azureAccess, noAzureAccess } from './credentials.js';
 import { decide, type HsmAction } from './decide.js';
+import { armIdKey, BY_ARM_ID, ownerOfResource, reportDuplicate } from './duplicates.js';
 import { finalize, RELEASE } from './finalize.js';
 import { invalidateNetwork, newHsmEnv, observe, type HsmEnv, type Observation } from './observe.js';
 import { Pass, type HsmStatus } from './pass.js';
@@ -36,7 +37,8 @@ export class DedicatedHsmReconciler {
   private readonly env: HsmEnv;
 
   constructor(private readonly ctx: OperatorContext) {
-    this.env = newHsmEnv(ctx);
+    // The index is added where the controller is registered (index.ts).
+    this.env = newHsmEnv(ctx, (hsm) => ctx.caches.dedicatedHsms.byIndex(BY_ARM_ID, armIdKey(hsm)));
     this.reconcile = this.skeleton();
   }
 
@@ -99,7 +101,7 @@ export interface ConvergeOptions {
   seen?: (obs: Observation, action: HsmAction) => void;
 }
 
-/** One converge pass: credentials -> observe -> decide -> act. */
+/** One converge pass: duplicates and credentials (scope) -> observe -> decide -> act. */
 export async function converge(env: HsmEnv, hsm: DedicatedHsm, pass: Pass, o: ConvergeOptions): Promise<ReconcileOutcome> {
   const ctx = env.ctx;
   const recheck = o.resync !== undefined;
@@ -107,7 +109,12 @@ export async function converge(env: HsmEnv, hsm: DedicatedHsm, pass: Pass, o: Co
     pass.log('info', { value: o.resync }, 'resync-now: re-reading Azure and the appliance');
     pass.event('Normal', 'ResyncRequested', `${Annotations.resyncNow}=${JSON.stringify(o.resync)}: re-reading Azure and the appliance now.`);
   }
-  // Before any Azure call: the tenancy policy's scope and the identity it names.
+  // Before any Azure call: one DedicatedHsm per Azure HSM, then the tenancy policy's scope and the identity it names.
+  const owner = ownerOfResource(hsm, env.claimants(hsm), ctx.tenancy);
+  if (owner) {
+    reportDuplicate(hsm, owner, pass);
+    return undefined;
+  }
   const az = await azureAccess(ctx, hsm, o.secrets);
   if (!az.ok) {
     noAzureAccess(hsm, az, pass);
