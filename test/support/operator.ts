@@ -25,6 +25,10 @@ export interface TestOperatorOptions {
   logLevel?: 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** The operator's own Azure identity (default: the world's, which ARM accepts). */
   azureCredential?: CredentialSource;
+  /** More namespaces to watch besides `namespace` (a multi-tenant story). */
+  alsoWatch?: string[];
+  /** The platform team's tenancy policy (run --tenancy-policy). */
+  tenancy?: OperatorOptions['tenancy'];
 }
 
 export function testKubeConfig(user?: string): KubeConfig {
@@ -36,7 +40,7 @@ export async function startTestOperator(o: TestOperatorOptions): Promise<Operato
   const op = buildOperator({
     manager: {
       kubeConfig: testKubeConfig(o.user),
-      namespaces: [o.namespace],
+      namespaces: [o.namespace, ...(o.alsoWatch ?? [])],
       // An empty Lease namespace means the test's own (known only once the scenario made it).
       leaderElection: o.leaderElection ? { ...o.leaderElection, namespace: o.leaderElection.namespace || o.namespace } : false,
       metricsBindAddress: '127.0.0.1:0',
@@ -50,6 +54,7 @@ export async function startTestOperator(o: TestOperatorOptions): Promise<Operato
     settings: { gatewayWaitInitialMs: 200, gatewayWaitMaxMs: 2_000, needsHumanRecheckMs: 60_000, ntlsTimeoutMs: 2_000, ...o.settings },
     ...(o.compressedTime ? { compressedTime: o.compressedTime } : {}),
     ...(o.controllers ? { controllers: o.controllers } : {}),
+    ...(o.tenancy ? { tenancy: o.tenancy } : {}),
   });
   await op.start();
   return op;
