@@ -99,6 +99,19 @@ describe('Azure scope: denied before any Azure call', () => {
     expect(conditionOf(anyGroup.hsm, 'Ready')?.reason).not.toBe('NotPermitted');
   });
 
+  it('a subnet or gateway in a subscription the namespace may not use (admission keeps them in the HSM\'s; checked anyway)', async () => {
+    const { w } = scoped();
+    const elsewhere = (id: string) => id.replace(SUB, '00000000-0000-0000-0000-0000000000c3');
+    const subnet = inNamespace(w, 'team-a');
+    subnet.spec.azure.subnetId = elsewhere(subnet.spec.azure.subnetId);
+    await expectDenied(w, subnet, /^spec\.azure\.subnetId is in a subscription the operator's tenancy policy does not allow for namespace team-a/);
+    const gateway = inNamespace(w, 'team-a');
+    gateway.spec.azure.expressRouteGatewayId = elsewhere(gateway.spec.azure.expressRouteGatewayId);
+    const r = await runPass(w, gateway);
+    expect(azureCallsTotal(w)).toBe(0);
+    expect(conditionOf(r.hsm, 'Ready')?.message).toMatch(/^spec\.azure\.expressRouteGatewayId is in a subscription/);
+  });
+
   it('spec.azure.credentialsRef where the policy refuses tenant credentials', async () => {
     const { w } = scoped();
     w.secrets.set('team-b', 'own-sp', { tenantId: 't', clientId: 'c', clientSecret: 's' });
