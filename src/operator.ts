@@ -8,7 +8,18 @@ import { AzurePlaneCache, type ArmConnection, type CredentialSource } from './az
 import { registerDedicatedHsmController } from './controllers/dedicatedhsm/index.js';
 import { registerHsmHaGroupController } from './controllers/hsmhagroup/index.js';
 import { registerNtlsClientBindingController } from './controllers/ntlsclientbinding/index.js';
-import { DEFAULT_DIGEST_KEY_SECRET, DEFAULT_SETTINGS, dialAsIs, secretKeyedDigest, type DigestKeyRef, type AzureCredentialRequest, type EndpointResolver, type OperatorContext, type OperatorSettings } from './controllers/shared/index.js';
+import {
+  DEFAULT_DIGEST_KEY_SECRET,
+  DEFAULT_SETTINGS,
+  dialAsIs,
+  secretKeyedDigest,
+  type DigestKeyRef,
+  type AzureCredentialRequest,
+  type EndpointResolver,
+  type OperatorContext,
+  type OperatorSettings,
+  type TenancyPolicy,
+} from './controllers/shared/index.js';
 import { CredentialGuard, SshDevicePlane, SshPool, type SshPoolOptions } from './luna/index.js';
 import { createHsmMetrics } from './observability/hsm-metrics.js';
 import { CoreTypes, Manager, realClock, type KubeObject, type ManagerOptions, type ResourceType } from './runtime/index.js';
@@ -32,6 +43,11 @@ export interface OperatorOptions {
    * in the leader-election namespace, else the first watched namespace, else "default".
    */
   credentialDigestKey?: DigestKeyRef;
+  /**
+   * The platform team's tenancy policy (`run --tenancy-policy`): which subscriptions, resource groups and Azure
+   * identity each namespace may use. Default: none, single-tenant mode.
+   */
+  tenancy?: TenancyPolicy;
   /** Controllers to run (default all three). */
   controllers?: ('dedicatedhsm' | 'ntlsclientbinding' | 'hsmhagroup')[];
   /**
@@ -83,6 +99,7 @@ export function buildOperator(opts: OperatorOptions): Operator {
     resolve: opts.resolve ?? dialAsIs,
     metrics: createHsmMetrics(manager.metrics.registry),
     settings: { ...DEFAULT_SETTINGS, ...opts.settings },
+    ...(opts.tenancy ? { tenancy: opts.tenancy } : {}),
   };
   const enabled = new Set(opts.controllers ?? ['dedicatedhsm', 'ntlsclientbinding', 'hsmhagroup']);
   if (enabled.has('dedicatedhsm')) registerDedicatedHsmController(context);

@@ -31,6 +31,11 @@ export const Annotations = {
    * this binding (its value must equal spec.clientName). Across namespaces only within a grant.
    */
   adoptClient: 'dedicatedhsm.io/adopt-client',
+  /**
+   * Adopts an existing Azure HSM that does not carry this object's ownership tag (DedicatedHsm): must name it, by
+   * its ARM resource name or its full ARM resource ID. Without it such an HSM is refused (AdoptionRefused).
+   */
+  adopt: 'dedicatedhsm.io/adopt',
 } as const;
 
 export type AnnotationName = (typeof Annotations)[keyof typeof Annotations];
@@ -114,4 +119,14 @@ export function deletionRequestedBy(annotations: AnnotationMap): string | undefi
 /** Whether the user allowed deletion without device clean-up. Only the literal "true" counts. */
 export function abandonRequested(annotations: AnnotationMap): boolean {
   return annotations?.[Annotations.abandon] === 'true';
+}
+
+/**
+ * Whether the adopt annotation names this Azure HSM: its ARM resource name exactly, or its ARM resource ID (ARM IDs
+ * compare without regard to case).
+ */
+export function adoptionRequested(annotations: AnnotationMap, armName: string, resourceId: string): boolean {
+  const value = annotations?.[Annotations.adopt]?.trim();
+  if (!value || !armName) return false;
+  return value === armName || value.replace(/\/+$/, '').toLowerCase() === resourceId.replace(/\/+$/, '').toLowerCase();
 }

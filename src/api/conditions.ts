@@ -80,6 +80,18 @@ export const REASONS = {
   SkuNotAvailable: { severity: 'needsHuman', meaning: 'The SKU is not offered in this location or stamp.' },
   DeploymentFailed: { severity: 'needsHuman', meaning: 'The deployment failed for good (retries and redeploys used up, or a terminal error); see status.lastFailure.' },
   AdoptionConflict: { severity: 'needsHuman', meaning: 'An Azure resource with this name exists with different immutable properties; it is not adopted.' },
+  AdoptionRefused: {
+    severity: 'needsHuman',
+    meaning: "An Azure HSM with this name exists without this object's ownership tag; it is adopted only when the dedicatedhsm.io/adopt annotation names it.",
+  },
+  NotPermitted: {
+    severity: 'needsHuman',
+    meaning: "The operator's tenancy policy does not let this namespace use this subscription, resource group or Azure identity; nothing is sent to Azure until the platform team allows it.",
+  },
+  DuplicateResource: {
+    severity: 'needsHuman',
+    meaning: 'An older DedicatedHsm manages the same Azure HSM (subscription, resource group, name); this one does nothing in Azure.',
+  },
   ResourceMissing: {
     severity: 'needsHuman',
     meaning: 'The Azure resource does not exist (never deployed, or deleted out of band) and observe mode deploys nothing; set the reconcile annotation to manage to deploy it.',
@@ -177,6 +189,9 @@ export const DEDICATED_HSM_CONDITIONS = {
       'PolicyDenied',
       'SkuNotAvailable',
       'AdoptionConflict',
+      'AdoptionRefused',
+      'NotPermitted',
+      'DuplicateResource',
       'ResourceMissing',
       'OperationInProgress',
       'QuotaExceeded',
@@ -206,7 +221,7 @@ export const DEDICATED_HSM_CONDITIONS = {
   DeletionBlocked: {
     normal: 'False',
     meaning: 'Deletion waits for something only a human can give (zeroization or its confirmation).',
-    reasons: ['NotBlocked', 'DeletionBlocked', 'Zeroizing', 'Deleting', 'ApplianceUnreachable', 'CredentialRejected', 'HostKeyNotPinned', 'LastLiveCopy'],
+    reasons: ['NotBlocked', 'DeletionBlocked', 'Zeroizing', 'Deleting', 'ApplianceUnreachable', 'CredentialRejected', 'HostKeyNotPinned', 'LastLiveCopy', 'NotPermitted'],
   },
 } as const satisfies Record<string, ConditionInfo>;
 

@@ -30,6 +30,18 @@ export const ZONES = ['1', '2', '3'] as const;
 export const DELETION_POLICIES = ['Orphan', 'Delete'] as const;
 export type DeletionPolicy = (typeof DELETION_POLICIES)[number];
 
+/**
+ * The Azure tags the operator writes on every HSM it creates or adopts: whose it is (controllers/dedicatedhsm/
+ * ownership.ts). ARM tag names are case-insensitive; spec.azure.tags may not use these names in any case.
+ */
+export const OWNER_TAGS = {
+  namespace: 'dedicatedhsm.io-owner-namespace',
+  name: 'dedicatedhsm.io-owner-name',
+  uid: 'dedicatedhsm.io-owner-uid',
+} as const;
+/** ARM's limit of tags per resource, less the ownership tags. */
+const MAX_SPEC_TAGS = 50 - Object.keys(OWNER_TAGS).length;
+
 const MOVE = 'an HSM cannot be moved; create a new DedicatedHsm';
 const REPLACE = 'Azure cannot change it on an existing HSM; create a new DedicatedHsm';
 
@@ -123,10 +135,16 @@ export const DedicatedHsmAzureSchema = Type.Object(
     }),
     tags: Type.Optional(
       StringMap({
-        description: 'Azure tags on the HSM resource (at most 50; keys up to 512 characters, values up to 256). The only Azure property that can change after creation.',
-        maxProperties: 50,
+        description: `Azure tags on the HSM resource (at most ${MAX_SPEC_TAGS}; keys up to 512 characters, values up to 256). The only Azure property that can change after creation. The operator adds its ownership tags (${Object.values(OWNER_TAGS).join(', ')}: this object's namespace, name and uid); those names are reserved.`,
+        maxProperties: MAX_SPEC_TAGS,
         maxValueLength: 256,
-        ...cel({ rule: 'self.all(k, size(k) <= 512)', message: 'Azure tag names are at most 512 characters' }),
+        ...cel(
+          { rule: 'self.all(k, size(k) <= 512)', message: 'Azure tag names are at most 512 characters' },
+          {
+            rule: `self.all(k, !(k.lowerAscii() in [${Object.values(OWNER_TAGS).map((t) => `'${t}'`).join(', ')}]))`,
+            message: `${Object.values(OWNER_TAGS).join(', ')} are the operator's ownership tags: they cannot be set in spec.azure.tags`,
+          },
+        ),
       }),
     ),
     credentialsRef: Type.Optional(AzureCredentialsRef),

@@ -18,6 +18,7 @@ export {
   STAMPS,
   ZONES,
   DELETION_POLICIES,
+  OWNER_TAGS,
   DedicatedHsmSpecSchema,
   DedicatedHsmStatusSchema,
   DedicatedHsmDefinition,

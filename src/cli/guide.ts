@@ -117,6 +117,20 @@ export const GUIDE: Partial<Record<Exclude<Reason, ReadyReason>, GuideAdvice>> =
     section: 'How do I see HSMs when provisioned?',
     action: 'An HSM of this name exists with other immutable properties (check with "Show hidden types" in the portal): use another spec.azure.name, or match the spec to it.',
   },
+  AdoptionRefused: {
+    section: OPERATOR,
+    action:
+      "An HSM of this name exists in Azure and does not carry this object's ownership tag (dedicatedhsm.io-owner-uid). If it is yours to manage, set the annotation dedicatedhsm.io/adopt to its name or ARM resource ID; otherwise choose another spec.azure.name.",
+  },
+  NotPermitted: {
+    section: OPERATOR,
+    action:
+      "The platform team's tenancy policy (the operator's --tenancy-policy file, chart value tenancy.policy) does not let this namespace use this subscription or resource group, or names no Azure identity for it. Ask the platform team to add it, or deploy where the policy allows (docs/security.md, Azure scope).",
+  },
+  DuplicateResource: {
+    section: OPERATOR,
+    action: 'Another, older DedicatedHsm already manages this Azure HSM; this one does nothing in Azure. Delete this object, or give it another spec.azure.name.',
+  },
   CredentialRejected: {
     section: LOGINS,
     action:

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { CLOUDS, connectionFor, DEFAULT_QUOTA, type ArmConnection, type CloudName, type CredentialSource, type QuotaLimits } from '../azure/index.js';
 import { buildOperator } from '../operator.js';
-import { DEFAULT_DIGEST_KEY_SECRET } from '../controllers/shared/index.js';
+import { DEFAULT_DIGEST_KEY_SECRET, loadTenancyPolicy, TenancyPolicyError, type TenancyPolicy } from '../controllers/shared/index.js';
 import { ConfigError, configFromValues, createLogger, errorMessage, managerOptions, runtimeFlags, runtimeHelp, type RuntimeConfig } from '../runtime/index.js';
 import { CliError, EXIT, parseFlags, str, UsageError, type Io, type Values } from './io.js';
 import { clusterConfigured, SANDBOX_HINT } from './cluster.js';
@@ -24,6 +24,12 @@ export const AZURE_FLAGS = {
   'azure-client-id': { type: 'string', env: 'HSM_OPERATOR_AZURE_CLIENT_ID', help: 'client ID of the user-assigned managed identity (default: AZURE_CLIENT_ID from workload identity)', arg: 'id' },
   'hsm-quota-per-stamp': { type: 'string', env: 'HSM_OPERATOR_QUOTA_PER_STAMP', help: 'Dedicated HSM quota per stamp after a granted increase (default 2, the initial quota)', arg: 'n' },
   'hsm-quota-per-region': { type: 'string', env: 'HSM_OPERATOR_QUOTA_PER_REGION', help: 'Dedicated HSM quota per region after a granted increase (default 4, the initial quota)', arg: 'n' },
+  'tenancy-policy': {
+    type: 'string',
+    env: 'HSM_OPERATOR_TENANCY_POLICY',
+    help: "YAML file of the platform team's tenancy policy: per namespace the subscriptions, resource groups and Azure identity its DedicatedHsms may use (default: none, single-tenant mode; docs/security.md)",
+    arg: 'path',
+  },
 } as const satisfies Record<string, { type: 'string' | 'boolean'; env: string; help: string; arg?: string }>;
 
 export function runHelp(): string {
@@ -36,7 +42,8 @@ export function runHelp(): string {
     '',
     'Azure credentials come from the default chain of @azure/identity: workload identity in AKS, else managed',
     'identity, environment (AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_CLIENT_SECRET), Azure CLI. A DedicatedHsm can',
-    'name its own service principal Secret in spec.azure.credentialsRef.',
+    'name its own service principal Secret in spec.azure.credentialsRef. With --tenancy-policy the platform team chooses',
+    "the identity, subscriptions and resource groups per namespace instead (docs/security.md, Azure scope).",
     '',
     'Exit codes: 0 stopped by a signal after a clean shutdown, 1 failed to start or to stop, 2 usage.',
     '',
@@ -96,8 +103,23 @@ export function azureSettings(values: Values, env: Record<string, string | undef
   };
 }
 
-/** Parses `run`'s command line: the runtime config and the Azure settings. */
-export function parseRunArgs(argv: string[], env: Record<string, string | undefined>): { help: true } | { help: false; config: RuntimeConfig; azure: AzureSettings } {
+/** The tenancy policy the flag names, read and checked now: a bad file stops the start with what is wrong in it. */
+function tenancyPolicy(values: Values, env: Record<string, string | undefined>, operatorNamespace: string): TenancyPolicy | undefined {
+  const path = str(values, 'tenancy-policy') ?? (env[AZURE_FLAGS['tenancy-policy'].env] || undefined);
+  if (!path) return undefined;
+  try {
+    return loadTenancyPolicy(path, operatorNamespace);
+  } catch (e) {
+    if (e instanceof TenancyPolicyError) throw new UsageError(`--tenancy-policy: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Parses `run`'s command line: the runtime config, the Azure settings and the tenancy policy. */
+export function parseRunArgs(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): { help: true } | { help: false; config: RuntimeConfig; azure: AzureSettings; tenancy: TenancyPolicy | undefined } {
   const options = { ...runtimeFlags, ...Object.fromEntries(Object.entries(AZURE_FLAGS).map(([k, d]) => [k, { type: d.type }])) };
   const { values } = parseFlags(argv, options);
   if (values.help) return { help: true };
@@ -108,7 +130,8 @@ export function parseRunArgs(argv: string[], env: Record<string, string | undefi
     if (e instanceof ConfigError) throw new UsageError(e.message);
     throw e;
   }
-  return { help: false, config, azure: azureSettings(values, env) };
+  // The policy's Secrets live in the operator's own namespace (where its Lease is).
+  return { help: false, config, azure: azureSettings(values, env), tenancy: tenancyPolicy(values, env, config.leaderElection.namespace) };
 }
 
 /** Runs until `stop` aborts (main.ts wires SIGTERM/SIGINT to it), then drains and releases the Lease. */
@@ -118,7 +141,7 @@ export async function runCommand(argv: string[], io: Io, stop: AbortSignal): Pro
     io.out(runHelp());
     return EXIT.ok;
   }
-  const { config, azure } = parsed;
+  const { config, azure, tenancy } = parsed;
   if (!config.kubeconfig && !config.inCluster && !clusterConfigured(io.env)) {
     throw new CliError(`no cluster configured (no in-cluster ServiceAccount, no --kubeconfig, $KUBECONFIG or ~/.kube/config). To try the operator on this machine, ${SANDBOX_HINT}.`);
   }
@@ -130,6 +153,7 @@ export async function runCommand(argv: string[], io: Io, stop: AbortSignal): Pro
     // The operator's own namespace, whether or not leader election is on: the key must not move between runs.
     credentialDigestKey: { namespace: le.namespace, name: DEFAULT_DIGEST_KEY_SECRET },
     ...(azure.quota ? { settings: { quotaLimits: azure.quota } } : {}),
+    ...(tenancy ? { tenancy } : {}),
   });
   try {
     await operator.start();
@@ -137,7 +161,15 @@ export async function runCommand(argv: string[], io: Io, stop: AbortSignal): Pro
     log.error({ err: errorMessage(e) }, 'operator failed to start');
     return EXIT.failure;
   }
-  log.info({ namespaces: config.namespaces.length ? config.namespaces : 'all', leaderElection: le.enabled, arm: azure.connection.endpoint }, 'operator running');
+  log.info(
+    {
+      namespaces: config.namespaces.length ? config.namespaces : 'all',
+      leaderElection: le.enabled,
+      arm: azure.connection.endpoint,
+      tenancy: tenancy ? { source: tenancy.source, namespaces: tenancy.namespaces.size, globalIdentity: tenancy.globalIdentity } : 'single-tenant',
+    },
+    'operator running',
+  );
   if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
   log.info({ signal: (stop.reason as Error | undefined)?.message }, 'stopping: draining in-flight reconciles and releasing the Lease');
   try {

@@ -6,7 +6,7 @@
  */
 import { Annotations, DedicatedHsmDefinition, reconcileMode, type ConditionLike, type DedicatedHsm } from '../api/index.js';
 import type { AzureFailure } from '../azure/index.js';
-import { azureAccess, identityOf } from '../controllers/dedicatedhsm/credentials.js';
+import { azureAccess, noAzureAccess } from '../controllers/dedicatedhsm/credentials.js';
 import { decide, type HsmAction } from '../controllers/dedicatedhsm/decide.js';
 import { DeployGate } from '../controllers/dedicatedhsm/deploy-gate.js';
 import { armName, quotaStampKey, shortName } from '../controllers/dedicatedhsm/desired.js';
@@ -131,7 +131,7 @@ export async function planDedicatedHsm(i: HsmPlanInput): Promise<ObjectPlan> {
   let action: HsmAction | undefined;
   const az = await azureAccess(ctx, hsm, secrets);
   if (!az.ok) {
-    pass.override = { reason: 'SecretNotFound', severity: 'retrying', message: `${az.message} Nothing is read from or written to Azure until it exists.` };
+    noAzureAccess(hsm, az, pass);
   } else {
     obs = await observe(env, hsm, az.plane.withSignal(i.signal), az.identity, secrets, i.signal);
     action = decide({ hsm, mode: mode.mode, recheck, obs, settings: ctx.settings }, pass);
@@ -172,7 +172,7 @@ export async function planDedicatedHsm(i: HsmPlanInput): Promise<ObjectPlan> {
     i.shared.gate.reserve(DeployGate.scope(a.subscriptionId, a.location), hsmId(a.subscriptionId, a.resourceGroup, name), quotaStampKey(hsm));
   }
   if (!az.ok) plan.notes.push(`Azure: not read (${az.message})`);
-  if (identityOf(hsm) !== 'default') plan.notes.push(`Azure: read with the service principal of Secret ${hsm.spec.azure.credentialsRef?.name ?? ''}, as the operator would.`);
+  if (az.ok && az.identity !== 'default') plan.notes.push(`Azure: read with the service principal of Secret ${hsm.spec.azure.credentialsRef?.name ?? ''}, as the operator would.`);
   return plan;
 }
 
@@ -192,7 +192,7 @@ function describe(hsm: DedicatedHsm, action: HsmAction | undefined, obs: Observa
   const adopted = pass.events.find((e) => e.reason === 'Adopted');
   const adopt = adopted ? `adopt the existing Azure HSM ${obs?.resource?.ok ? (obs.resource.value?.id ?? name) : name} (no second one is created), then ` : '';
   const where = a.stampId ?? (a.zones?.length ? `zone ${a.zones.join(',')}` : 'a stamp Azure picks');
-  if (!action) return { action: 'nothing', summary: `waits for the Secret it needs: ${pass.override?.message ?? ''}` };
+  if (!action) return { action: 'nothing', summary: `${pass.override?.reason === 'NotPermitted' ? 'not permitted' : 'waits for the Secret it needs'}: ${pass.override?.message ?? ''}` };
   switch (action.kind) {
     case 'create': {
       const attempt = action.round.attempts + 1;
@@ -205,7 +205,7 @@ function describe(hsm: DedicatedHsm, action: HsmAction | undefined, obs: Observa
         summary: `delete the failed resource ${action.failed.id} (the race retries are used up), then deploy again (redeploy ${action.round.redeploys + 1} of ${hsm.spec.deployment.redeployAfter}).`,
       };
     case 'updateTags':
-      return { action: 'update-tags', summary: `${adopt}set the tags of Azure HSM ${name} to the spec's (${Object.entries(action.tags).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}); nothing else is written.` };
+      return { action: 'update-tags', summary: `${adopt}set the tags of Azure HSM ${name} to the spec's and the ownership tags (${Object.entries(action.tags).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}); nothing else is written.` };
     case 'retry':
       return { action: 'nothing', summary: `could not read the HSM resource (${action.message}); the operator retries.` };
     case 'none': {

@@ -27,6 +27,8 @@ export interface TestOperatorOptions {
   logLevel?: 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** The operator's own Azure identity (default: the world's, which ARM accepts). */
   azureCredential?: CredentialSource;
+  /** The platform team's tenancy policy (run --tenancy-policy). */
+  tenancy?: OperatorOptions['tenancy'];
 }
 
 export function testKubeConfig(user?: string): KubeConfig {
@@ -52,6 +54,7 @@ export async function startTestOperator(o: TestOperatorOptions): Promise<Operato
     settings: { gatewayWaitInitialMs: 200, gatewayWaitMaxMs: 2_000, needsHumanRecheckMs: 60_000, ntlsTimeoutMs: 2_000, ...o.settings },
     ...(o.compressedTime ? { compressedTime: o.compressedTime } : {}),
     ...(o.controllers ? { controllers: o.controllers } : {}),
+    ...(o.tenancy ? { tenancy: o.tenancy } : {}),
   });
   await op.start();
   return op;

@@ -20,6 +20,7 @@ import type { Checkpoint } from '../../src/controllers/dedicatedhsm/act.js';
 import { applyNotes, converge } from '../../src/controllers/dedicatedhsm/reconciler.js';
 import type { HsmAction } from '../../src/controllers/dedicatedhsm/decide.js';
 import { finalize, RELEASE } from '../../src/controllers/dedicatedhsm/finalize.js';
+import { armIdKey } from '../../src/controllers/dedicatedhsm/duplicates.js';
 import { newHsmEnv, type HsmEnv, type Observation } from '../../src/controllers/dedicatedhsm/observe.js';
 import { Pass } from '../../src/controllers/dedicatedhsm/pass.js';
 import {
@@ -31,6 +32,7 @@ import {
   type OperatorContext,
   type OperatorSettings,
   type PendingEvent,
+  type TenancyPolicy,
 } from '../../src/controllers/shared/index.js';
 import { CredentialGuard } from '../../src/luna/index.js';
 import { createHsmMetrics } from '../../src/observability/hsm-metrics.js';
@@ -147,6 +149,8 @@ export interface UnitWorldOptions {
    * one write the phases make themselves: shared/appliance.ts persistGuard, when an appliance rejects a credential.
    */
   recordStatusWrites?: boolean;
+  /** The platform team's tenancy policy (default none: single-tenant mode). */
+  tenancy?: TenancyPolicy;
 }
 
 export interface RecordedEvent extends PendingEvent {
@@ -172,6 +176,8 @@ export interface UnitWorld {
   haGroups: HsmHaGroup[];
   passes: number;
   ids: { subscriptionId: string; resourceGroup: string; location: string; vnetId: string; subnetId: string; gatewayId: string };
+  /** Other DedicatedHsms in the cluster, as the operator's cache would hand them to the duplicate rule (duplicates.ts). */
+  others: DedicatedHsm[];
   /** The address the fake ARM gives the first HSM's NIC in the subnet (10.0.2.4). */
   firstIp: string;
 }
@@ -207,6 +213,7 @@ export function unitWorld(o: UnitWorldOptions = {}): UnitWorld {
   });
   const settings: OperatorSettings = { ...UNIT_SETTINGS, ...o.settings };
   const haGroups: HsmHaGroup[] = [];
+  const others: DedicatedHsm[] = [];
   const ctx: OperatorContext = {
     manager: absent<Manager>('manager', managerUses, o.recordStatusWrites ? { status } : {}),
     log: silentLogger,
@@ -220,6 +227,7 @@ export function unitWorld(o: UnitWorldOptions = {}): UnitWorld {
     resolve: dialAsIs,
     metrics: createHsmMetrics(registry, { now: () => clock.now() }),
     settings,
+    ...(o.tenancy ? { tenancy: o.tenancy } : {}),
   };
   return {
     clock,
@@ -227,7 +235,8 @@ export function unitWorld(o: UnitWorldOptions = {}): UnitWorld {
     device,
     secrets,
     ctx,
-    env: hsmEnv(ctx),
+    env: hsmEnv(ctx, (hsm) => others.filter((o) => armIdKey(o) === armIdKey(hsm))),
+    others,
     registry,
     managerUses,
     statusWrites,
@@ -239,9 +248,9 @@ export function unitWorld(o: UnitWorldOptions = {}): UnitWorld {
   };
 }
 
-/** The phases' shared state, built as DedicatedHsmReconciler builds it. */
-export function hsmEnv(ctx: OperatorContext): HsmEnv {
-  return newHsmEnv(ctx);
+/** The phases' shared state, built as DedicatedHsmReconciler builds it (claimants: the world's `others`, not a cache). */
+export function hsmEnv(ctx: OperatorContext, claimants?: HsmEnv['claimants']): HsmEnv {
+  return newHsmEnv(ctx, claimants);
 }
 
 /** An appliance at `host` (default the first NIC address) with its password Secret `<name>-appliance`. */

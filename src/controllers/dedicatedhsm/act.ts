@@ -50,7 +50,7 @@ async function updateTags(c: ActContext, hsm: DedicatedHsm, tags: Record<string,
   try {
     await c.plane.updateTags(a.subscriptionId, a.resourceGroup, name, tags);
     const n = Object.keys(tags).length;
-    pass.event('Normal', 'TagsUpdated', `Tags of Azure HSM ${name} set to the spec's (${n} tag${n === 1 ? '' : 's'}).`);
+    pass.event('Normal', 'TagsUpdated', `Tags of Azure HSM ${name} set (${n} tag${n === 1 ? '' : 's'}: the spec's and this object's ownership tags).`);
     return { requeueAfter };
   } catch (e) {
     const f = failureOf(e);

@@ -5,6 +5,7 @@
  *
  *   an operation in flight   -> wait for it (never a second PUT: invariant 3), or take what it settled to
  *   the resource unreadable  -> retry
+ *   not ours (ownership.ts)  -> refuse it without telling its settings, touch nothing
  *   immutable drift          -> report, touch nothing
  *   Succeeded                -> NIC, network, tags, appliance            (updateTags | none)
  *   Provisioning / Deleting  -> watch it                                 (none)
@@ -73,6 +74,7 @@ export function decide(i: DecideInput, pass: Pass): HsmAction {
 
   const existing = read.value;
   if (existing) {
+    if (obs.ownership?.kind === 'notOurs') return adoptionRefused(hsm, pass, s);
     if (obs.drift?.length) return adoptionConflict(hsm, existing, obs.drift, pass, s);
     if (status.resourceId === undefined && !status.pendingOperation) {
       pass.event('Normal', 'Adopted', `Adopted the existing Azure HSM ${existing.id} (provisioningState ${existing.provisioningState ?? 'unknown'}) instead of creating a second one.`);
@@ -227,6 +229,21 @@ export function operationStillRuns(hsm: DedicatedHsm, st: Settlement, pass: Pass
   }
 }
 
+/**
+ * An HSM of this name exists and is not this object's (ownership.ts): it is not adopted, and the message says only
+ * that it exists, never how it is set up or whose it is.
+ */
+function adoptionRefused(hsm: DedicatedHsm, pass: Pass, s: OperatorSettings): HsmAction {
+  const name = armName(hsm);
+  const a = hsm.spec.azure;
+  const message = `An Azure HSM named ${name} already exists in resource group ${a.resourceGroup} and does not carry this DedicatedHsm's ownership tag, so it is not adopted: nothing is written to it or read from its appliance. To manage it from this object, set the annotation ${Annotations.adopt} to its name (${name}) or its ARM resource ID; otherwise choose another spec.azure.name.`;
+  pass.condition({ type: 'Provisioned', status: 'False', reason: 'AdoptionRefused', message });
+  pass.override = { reason: 'AdoptionRefused', severity: 'needsHuman', message };
+  const prev = getCondition(hsm.status?.conditions as Condition[] | undefined, 'Provisioned');
+  if (prev?.reason !== 'AdoptionRefused') pass.event('Warning', 'AdoptionRefused', `Azure HSM ${name} exists and is not this object's; it is not adopted (set ${Annotations.adopt} to adopt it).`);
+  return { kind: 'none', requeueAfter: resyncMs(s, hsm) };
+}
+
 function adoptionConflict(hsm: DedicatedHsm, existing: HsmState, drift: string[], pass: Pass, s: OperatorSettings): HsmAction {
   const name = armName(hsm);
   const adopted = hsm.status?.resourceId !== undefined;
@@ -271,8 +288,9 @@ function provisioned(i: DecideInput, existing: HsmState, pass: Pass): HsmAction 
   const resync = resyncMs(s, hsm);
   const requeueAfter = Math.min(pass.requeueAfter ?? resync, transient ? Math.min(resync, s.gatewayWaitMaxMs) : resync);
 
-  // Tags are the one property Azure lets change: patched when they differ, never a blind PUT.
-  const tags = tagsToWrite(hsm.spec.azure.tags, existing.tags);
+  // Tags are the one property Azure lets change: patched when they differ (the ownership tags included, so an
+  // adopted HSM is tagged as ours), never a blind PUT.
+  const tags = tagsToWrite(hsm, existing.tags);
   if (tags) {
     if (i.mode === 'manage') return { kind: 'updateTags', tags, requeueAfter };
     pass.log('info', { hsm: armName(hsm) }, 'observe mode: tags differ from the spec; not updated');

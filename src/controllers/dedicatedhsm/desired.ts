@@ -1,9 +1,10 @@
 /**
- * What a DedicatedHsm asks of Azure, derived from its spec: the ARM name, the HSM to create, the tags to keep.
- * Pure.
+ * What a DedicatedHsm asks of Azure, derived from its spec: the ARM name, the HSM to create, the tags to keep
+ * (the spec's, plus the ownership tags of ownership.ts, which the spec cannot override). Pure.
  */
 import type { DedicatedHsm } from '../../api/index.js';
 import { parseArmId, type HsmSpec } from '../../azure/index.js';
+import { ownerTags, withoutOwnerTags } from './ownership.js';
 
 /** The ARM resource name: spec.azure.name, else metadata.name. */
 export function armName(hsm: DedicatedHsm): string {
@@ -23,7 +24,7 @@ export function desiredHsm(hsm: DedicatedHsm): HsmSpec {
   if (a.stampId) spec.stampId = a.stampId;
   if (a.zones?.length) spec.zones = [...a.zones];
   if (a.privateIpAddress) spec.privateIpAddress = a.privateIpAddress;
-  if (a.tags) spec.tags = { ...a.tags };
+  spec.tags = { ...withoutOwnerTags(a.tags ?? {}), ...ownerTags(hsm) };
   return spec;
 }
 
@@ -36,11 +37,12 @@ export function quotaStampKey(hsm: DedicatedHsm): string | undefined {
 }
 
 /**
- * Tags to write when they differ from what Azure holds; undefined when nothing is to be done. A spec without tags
- * leaves Azure's tags alone (someone else may manage them).
+ * Tags to write when they differ from what Azure holds; undefined when nothing is to be done. The ownership tags are
+ * always there; a spec without tags leaves Azure's other tags alone (someone else may manage them).
  */
-export function tagsToWrite(wanted: Record<string, string> | undefined, actual: Record<string, string>): Record<string, string> | undefined {
-  if (wanted === undefined) return undefined;
+export function tagsToWrite(hsm: DedicatedHsm, actual: Record<string, string>): Record<string, string> | undefined {
+  const spec = hsm.spec.azure.tags;
+  const wanted = { ...withoutOwnerTags(spec ?? actual), ...ownerTags(hsm) };
   const a = Object.keys(wanted).sort();
   const b = Object.keys(actual).sort();
   const same = a.length === b.length && a.every((k, i) => k === b[i] && wanted[k] === actual[k]);

@@ -14,11 +14,13 @@ import { applianceAccess, describeDeviceError, withAppliance, type DeviceProblem
 import type { ApplianceAccess } from '../shared/appliance.js';
 import type { Checkpoint } from './act.js';
 import { azureAccess } from './credentials.js';
+import { ownerOfResource } from './duplicates.js';
 import { operationStillRuns } from './decide.js';
 import { decideDeletion, lastLiveCopyGroups, zeroizeTarget, type DeletionStep, type ZeroizeTarget } from './deletion.js';
 import { type LastFailure } from './deployment.js';
 import { armName } from './desired.js';
 import { failureOf, read, readOperation, settle, type HsmEnv, type Settlement } from './observe.js';
+import { ownershipOf } from './ownership.js';
 import { Pass } from './pass.js';
 import type { Read } from './preflight.js';
 import { roundOf } from './record.js';
@@ -39,6 +41,8 @@ interface DeletionObservation {
   view?: DedicatedHsm;
   /** HA groups in which this HSM holds the last live copy of the key material. */
   lastLiveCopyOf?: string[];
+  /** The resource exists and is not this object's (ownership.ts): it is never zeroized or deleted. */
+  notOurs?: boolean;
   /** The appliance of a Succeeded resource: how it was reached and what `hsm show` said. */
   access?: ApplianceAccess;
   show?: HsmShow;
@@ -60,9 +64,15 @@ export async function finalize(env: HsmEnv, input: DedicatedHsm, mode: Exclude<R
     );
     return RELEASE;
   }
+  if (ownerOfResource(hsm, env.claimants(hsm), ctx.tenancy)) {
+    // A duplicate never managed the Azure HSM: its deletion touches nothing there.
+    pass.event('Normal', 'Orphaned', `Azure HSM ${name} is managed by an older DedicatedHsm, not by this one: it is left untouched; the finalizer is removed.`, 'Delete');
+    return RELEASE;
+  }
   const az = await azureAccess(ctx, hsm, secrets);
   if (!az.ok) {
-    pass.condition({ type: 'DeletionBlocked', status: 'True', reason: 'DeletionBlocked', message: `${az.message} The HSM cannot be deleted without Azure access.` });
+    const message = az.reason === 'NotPermitted' ? `${az.message} The HSM is not deleted; with deletionPolicy Orphan the object goes and Azure is left as it is.` : `${az.message} The HSM cannot be deleted without Azure access.`;
+    pass.condition({ type: 'DeletionBlocked', status: 'True', reason: az.reason === 'NotPermitted' ? 'NotPermitted' : 'DeletionBlocked', message });
     return undefined;
   }
   const plane = az.plane.withSignal(signal);
@@ -90,6 +100,10 @@ async function observeDeletion(env: HsmEnv, hsm: DedicatedHsm, plane: AzurePlane
   obs.resource = await read(() => plane.getHsm(a.subscriptionId, a.resourceGroup, name));
   if (!obs.resource.ok) return obs;
   const existing = obs.resource.value;
+  if (existing && ownershipOf(hsm, existing).kind === 'notOurs') {
+    obs.notOurs = true;
+    return obs;
+  }
   if (existing?.provisioningState !== 'Succeeded') return obs;
   // Is it zeroized? Only the appliance can say (hsm show), asked only where Azure says it is, with the pinned key.
   obs.target = zeroizeTarget(hsm, await nicIp(plane, existing), name);
@@ -143,6 +157,7 @@ function requestedBy(hsm: DedicatedHsm): string {
 /** What a finalize pass does next. */
 type FinalizeStep =
   | DeletionStep
+  | { kind: 'releaseNotOurs' }
   | { kind: 'wait'; message: string; requeueAfter: number }
   | { kind: 'retry'; message: string; error: string; retryAfterMs: number | undefined };
 
@@ -167,6 +182,7 @@ function decideFinalize(env: HsmEnv, hsm: DedicatedHsm, mode: Exclude<ReconcileM
   if (!r) throw new Error('finalize observed no resource although no operation is in flight');
   if (!r.ok) return { kind: 'retry', message: `Could not read Azure HSM ${name}: ${r.failure.message}; retrying.`, error: `reading HSM ${name}: ${r.failure.message}`, retryAfterMs: r.failure.retryAfterMs };
   const existing = r.value;
+  if (obs.notOurs) return { kind: 'releaseNotOurs' };
   if (existing && existing.provisioningState !== 'Succeeded' && existing.provisioningState !== 'Failed') {
     return { kind: 'wait', message: `Azure HSM ${name} is ${existing.provisioningState ?? 'busy'}; waiting for that operation to end before deleting.`, requeueAfter: poll };
   }
@@ -204,6 +220,9 @@ async function actFinalize(env: HsmEnv, input: DedicatedHsm, step: FinalizeStep,
       throw new RetryableError(step.error, { retryAfterMs: step.retryAfterMs });
     case 'release':
       pass.event('Normal', 'Deleted', `Azure HSM ${name} does not exist (any more); the finalizer is removed.`, 'Delete');
+      return RELEASE;
+    case 'releaseNotOurs':
+      pass.event('Warning', 'Orphaned', `Azure HSM ${name} is not this object's (it does not carry its ownership tag): it is left untouched, not zeroized or deleted; the finalizer is removed.`, 'Delete');
       return RELEASE;
     case 'blocked': {
       pass.condition(step.condition);

@@ -2,8 +2,8 @@
  * Observe: every read one DedicatedHsm pass needs, in one trip down to the planes, before anything is decided.
  * What is read depends only on what the earlier reads said (the settlement of an operation in flight, then the
  * resource's provisioningState): an operation still in flight is all; a deployed HSM adds its network, NIC and
- * appliance; a missing or Failed one adds the preflight (allowlisting, subnet, gateway, quota). Nothing here
- * writes, and nothing here decides what to do: decide.ts does.
+ * appliance; a missing or Failed one adds the preflight (allowlisting, subnet, gateway, quota); one that is not
+ * ours (ownership.ts) adds nothing. Nothing here writes, and nothing here decides what to do: decide.ts does.
  *
  * Gateway and subnet readings are shared between HSMs for a while (ReadCache) while they only wait; the decision
  * to PUT takes fresh ones inside the deploy gate (act.ts calls readPreflight with `fresh`).
@@ -30,15 +30,19 @@ import type { ApplianceObservation } from './appliance-checks.js';
 import { observeAppliance } from './appliance-observation.js';
 import { DeployGate } from './deploy-gate.js';
 import { armName, desiredHsm } from './desired.js';
+import { ownershipOf, type Ownership } from './ownership.js';
 import { REQUIRED_FEATURES, withoutSelf, type Read } from './preflight.js';
 import { ReadCache } from './read-cache.js';
+import { idPermitted } from './scope.js';
 
-/** What the phases share across passes: the operator, the shared readings and the deploy gate. */
+/** What the phases share across passes: the operator, the shared readings, the deploy gate and the duplicates' view. */
 export interface HsmEnv {
   ctx: OperatorContext;
   gateways: ReadCache<GatewayState | undefined>;
   subnets: ReadCache<SubnetState | undefined>;
   gate: DeployGate;
+  /** Every DedicatedHsm that names the same ARM resource ID (duplicates.ts; the reconciler's: the cache index). */
+  claimants: (hsm: DedicatedHsm) => readonly DedicatedHsm[];
 }
 
 export function failureOf(e: unknown): AzureFailure {
@@ -136,6 +140,8 @@ export interface Observation {
   operation?: { read: OperationRead; settlement: Settlement };
   /** The resource (after a settled operation); absent while an operation is in flight. */
   resource?: Read<HsmState | undefined>;
+  /** Whose the existing resource is (ownership.ts); one that is not ours is read no further. */
+  ownership?: Ownership;
   /** Immutable fields of an existing resource that differ from the spec. */
   drift?: string[];
   /** Provisioning or Deleting by someone else: the network it hangs off. */
@@ -146,8 +152,11 @@ export interface Observation {
   deployed?: Deployed;
 }
 
-/** The shared state of the phases, as the reconciler (and `hsm-operator plan`) build it. */
-export function newHsmEnv(ctx: OperatorContext): HsmEnv {
+/**
+ * The shared state of the phases, as the reconciler (and `hsm-operator plan`) build it. `claimants` defaults to
+ * none: plan sees one manifest at a time, without the operator's cache.
+ */
+export function newHsmEnv(ctx: OperatorContext, claimants: HsmEnv['claimants'] = () => []): HsmEnv {
   // Shared readings live at most one first gateway wait, so a gateway that turned Succeeded is seen by then.
   const ttl = (): number => Math.min(30_000, ctx.settings.gatewayWaitInitialMs);
   return {
@@ -155,6 +164,7 @@ export function newHsmEnv(ctx: OperatorContext): HsmEnv {
     gateways: new ReadCache<GatewayState | undefined>(ctx.clock, ttl),
     subnets: new ReadCache<SubnetState | undefined>(ctx.clock, ttl),
     gate: new DeployGate(() => ctx.clock.now()),
+    claimants,
   };
 }
 
@@ -184,6 +194,9 @@ export async function observe(env: HsmEnv, hsm: DedicatedHsm, plane: AzurePlane,
   if (!obs.resource.ok) return obs;
   const existing = obs.resource.value;
   if (existing) {
+    obs.ownership = ownershipOf(hsm, existing);
+    // Not ours: nothing more is read about it (its network, NIC or appliance), and nothing of it is compared.
+    if (obs.ownership.kind === 'notOurs') return obs;
     const drift = immutableDrift(desiredHsm(hsm), existing);
     if (drift.length) {
       obs.drift = drift;
@@ -246,7 +259,10 @@ async function observeDeployed(env: HsmEnv, hsm: DedicatedHsm, plane: AzurePlane
   const nicId = existing.nicId;
   if (!ip && nicId) {
     if (status.nicId === nicId && status.privateIpAddress) ip = status.privateIpAddress;
-    else {
+    else if (!idPermitted(ctx.tenancy, hsm, nicId)) {
+      // An ID Azure handed back is read only where the tenancy policy lets this namespace read.
+      ctx.log.warn({ hsm: armName(hsm) }, "the HSM's NIC is in a subscription the tenancy policy does not allow for this namespace; not read");
+    } else {
       const nic = await read(() => plane.getNic(nicId));
       if (!nic.ok) ctx.log.warn({ hsm: armName(hsm), err: nic.failure.message }, 'could not read the HSM NIC');
       ip = nic.ok ? nic.value?.privateIpAddress : undefined;

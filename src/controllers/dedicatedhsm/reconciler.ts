@@ -3,7 +3,7 @@
  * (controllers/shared/skeleton.ts: mode, resync-now, deletion or finalizer and first status, apply, one report).
  * Each phase of a pass has its own module, read top to bottom:
  *
- *   credentials.ts  which Azure identity the HSM acts as
+ *   credentials.ts  which Azure identity the HSM acts as, if the tenancy policy (scope.ts) lets it reach Azure
  *   observe.ts      every read, in one trip: the operation in flight, the resource, then its preflight, network
  *                   or appliance
  *   decide.ts       pure: conditions, status, Events, and one action (none | retry | create | deleteFailed |
@@ -18,8 +18,9 @@ import { Annotations, type DedicatedHsm, type ReconcileMode } from '../../api/in
 import { objectKey, refOf, type Logger, type ReconcileContext, type ReconcileOutcome } from '../../runtime/index.js';
 import { DedicatedHsmType, SecretReads, reconcilerFor, type Pass as SharedPass, type OperatorContext } from '../shared/index.js';
 import { act, type Checkpoint } from './act.js';
-import { azureAccess, identityOf } from './credentials.js';
+import { azureAccess, noAzureAccess } from './credentials.js';
 import { decide, type HsmAction } from './decide.js';
+import { armIdKey, BY_ARM_ID, ownerOfResource, reportDuplicate } from './duplicates.js';
 import { finalize, RELEASE } from './finalize.js';
 import { invalidateNetwork, newHsmEnv, observe, type HsmEnv, type Observation } from './observe.js';
 import { Pass, type HsmStatus } from './pass.js';
@@ -36,7 +37,8 @@ export class DedicatedHsmReconciler {
   private readonly env: HsmEnv;
 
   constructor(private readonly ctx: OperatorContext) {
-    this.env = newHsmEnv(ctx);
+    // The index is added where the controller is registered (index.ts).
+    this.env = newHsmEnv(ctx, (hsm) => ctx.caches.dedicatedHsms.byIndex(BY_ARM_ID, armIdKey(hsm)));
     this.reconcile = this.skeleton();
   }
 
@@ -99,20 +101,26 @@ export interface ConvergeOptions {
   seen?: (obs: Observation, action: HsmAction) => void;
 }
 
-/** One converge pass: credentials -> observe -> decide -> act. */
+/** One converge pass: duplicates and credentials (scope) -> observe -> decide -> act. */
 export async function converge(env: HsmEnv, hsm: DedicatedHsm, pass: Pass, o: ConvergeOptions): Promise<ReconcileOutcome> {
   const ctx = env.ctx;
   const recheck = o.resync !== undefined;
   if (recheck) {
-    invalidateNetwork(env, hsm, identityOf(hsm));
     pass.log('info', { value: o.resync }, 'resync-now: re-reading Azure and the appliance');
     pass.event('Normal', 'ResyncRequested', `${Annotations.resyncNow}=${JSON.stringify(o.resync)}: re-reading Azure and the appliance now.`);
   }
-  const az = await azureAccess(ctx, hsm, o.secrets);
-  if (!az.ok) {
-    pass.override = { reason: 'SecretNotFound', severity: 'retrying', message: `${az.message} Nothing is read from or written to Azure until it exists.` };
+  // Before any Azure call: one DedicatedHsm per Azure HSM, then the tenancy policy's scope and the identity it names.
+  const owner = ownerOfResource(hsm, env.claimants(hsm), ctx.tenancy);
+  if (owner) {
+    reportDuplicate(hsm, owner, pass);
     return undefined;
   }
+  const az = await azureAccess(ctx, hsm, o.secrets);
+  if (!az.ok) {
+    noAzureAccess(hsm, az, pass);
+    return undefined;
+  }
+  if (recheck) invalidateNetwork(env, hsm, az.identity);
   const plane = az.plane.withSignal(o.signal);
   const obs = await observe(env, hsm, plane, az.identity, o.secrets, o.signal);
   const action = decide({ hsm, mode: o.mode, recheck, obs, settings: ctx.settings }, pass);

@@ -10,6 +10,7 @@ import type { HsmMetrics } from '../../observability/hsm-metrics.js';
 import type { Clock, Informer, KubeObject, Logger, Manager, SecretCache } from '../../runtime/index.js';
 import type { CredentialDigest } from './credential-digest.js';
 import type { EndpointResolver } from './endpoints.js';
+import type { TenancyPolicy } from './tenancy-policy.js';
 
 /** Azure credentials as a DedicatedHsm asks for them: the operator's identity, or a client secret it read. */
 export type AzureCredentialRequest = { kind: 'default' } | { kind: 'clientSecret'; tenantId: string; clientId: string; clientSecret: string };
@@ -70,4 +71,9 @@ export interface OperatorContext {
   resolve: EndpointResolver;
   metrics: HsmMetrics;
   settings: OperatorSettings;
+  /**
+   * The platform team's tenancy policy (tenancy-policy.ts): which subscriptions, resource groups and Azure identity
+   * each namespace's DedicatedHsms may use. Undefined: single-tenant mode, every namespace as before.
+   */
+  tenancy?: TenancyPolicy;
 }

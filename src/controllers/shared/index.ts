@@ -10,3 +10,4 @@ export * from './ssh-endpoint.js';
 export * from './timing.js';
 export * from './pass.js';
 export * from './skeleton.js';
+export * from './tenancy-policy.js';

@@ -162,12 +162,16 @@ describe('hsm-operator plan over the guide\'s stories', () => {
     expect(r.code).toBe(2);
   });
 
-  it('an HSM that exists in Azure under the name: adopt it, never a second one', async () => {
+  it('an HSM that exists in Azure under the name: refused without the adopt annotation; with it, adopt and tag it, never a second one', async () => {
     const { subscriptionId, resourceGroup, location, subnetId } = sc.world.ids;
     sc.world.arm.world.addHsm({ subscriptionId, resourceGroup, name: 'hsm-adopt', location, subnetId, stampId: 'stamp2' });
-    const r = await plan(writeManifests('adopt.yaml', [fresh('hsm-adopt')]));
+    const refused = await plan(writeManifests('refused.yaml', [fresh('hsm-adopt')]));
+    expect(refused.code, refused.out + refused.err).toBe(2);
+    expect(refused.out).toMatch(/AdoptionRefused: An Azure HSM named hsm-adopt already exists/);
+    const m = fresh('hsm-adopt');
+    const r = await plan(writeManifests('adopt.yaml', [{ ...m, metadata: { ...m.metadata, annotations: { 'dedicatedhsm.io/adopt': 'hsm-adopt' } } }]));
     expect(r.code, r.out + r.err).toBe(0);
-    expect(r.out).toMatch(/next: +adopt: adopt the existing Azure HSM \/subscriptions\/.*\/dedicatedHSMs\/hsm-adopt \(no second one is created\)/);
+    expect(r.out).toMatch(/next: +update-tags: adopt the existing Azure HSM \/subscriptions\/.*\/dedicatedHSMs\/hsm-adopt \(no second one is created\), then set the tags .*dedicatedhsm\.io-owner-name=hsm-adopt/);
     expect(r.out).toMatch(/the operator would say: Normal Adopted: Adopted the existing Azure HSM/);
     expect(r.arm.filter((x) => x.includes('hsm-adopt')).every((x) => x.startsWith('GET '))).toBe(true);
   });
@@ -215,7 +219,7 @@ describe('hsm-operator plan over the guide\'s stories', () => {
     (m.spec as { azure: Record<string, unknown> }).azure.tags = { environment: 'production' };
     const r = await plan(writeManifests('tags.yaml', [m]), '--appliance');
     expect(r.code, r.out + r.err).toBe(0);
-    expect(r.out).toMatch(/next: +update-tags: set the tags of Azure HSM hsm1 to the spec's \(environment=production\)/);
+    expect(r.out).toMatch(/next: +update-tags: set the tags of Azure HSM hsm1 to the spec's and the ownership tags \(environment=production, dedicatedhsm\.io-owner-namespace=[^,]+, dedicatedhsm\.io-owner-name=hsm1, dedicatedhsm\.io-owner-uid=[0-9a-f-]{36}\)/);
     expect(r.out).toMatch(/passes: +DeletionBlocked, SubnetDelegated, GatewayReady, QuotaAvailable, Provisioned, ApplianceReachable, NtlsReachable, RebootPatchInstalled\n/);
     expect(r.out).not.toContain("operator's last reading");
     expect(r.out).toContain('read-only commands sent to');

@@ -14,6 +14,7 @@ describe('annotations', () => {
       'dedicatedhsm.io/accept-key-material-loss',
       'dedicatedhsm.io/abandon',
       'dedicatedhsm.io/adopt-client',
+      'dedicatedhsm.io/adopt',
     ]);
     expect(TRIGGER_ANNOTATIONS).toEqual(['dedicatedhsm.io/resync-now', 'dedicatedhsm.io/repush-now', 'dedicatedhsm.io/recover-now']);
   });

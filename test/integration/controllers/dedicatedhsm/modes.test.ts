@@ -1,5 +1,6 @@
 /**
- * Adoption, drift and the reconcile modes: an existing HSM of the same name is adopted (no second PUT), tags are
+ * Adoption, drift and the reconcile modes: an existing HSM of the same name is adopted when the adopt annotation
+ * names it (no second PUT; a tags PATCH adds the ownership tags), tags are
  * the one property patched, immutable differences are reported and never "fixed", an HSM deleted out of band is
  * redeployed in manage mode and only reported in observe mode, and paused means no traffic at all.
  */
@@ -7,6 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../../../support/wait.js';
 import { condition, startScenario, type Scenario } from './fixture.js';
+
+/** The seeded HSM carries no ownership tag: it is adopted only because the annotation names it. */
+const ADOPT = { 'dedicatedhsm.io/adopt': 'hsm1' };
 
 const writes = (sc: Scenario) => sc.world.arm.requests.filter((r) => r.method !== 'GET' && r.path.includes('dedicatedHSMs')).map((r) => r.method);
 
@@ -20,23 +24,25 @@ describe('DedicatedHsm manage mode: adopt, patch tags, redeploy what was deleted
   beforeAll(async () => {
     sc = await startScenario({ prefix: 'dhsm-adopt' });
     seed(sc);
-    await sc.deploy('hsm1');
+    await sc.deploy('hsm1', { annotations: ADOPT });
   }, 60_000);
   afterAll(async () => sc?.stop());
 
-  it('adopts the existing HSM instead of creating a second one', async () => {
+  it('adopts the existing HSM instead of creating a second one, and tags it as its own', async () => {
     const hsm = await sc.waitFor('hsm1', 'Ready', { status: 'True' });
     expect(hsm.status?.resourceId).toBe(sc.world.arm.world.hsm('hsm1')?.id);
-    expect(writes(sc)).toEqual([]);
+    await waitFor('ownership tags in Azure', () => sc.world.arm.world.hsm('hsm1')?.tags['dedicatedhsm.io-owner-uid'] === hsm.metadata.uid);
+    expect(sc.world.arm.world.hsm('hsm1')?.tags).toMatchObject({ 'dedicatedhsm.io-owner-namespace': hsm.metadata.namespace, 'dedicatedhsm.io-owner-name': 'hsm1' });
+    expect(writes(sc)).toEqual(['PATCH']);
     expect((await sc.eventsAtLeast('hsm1', 'Adopted', 1)).length).toBe(1);
   });
 
   it('patches tags when the spec changes them, and only tags', async () => {
     await sc.patch('hsm1', { spec: { azure: { tags: { owner: 'platform-team' } } } });
     await waitFor('tags in Azure', () => sc.world.arm.world.hsm('hsm1')?.tags.owner === 'platform-team');
-    expect(writes(sc)).toEqual(['PATCH']);
+    expect(writes(sc)).toEqual(['PATCH', 'PATCH']);
     await sleep(1_000);
-    expect(writes(sc)).toEqual(['PATCH']);
+    expect(writes(sc)).toEqual(['PATCH', 'PATCH']);
   });
 
   it('an HSM deleted out of band is reported and deployed again', async () => {
@@ -45,7 +51,7 @@ describe('DedicatedHsm manage mode: adopt, patch tags, redeploy what was deleted
     await waitFor('DeletedOutOfBand event', async () => (await sc.events('hsm1', 'DeletedOutOfBand')).length === 1);
     await waitFor('a new HSM', () => sc.world.arm.world.hsm('hsm1')?.provisioningState === 'Succeeded');
     await sc.waitFor('hsm1', 'Ready', { status: 'True' });
-    expect(writes(sc)).toEqual(['PATCH', 'PUT']);
+    expect(writes(sc)).toEqual(['PATCH', 'PATCH', 'PUT']);
   });
 });
 
@@ -54,7 +60,7 @@ describe('DedicatedHsm observe mode', () => {
   beforeAll(async () => {
     sc = await startScenario({ prefix: 'dhsm-observe' });
     seed(sc);
-    await sc.deploy('hsm1', { annotations: { 'dedicatedhsm.io/reconcile': 'observe' } });
+    await sc.deploy('hsm1', { annotations: { 'dedicatedhsm.io/reconcile': 'observe', ...ADOPT } });
   }, 60_000);
   afterAll(async () => sc?.stop());
 
@@ -82,7 +88,7 @@ describe('DedicatedHsm: immutable drift, then paused', () => {
   beforeAll(async () => {
     sc = await startScenario({ prefix: 'dhsm-drift', operator: { resyncIntervalMs: 700 } });
     seed(sc, 'stamp2');
-    await sc.deploy('hsm1', { stampId: 'stamp1' });
+    await sc.deploy('hsm1', { stampId: 'stamp1', annotations: ADOPT });
   }, 60_000);
   afterAll(async () => sc?.stop());
 

@@ -8,6 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { toKubeTime, RetryableError } from '../../../../src/runtime/index.js';
 import { DeployGate } from '../../../../src/controllers/dedicatedhsm/deploy-gate.js';
+import { ownerTags } from '../../../../src/controllers/dedicatedhsm/ownership.js';
 import {
   addAppliance,
   conditionOf,
@@ -304,7 +305,7 @@ describe('DedicatedHsm phases: preflight holds the deployment back', () => {
   it('quota: its own failed leftover does not count against it, nor is it named as a leftover to delete', async () => {
     const w = world();
     const { subscriptionId, resourceGroup, location, subnetId } = w.ids;
-    w.azure.addHsm({ subscriptionId, resourceGroup, name: 'hsm1', location, subnetId, stampId: 'stamp1', provisioningState: 'Failed', statusMessage: RACE_MESSAGE });
+    w.azure.addHsm({ subscriptionId, resourceGroup, name: 'hsm1', location, subnetId, stampId: 'stamp1', provisioningState: 'Failed', statusMessage: RACE_MESSAGE, tags: ownerTags(dedicatedHsm(w, 'hsm1')) });
     for (const name of ['old-failed-1', 'old-failed-2']) w.azure.addHsm({ subscriptionId, resourceGroup, name, location, subnetId, stampId: 'stamp1', provisioningState: 'Failed' });
     const r = await runPass(w, dedicatedHsm(w, 'hsm1'));
     expect(w.azure.calls.quotaView).toBe(1);
@@ -322,7 +323,7 @@ describe('DedicatedHsm phases: preflight holds the deployment back', () => {
   it('quota: with its own failed leftover and one other in a stamp of two, it fits and the rerun is one PUT on its own resource', async () => {
     const w = world();
     const { subscriptionId, resourceGroup, location, subnetId } = w.ids;
-    w.azure.addHsm({ subscriptionId, resourceGroup, name: 'hsm1', location, subnetId, stampId: 'stamp1', provisioningState: 'Failed', statusMessage: RACE_MESSAGE });
+    w.azure.addHsm({ subscriptionId, resourceGroup, name: 'hsm1', location, subnetId, stampId: 'stamp1', provisioningState: 'Failed', statusMessage: RACE_MESSAGE, tags: ownerTags(dedicatedHsm(w, 'hsm1')) });
     w.azure.addHsm({ subscriptionId, resourceGroup, name: 'old-failed-1', location, subnetId, stampId: 'stamp1', provisioningState: 'Failed' });
     const r = await runPass(w, dedicatedHsm(w, 'hsm1'));
     // The quota as the decision to PUT saw it (on record in the checkpoint; once in flight the resource holds it).

@@ -19,25 +19,30 @@ import {
   type UnitWorldOptions,
 } from '../../../support/unit-context.js';
 import type { FakeAppliance } from '../../../support/fakes/device-plane.js';
+import { ownerTags } from '../../../../src/controllers/dedicatedhsm/ownership.js';
 
 // The phases never write to Kubernetes: every world is checked after each test.
 const world = checkedWorlds();
 
-/** An HSM that exists in Azure already (Succeeded, its NIC at the first address) and its appliance. */
+/**
+ * An HSM that exists in Azure already (Succeeded, its NIC at the first address) and its appliance; tagged as the
+ * DedicatedHsm hsm1's (ownership.ts) unless `owned` is false.
+ */
 async function existing(
-  o: UnitWorldOptions & { stampId?: 'stamp1' | 'stamp2'; tags?: Record<string, string>; appliance?: Parameters<typeof addAppliance>[2] } = {},
-): Promise<{ w: UnitWorld; a: FakeAppliance; hsm: (h?: HsmOptions) => DedicatedHsm }> {
+  o: UnitWorldOptions & { stampId?: 'stamp1' | 'stamp2'; tags?: Record<string, string>; owned?: boolean; appliance?: Parameters<typeof addAppliance>[2] } = {},
+): Promise<{ w: UnitWorld; a: FakeAppliance; hsm: (h?: HsmOptions) => DedicatedHsm; own: Record<string, string> }> {
   const w = world(o);
   const a = await addAppliance(w, 'hsm1', o.appliance);
   const { subscriptionId, resourceGroup, location, subnetId } = w.ids;
-  w.azure.addHsm({ subscriptionId, resourceGroup, name: 'hsm1', location, subnetId, stampId: o.stampId ?? 'stamp1', ...(o.tags ? { tags: o.tags } : {}) });
-  return { w, a, hsm: (h = {}) => dedicatedHsm(w, 'hsm1', { hostKey: a.hostKey, ...h }) };
+  const own = ownerTags(dedicatedHsm(w, 'hsm1'));
+  w.azure.addHsm({ subscriptionId, resourceGroup, name: 'hsm1', location, subnetId, stampId: o.stampId ?? 'stamp1', tags: { ...(o.tags ?? {}), ...(o.owned === false ? {} : own) } });
+  return { w, a, hsm: (h = {}) => dedicatedHsm(w, 'hsm1', { hostKey: a.hostKey, ...h }), own };
 }
 
 const commands = (w: UnitWorld): Record<string, number> => w.device.counters().commands.byName;
 
 describe('DedicatedHsm phases: an existing HSM', () => {
-  it('is adopted: the Adopted Event, no PUT, the appliance read (hsm show, package list, server.pem) into status and Ready', async () => {
+  it('tagged as ours and not in status yet (a lost PUT response): taken, the Adopted Event, no PUT, the appliance read into status and Ready', async () => {
     const { w, a, hsm } = await existing();
     const r1 = await runPass(w, hsm());
     expect(w.azure.calls.getHsm).toBe(1);
@@ -90,11 +95,11 @@ describe('DedicatedHsm phases: an existing HSM', () => {
   });
 
   it('tags differ in manage mode: updateTags, exactly one PATCH, TagsUpdated; the next pass patches nothing', async () => {
-    const { w, hsm } = await existing({ tags: { owner: 'someone' } });
+    const { w, hsm, own } = await existing({ tags: { owner: 'someone' } });
     const r1 = await runPass(w, hsm({ tags: { owner: 'platform-team', env: 'prod' } }));
-    expect(r1.action).toMatchObject({ kind: 'updateTags', tags: { owner: 'platform-team', env: 'prod' } });
+    expect(r1.action).toMatchObject({ kind: 'updateTags', tags: { owner: 'platform-team', env: 'prod', ...own } });
     expect(hsmWrites(w)).toEqual(['PATCH hsm1']);
-    expect(w.azure.hsm('hsm1')?.tags).toEqual({ owner: 'platform-team', env: 'prod' });
+    expect(w.azure.hsm('hsm1')?.tags).toEqual({ owner: 'platform-team', env: 'prod', ...own });
     expect(r1.events.map((e) => e.reason)).toEqual(['Adopted', 'TagsUpdated']);
     expect(r1.outcome).toEqual({ requeueAfter: r1.action?.kind === 'updateTags' ? r1.action.requeueAfter : -1 });
 
@@ -135,14 +140,14 @@ describe('DedicatedHsm phases: an existing HSM', () => {
 
 describe('DedicatedHsm phases: observe mode writes nothing to Azure', () => {
   it('a deployed HSM whose tags differ: reported (Ready Observing), no PATCH, no PUT, the appliance only read', async () => {
-    const { w, hsm } = await existing({ tags: { owner: 'someone' } });
+    const { w, hsm, own } = await existing({ tags: { owner: 'someone' } });
     const r = await runPass(w, hsm({ tags: { owner: 'platform-team' } }), { mode: 'observe' });
     expect(w.azure.calls.getHsm).toBe(1);
     expect(commands(w)['hsm show']).toBe(1);
     expect(r.action?.kind).toBe('none');
     expect(w.azure.calls.updateTags + w.azure.calls.beginCreateHsm + w.azure.calls.beginDeleteHsm).toBe(0);
     expect(hsmWrites(w)).toEqual([]);
-    expect(w.azure.hsm('hsm1')?.tags).toEqual({ owner: 'someone' });
+    expect(w.azure.hsm('hsm1')?.tags).toEqual({ owner: 'someone', ...own });
     expect(w.device.counters().commands.stateChanging).toBe(0);
     expect(conditionOf(r.hsm, 'Ready')).toMatchObject({ status: 'True', reason: 'Observing' });
     expect(r.pass.logs.map((l) => l.message)).toContain('observe mode: tags differ from the spec; not updated');

@@ -26,6 +26,7 @@ import {
   type UnitWorld,
 } from '../../../support/unit-context.js';
 import type { FakeAppliance } from '../../../support/fakes/device-plane.js';
+import { ownerTags } from '../../../../src/controllers/dedicatedhsm/ownership.js';
 
 // The phases never write to Kubernetes: every world is checked after each test.
 const world = checkedWorlds();
@@ -35,7 +36,7 @@ async function deployed(armName = 'hsm1'): Promise<{ w: UnitWorld; a: FakeApplia
   const w = world();
   const a = await addAppliance(w, 'hsm1');
   const { subscriptionId, resourceGroup, location, subnetId } = w.ids;
-  w.azure.addHsm({ subscriptionId, resourceGroup, name: armName, location, subnetId, stampId: 'stamp1' });
+  w.azure.addHsm({ subscriptionId, resourceGroup, name: armName, location, subnetId, stampId: 'stamp1', tags: ownerTags(dedicatedHsm(w, 'hsm1')) });
   w.azure.linkAppliance(armName, { isZeroized: () => a.zeroized });
   const hsm = (o: HsmOptions = {}, annotations: Record<string, string> = {}) =>
     deleting(dedicatedHsm(w, 'hsm1', { hostKey: a.hostKey, ...(armName === 'hsm1' ? {} : { armName }), ...o }), annotations);
@@ -177,7 +178,7 @@ describe('DedicatedHsm finalize: deletionPolicy Delete', () => {
     const w = world();
     const a = await addAppliance(w, 'hsm1');
     const { subscriptionId, resourceGroup, location, subnetId } = w.ids;
-    w.azure.addHsm({ subscriptionId, resourceGroup, name: 'hsm1', location, subnetId, stampId: 'stamp1', provisioningState: 'Failed' });
+    w.azure.addHsm({ subscriptionId, resourceGroup, name: 'hsm1', location, subnetId, stampId: 'stamp1', provisioningState: 'Failed', tags: ownerTags(dedicatedHsm(w, 'hsm1')) });
     const r = await runFinalize(w, deleting(dedicatedHsm(w, 'hsm1', { hostKey: a.hostKey, deletionPolicy: 'Delete' })));
     expect(w.azure.calls.getHsm).toBe(1);
     expect(hsmWrites(w)).toEqual(['DELETE hsm1']);
@@ -266,9 +267,9 @@ describe('DedicatedHsm finalize: zeroization is read only at the NIC IP Azure re
     const a = await addAppliance(w, 'hsm1');
     const { subscriptionId, resourceGroup, location } = w.ids;
     // Seeded without a subnet of the fake network: no NIC, no IP.
-    w.azure.addHsm({ subscriptionId, resourceGroup, name: 'hsm1', location, stampId: 'stamp1' });
-    expect(w.azure.hsm('hsm1')?.privateIpAddress).toBeUndefined();
     const h = deleting(dedicatedHsm(w, 'hsm1', { hostKey: a.hostKey, deletionPolicy: 'Delete' }), { [CONFIRM]: 'hsm1' });
+    w.azure.addHsm({ subscriptionId, resourceGroup, name: 'hsm1', location, stampId: 'stamp1', tags: ownerTags(h) });
+    expect(w.azure.hsm('hsm1')?.privateIpAddress).toBeUndefined();
     const r = await runFinalize(w, overridden(h, w.firstIp));
     expect(conditionOf(r.hsm, 'DeletionBlocked')).toMatchObject({ status: 'True', reason: 'ApplianceUnreachable', message: expect.stringContaining('no private IP') });
     expect(w.azure.calls.getHsm).toBe(1);
