@@ -88,11 +88,13 @@ describe('helm chart', () => {
 
   it('renders the operator: ServiceAccount, RBAC, Deployment, metrics Service, disruption budget', () => {
     expect(defaults.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'ClusterRole/hsm-operator-cluster-scoped',
       'ClusterRole/hsm-operator-edit',
       'ClusterRole/hsm-operator-manager',
       'ClusterRole/hsm-operator-metrics-auth',
       'ClusterRole/hsm-operator-metrics-reader',
       'ClusterRole/hsm-operator-view',
+      'ClusterRoleBinding/hsm-operator-cluster-scoped',
       'ClusterRoleBinding/hsm-operator-manager',
       'ClusterRoleBinding/hsm-operator-metrics-auth',
       'Deployment/hsm-operator',
@@ -190,7 +192,8 @@ describe('helm chart', () => {
 
   it('binds the rules per namespace when watchNamespaces restricts the operator; the cluster-scoped reviews stay cluster-wide', async () => {
     const ms = await helmTemplate({ set: ['watchNamespaces={team-a,team-b}'] });
-    expect(ms.filter((m) => m.kind === 'ClusterRoleBinding').map((m) => m.metadata.name)).toEqual(['hsm-operator-metrics-auth']);
+    // Namespace labels (grants' namespaceSelector) are cluster-scoped too.
+    expect(ms.filter((m) => m.kind === 'ClusterRoleBinding').map((m) => m.metadata.name).sort()).toEqual(['hsm-operator-cluster-scoped', 'hsm-operator-metrics-auth']);
     const bindings = ms.filter((m) => m.kind === 'RoleBinding' && (m as Binding).roleRef.kind === 'ClusterRole');
     expect(bindings.map((b) => b.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
     expect(container(ms).args).toContain('--namespaces=team-a,team-b');
@@ -364,6 +367,7 @@ describe('helm chart', () => {
     const ms = await helmTemplate({ includeCrds: true });
     expect(ms.filter((m) => m.kind === 'CustomResourceDefinition').map((m) => m.metadata.name).sort()).toEqual([
       'dedicatedhsms.dedicatedhsm.io',
+      'hsmgrants.dedicatedhsm.io',
       'hsmhagroups.dedicatedhsm.io',
       'ntlsclientbindings.dedicatedhsm.io',
     ]);

@@ -27,12 +27,20 @@ async function must(method: string, path: string, body?: unknown): Promise<void>
 /** Binds the chart's rules (optionally without some) to the `hsm-operator` user in `namespace`. */
 async function bindChartRules(namespace: string, drop: (r: Rule) => boolean = () => false): Promise<void> {
   const rendered = await helmTemplate();
-  const clusterRole = find(rendered, 'ClusterRole') as unknown as { rules: Rule[] };
+  const clusterRole = find(rendered, 'ClusterRole', 'hsm-operator-manager') as unknown as { rules: Rule[] };
+  const clusterScoped = find(rendered, 'ClusterRole', 'hsm-operator-cluster-scoped') as unknown as { rules: Rule[] };
   const leaseRole = find(rendered, 'Role') as unknown as { rules: Rule[] };
   const name = `hsm-operator-chart-${randomBytes(3).toString('hex')}`;
   await must('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { metadata: { name }, rules: clusterRole.rules.filter((r) => !drop(r)) });
   await must('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/roles`, { metadata: { name: 'leader-election' }, rules: leaseRole.rules });
   const subjects = [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'hsm-operator' }];
+  // Namespace labels (grants' namespaceSelector): cluster-scoped, so a ClusterRoleBinding, as the chart renders it.
+  await must('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { metadata: { name: `${name}-cluster-scoped` }, rules: clusterScoped.rules.filter((r) => !drop(r)) });
+  await must('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+    metadata: { name: `${name}-cluster-scoped` },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${name}-cluster-scoped` },
+    subjects,
+  });
   await must('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`, {
     metadata: { name: 'operator' },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
