@@ -1,12 +1,16 @@
 /**
  * NtlsClientBindings and HsmHaGroups, planned from the cluster alone (no appliance or LunaCM host is read for them):
  * what exists, what they reference (DedicatedHsms in the cluster or in the same change, Secrets), what would stop
- * them, and what the API server would refuse. The reasons are the controllers' own (TargetNotFound,
- * WaitingForDedicatedHsm, SecretNotFound); the operator's last reading of the device side stays as it is in status.
+ * them, and what the API server would refuse. The reasons are the controllers' own (NotGranted, decided by the
+ * controllers' grant rule, TargetNotFound, WaitingForDedicatedHsm, SecretNotFound); the operator's last reading of
+ * the device side stays as it is in status.
  */
-import { HsmHaGroupDefinition, NtlsClientBindingDefinition, reconcileMode, Annotations, type DedicatedHsm, type HsmHaGroup, type KindDefinition, type NtlsClientBinding } from '../api/index.js';
+import { HsmHaGroupDefinition, NtlsClientBindingDefinition, reconcileMode, Annotations, type DedicatedHsm, type HsmGrant, type HsmHaGroup, type KindDefinition, type NtlsClientBinding } from '../api/index.js';
 import { resourceTypeOf } from '../cli/resources.js';
-import { CoreTypes, type Condition, type KubeClient } from '../runtime/index.js';
+import { ResourceTypes } from '../operator.js';
+import { bindingRequest } from '../controllers/ntlsclientbinding/ownership.js';
+import { decideGrant, hsmAddress, hsmAddressOfStatusKey, type GrantRequest, type HsmAddress } from '../controllers/shared/grants.js';
+import { CoreTypes, type Condition, type KubeClient, type KubeObject } from '../runtime/index.js';
 import { immutableChanges, schemaErrors, withDefaults } from './admission.js';
 import type { Manifest } from './manifests.js';
 import { plannedCheck, startPlan } from './object-plan.js';
@@ -52,14 +56,23 @@ export async function planReferences(i: RefPlanInput): Promise<ObjectPlan> {
   }
 
   const checks: PlannedCheck[] = [];
-  const hsmRefs = i.kind === 'NtlsClientBinding' ? (spec as NtlsClientBinding['spec']).targets.map((t) => t.dedicatedHsmRef.name) : (spec as HsmHaGroup['spec']).members.map((m) => m.dedicatedHsmRef.name);
-  for (const hsm of [...new Set(hsmRefs)]) {
-    const found = await i.client.getIfExists<DedicatedHsm>(resourceTypeOf('DedicatedHsm'), i.namespace, hsm);
+  const uses = hsmUses(i.kind, spec, i.namespace);
+  const refused = new Set<string>();
+  for (const u of uses.filter((x) => x.hsm.crossNamespace)) {
+    // The operator's own rule (grants.ts): a reference across namespaces reaches nothing without a grant there.
+    const message = await grantRefusal(i, name, live, u);
+    if (message === undefined) continue;
+    refused.add(u.hsm.statusKey);
+    checks.push(plannedCheck({ type: 'References', status: 'False', reason: 'NotGranted', message: `${u.hsm.statusKey}: ${message}` }, 'plan'));
+  }
+  for (const hsm of [...new Set(uses.map((u) => u.hsm.statusKey))].filter((k) => !refused.has(k))) {
+    const address = hsmAddressOfStatusKey(i.namespace, hsm);
+    const found = await i.client.getIfExists<DedicatedHsm>(resourceTypeOf('DedicatedHsm'), address.namespace, address.name);
     if (!found && i.inChange.has(hsm)) {
       plan.notes.push(`DedicatedHsm ${hsm} is created by this change; ${i.kind === 'NtlsClientBinding' ? 'the client is registered on it' : 'it joins the group'} once its appliance is reachable.`);
       checks.push(plannedCheck({ type: 'References', status: 'False', reason: 'WaitingForDedicatedHsm', message: `DedicatedHsm ${hsm} does not exist yet (it is in this change).` }, 'plan'));
     } else if (!found) {
-      checks.push(plannedCheck({ type: 'References', status: 'False', reason: 'TargetNotFound', message: `DedicatedHsm ${i.namespace}/${hsm} exists neither in the cluster nor in this change; nothing happens for it until it does.` }, 'plan'));
+      checks.push(plannedCheck({ type: 'References', status: 'False', reason: 'TargetNotFound', message: `DedicatedHsm ${address.cacheKey} exists neither in the cluster nor in this change; nothing happens for it until it does.` }, 'plan'));
     } else {
       const r = found.status?.conditions?.find((c) => c.type === 'Ready');
       if (r?.status !== 'True') checks.push(plannedCheck({ type: 'References', status: 'False', reason: 'WaitingForDedicatedHsm', message: `DedicatedHsm ${hsm} is not Ready (${r ? `${r.reason}: ${r.message}` : 'no status yet'}).` }, 'plan'));
@@ -83,6 +96,54 @@ export async function planReferences(i: RefPlanInput): Promise<ObjectPlan> {
   plan.next = { action: 'not-planned', summary: summary(i.kind, spec, name) };
   plan.notes.push('plan reads no appliance or LunaCM host for this kind: the device side is the operator\'s last reading in status.');
   return plan;
+}
+
+interface HsmUse {
+  hsm: HsmAddress;
+  partitions: string[];
+  clientName?: string;
+}
+
+/** Every DedicatedHsm the object uses, with the partitions it asks for there. */
+function hsmUses(kind: RefKind, spec: unknown, namespace: string): HsmUse[] {
+  if (kind === 'NtlsClientBinding') {
+    const s = spec as NtlsClientBinding['spec'];
+    return s.targets.map((t) => ({ hsm: hsmAddress(namespace, t.dedicatedHsmRef), partitions: t.partitions, clientName: s.clientName }));
+  }
+  return (spec as HsmHaGroup['spec']).members.map((m) => ({ hsm: hsmAddress(namespace, m.dedicatedHsmRef), partitions: m.partitionLabel ? [m.partitionLabel] : [] }));
+}
+
+/**
+ * Why the grants of the HSM's namespace refuse this use (decideGrant, as the controllers decide), or undefined. Reads
+ * the grants, the namespace's labels and, for the client count, the other bindings; what plan may not read is said.
+ */
+async function grantRefusal(i: RefPlanInput, name: string, live: Obj | undefined, u: HsmUse): Promise<string | undefined> {
+  if (i.kind === 'HsmHaGroup' && u.partitions.length === 0) return `member on DedicatedHsm ${u.hsm.cacheKey}: name the partition by partitionLabel (grants admit partitions by label), not by serial.`;
+  const grants = (await i.client.list<HsmGrant>(ResourceTypes.grants, { namespace: u.hsm.namespace })).items;
+  const ns = await i.client.getIfExists<KubeObject>(CoreTypes.namespaces, undefined, i.namespace).catch(() => undefined);
+  const labelsOf = (n: string) => (n === i.namespace ? ns?.metadata?.labels : undefined);
+  const req: GrantRequest = {
+    kind: i.kind,
+    namespace: i.namespace,
+    uid: live?.metadata.uid ?? `planned:${i.namespace}/${name}`,
+    // A new object is the newest: every existing one is ahead of it in the count.
+    createdAt: String(live?.metadata.creationTimestamp ?? '9999-12-31T23:59:59Z'),
+    hsm: u.hsm,
+    partitions: u.partitions,
+    ...(u.clientName !== undefined ? { clientName: u.clientName } : {}),
+  };
+  const others: GrantRequest[] = [];
+  if (i.kind === 'NtlsClientBinding') {
+    const all = await i.client.list<NtlsClientBinding>(resourceTypeOf('NtlsClientBinding'), {}).catch(() => undefined);
+    for (const o of all?.items ?? []) {
+      for (const t of o.spec.targets) {
+        const a = hsmAddress(o.metadata.namespace ?? '', t.dedicatedHsmRef);
+        if (a.cacheKey === u.hsm.cacheKey) others.push(bindingRequest(o, a, t.partitions));
+      }
+    }
+  }
+  const d = decideGrant(req, grants, labelsOf, others);
+  return d.granted ? undefined : d.message;
 }
 
 function secretRefs(kind: RefKind, spec: unknown): { name: string; key?: string; what: string }[] {

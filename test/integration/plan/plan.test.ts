@@ -18,6 +18,7 @@ import { planCommand } from '../../../src/cli/plan.js';
 import { PLAN_API_VERSION, type PlanResult } from '../../../src/plan/types.js';
 import { dedicatedHsm, type Manifest } from '../../../src/sandbox/manifests.js';
 import { adminEndpoint, call } from '../../support/http.js';
+import { createNamespace } from '../../support/kube.js';
 import { startKubeAuditProxy, type KubeAuditProxy } from '../../support/kube-audit-proxy.js';
 import { condition, startScenario, type Scenario } from '../controllers/dedicatedhsm/fixture.js';
 
@@ -302,6 +303,34 @@ describe('hsm-operator plan over the guide\'s stories', () => {
     expect(result.ignored).toEqual([{ source: expect.stringContaining('config.yaml'), kind: 'ConfigMap', name: 'unrelated' }]);
     expect(result.refusedWrites).toEqual([]);
     expect(result.statusNotWritten).toEqual([]);
+  });
+
+  it('a binding without a grant: NotGranted, as the operator would decide it; once the HSM owners grant it, the grant no longer blocks', async () => {
+    const platform = await createNamespace('plan-platform');
+    const file = writeManifests('cross.yaml', [
+      {
+        apiVersion: `${GROUP}/${VERSION}`,
+        kind: 'NtlsClientBinding',
+        metadata: { name: 'tenant-app' },
+        spec: { clientName: 'team-a-app', identity: { hostname: 'tenant.example.internal' }, certificate: { generate: {} }, targets: [{ dedicatedHsmRef: { name: 'hsm-shared', namespace: platform }, partitions: ['team-a-par'] }] },
+      },
+    ]);
+    const denied = await plan(file, '-o', 'json');
+    const refused = (JSON.parse(denied.out) as PlanResult).objects[0];
+    expect(denied.code).toBe(2);
+    expect(refused?.blockers).toEqual([
+      expect.objectContaining({ reason: 'NotGranted', message: expect.stringContaining(`No HsmGrant admits NtlsClientBinding from namespace ${sc.namespace} to DedicatedHsm ${platform}/hsm-shared`) }),
+    ]);
+    // Without a grant plan does not even look the HSM up (the operator does not either).
+    expect(denied.kube.some((r) => r.includes(`/namespaces/${platform}/dedicatedhsms`))).toBe(false);
+
+    const grant = { apiVersion: `${GROUP}/${VERSION}`, kind: 'HsmGrant', metadata: { name: 'team-a' }, spec: { namespaces: [sc.namespace], dedicatedHsms: ['hsm-shared'], partitions: ['team-a-*'], clientNamePrefix: 'team-a-' } };
+    const created = await call(ep, 'POST', `/apis/${GROUP}/${VERSION}/namespaces/${platform}/hsmgrants`, grant);
+    expect(created.status, created.text).toBe(201);
+    const granted = await plan(file, '-o', 'json');
+    const admitted = (JSON.parse(granted.out) as PlanResult).objects[0];
+    expect(admitted?.blockers.map((b) => b.reason)).toEqual(['TargetNotFound']);
+    expect(admitted?.blockers[0]?.message).toContain(`DedicatedHsm ${platform}/hsm-shared exists neither in the cluster nor in this change`);
   });
 
   it('a usage error is exit 1 (2 only ever means a human must act)', async () => {
