@@ -4,7 +4,8 @@
  * and say why, naming the holder only when it is in their own namespace. Pure.
  */
 import type { NtlsClientBinding } from '../../api/index.js';
-import { hsmAddress } from '../shared/grants.js';
+import { hsmAddress, hsmAddressOfStatusKey } from '../shared/grants.js';
+import { ownedBefore } from './ownership.js';
 
 const created = (b: NtlsClientBinding): string => String(b.metadata.creationTimestamp ?? '');
 
@@ -15,17 +16,23 @@ function older(a: NtlsClientBinding, b: NtlsClientBinding): boolean {
   return ta !== tb ? ta < tb : (a.metadata.name ?? '') < (b.metadata.name ?? '');
 }
 
+/** Whether `b`'s status records that it owns its client on the HSM `hsmKey` (namespace/name). */
+function ownsThere(b: NtlsClientBinding, hsmKey: string): boolean {
+  const ns = b.metadata.namespace ?? '';
+  return (b.status?.targets ?? []).some((t) => hsmAddressOfStatusKey(ns, t.dedicatedHsm).cacheKey === hsmKey && ownedBefore(t));
+}
+
 /**
- * The binding that holds `self`'s client name on the HSM `hsmKey` (namespace/name) before it, if any, in any
- * namespace: a client name is unique per appliance, whoever asks. `candidates` are the bindings that name the HSM
- * (from the cache index); deleting ones still count until they are gone (their clean-up deletes the client).
+ * The binding that holds `self`'s client name on the HSM `hsmKey` (namespace/name), if any, in any namespace: a
+ * client name is unique per appliance, whoever asks. The binding that owns the client there holds it, whatever its
+ * age (a newer binding, or one created in the same second, never displaces it); with no owner, the oldest does.
+ * `candidates` are the bindings that name the HSM (from the cache index); deleting ones still count until they are
+ * gone (their clean-up deletes the client).
  */
 export function clientNameHolder(self: NtlsClientBinding, hsmKey: string, candidates: readonly NtlsClientBinding[]): NtlsClientBinding | undefined {
-  return candidates.find(
-    (o) =>
-      o.metadata.uid !== self.metadata.uid &&
-      o.spec.clientName === self.spec.clientName &&
-      o.spec.targets.some((t) => hsmAddress(o.metadata.namespace ?? '', t.dedicatedHsmRef).cacheKey === hsmKey) &&
-      older(o, self),
+  if (ownsThere(self, hsmKey)) return undefined;
+  const rivals = candidates.filter(
+    (o) => o.metadata.uid !== self.metadata.uid && o.spec.clientName === self.spec.clientName && o.spec.targets.some((t) => hsmAddress(o.metadata.namespace ?? '', t.dedicatedHsmRef).cacheKey === hsmKey),
   );
+  return rivals.find((o) => ownsThere(o, hsmKey)) ?? rivals.find((o) => older(o, self));
 }

@@ -13,10 +13,11 @@ import { USER_ROLES, userRules } from '../../../src/rbac.js';
 import { KubeClient } from '../../../src/runtime/client.js';
 import type { KubeObject, ResourceType } from '../../../src/runtime/resource.js';
 import { applianceSecret, dedicatedHsm } from '../../../src/sandbox/manifests.js';
-import { startWorld, type World } from '../../../src/sandbox/world.js';
+import { startWorld, WORLD_PASSWORDS, type World } from '../../../src/sandbox/world.js';
 import { adminConfig, createNamespace } from '../../support/kube.js';
 import { startTestOperator } from '../../support/operator.js';
 import { waitFor } from '../../support/wait.js';
+import { GROUP_PASSWORD_SECRET, LUNACM_SECRET, haGroup } from '../controllers/hsmhagroup/fixture.js';
 import { clientCertificate } from '../controllers/ntlsclientbinding/fixture.js';
 import { impersonating, RBAC_SETTLE_MS, status } from '../packaging/access.js';
 
@@ -64,10 +65,14 @@ describe('a shared cluster: bindings across namespaces only under grants', () =>
 
   const read = (ns: string, name: string) => admin.get<NtlsClientBinding>(ResourceTypes.bindings, ns, name);
   const registered = (b: NtlsClientBinding) => b.status?.conditions?.find((c) => c.type === 'Registered');
+  /** Waits for a checked Registered condition (not the first status's "Not checked yet") with this reason. */
   async function waitReason(ns: string, name: string, reason: string): Promise<NtlsClientBinding> {
     return waitFor(`binding ${ns}/${name} Registered reason ${reason}`, async () => {
       const b = await read(ns, name);
-      return registered(b)?.reason === reason && b.status?.observedGeneration === b.metadata.generation ? b : undefined;
+      const c = registered(b);
+      if (c?.reason === reason && c.message !== 'Not checked yet.' && b.status?.observedGeneration === b.metadata.generation) return b;
+      // Say what it is instead, should it never come.
+      throw new Error(`Registered is ${c?.status ?? '-'}/${c?.reason ?? '-'}: ${c?.message ?? '-'}`);
     }, 30_000);
   }
   async function eventsOf(ns: string, name: string, reason: string): Promise<EventObject[]> {
@@ -148,6 +153,8 @@ describe('a shared cluster: bindings across namespaces only under grants', () =>
     await waitReason(teamB, 'b-app', 'NotGranted');
     expect(clientCommands('team-a-greedy', 'platform-app', 'team-a-from-b')).toBe(0);
     expect(uploads()).toBe(uploaded);
+    // Out of the way of the next stories (team-b is granted there).
+    await as.teamB.delete(ResourceTypes.bindings, teamB, 'b-app');
   });
 
   it('a client name is one per appliance across namespaces: the newer binding leaves the older one\'s client alone', async () => {
@@ -207,5 +214,35 @@ describe('a shared cluster: bindings across namespaces only under grants', () =>
     await admin.patch(ResourceTypes.bindings, teamA, 'ungranted', { metadata: { annotations: { [Annotations.resyncNow]: 'after-revoke' } } }, 'merge');
     await waitFor('resync handled', async () => (await read(teamA, 'ungranted')).status?.lastHandledResyncAt === 'after-revoke', 30_000);
     expect(commandCount('client delete')).toBe(deletes + 1);
+  });
+
+  it('an HA group member on another namespace\'s HSM needs a grant for HsmHaGroup and that partition, named by label: NotGranted, nothing sent', async () => {
+    // The group's own LunaCM host is the tenant's: it may be read; no group may be made of a partition not granted.
+    const lunacm = () => world.lunacm.counters.commands.stateChanging;
+    for (const [name, password] of [[LUNACM_SECRET, WORLD_PASSWORDS.lunacm], [GROUP_PASSWORD_SECRET, WORLD_PASSWORDS.partition]] as const) {
+      await admin.create(secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: teamA }, stringData: { password } });
+    }
+    // A grant for bindings only (kinds default to NtlsClientBinding) admits no HA group member.
+    await as.platform.create(ResourceTypes.grants, grant('bindings-only', { namespaces: [teamA] }));
+    const before = { lunacm: lunacm() };
+    const m = haGroup(world, 'stolen', { members: [{ hsm: 'hsm1', partitionLabel: 'team-a-payments' }] });
+    const spec = m.spec as { members: { dedicatedHsmRef: { name: string; namespace?: string } }[] };
+    spec.members[0]!.dedicatedHsmRef.namespace = platform;
+    await as.teamA.create(ResourceTypes.haGroups, { ...m, metadata: { name: 'stolen', namespace: teamA } });
+    const bySerial = haGroup(world, 'by-serial', { members: [{ hsm: 'hsm1', partitionSerial: '1234' }] });
+    (bySerial.spec as typeof spec).members[0]!.dedicatedHsmRef.namespace = platform;
+    await as.teamA.create(ResourceTypes.haGroups, { ...bySerial, metadata: { name: 'by-serial', namespace: teamA } });
+    type Group = KubeObject & { status?: { observedGeneration?: number; conditions?: { type: string; reason: string; message: string }[] } };
+    const healthy = (name: string) =>
+      waitFor(`HA group ${name} MembersHealthy NotGranted`, async () => {
+        const g = await admin.get<Group>(ResourceTypes.haGroups, teamA, name);
+        const c = g.status?.conditions?.find((x) => x.type === 'MembersHealthy');
+        if (c?.reason === 'NotGranted') return c;
+        throw new Error(`MembersHealthy is ${c?.reason ?? '-'}: ${c?.message ?? '-'}; conditions ${JSON.stringify(g.status?.conditions?.map((x) => [x.type, x.reason]))}`);
+      }, 30_000);
+    expect((await healthy('stolen')).message).toContain(`No HsmGrant admits HsmHaGroup from namespace ${teamA} to DedicatedHsm ${platform}/hsm1`);
+    expect((await healthy('by-serial')).message).toContain('name the partition by partitionLabel');
+    expect(lunacm()).toBe(before.lunacm);
+    expect(world.lunacm.counters.commands.byName['hagroup creategroup'] ?? 0).toBe(0);
   });
 });

@@ -39,6 +39,17 @@ describe('clientNameHolder', () => {
     expect(clientNameHolder(tenant, 'ns/hsm2', [tenant, second])).toBeUndefined();
   });
 
+  it('the binding that owns the client there holds the name, whatever its age (a same-second tie cannot displace it)', () => {
+    const owner = binding('zz-owner', 'app', '2030-01-02T00:00:00Z', ['hsm2']);
+    owner.status = { targets: [{ dedicatedHsm: 'hsm2', owned: true }] };
+    const rival = binding('aa-rival', 'app', '2030-01-02T00:00:00Z', ['ns/hsm2'], 'team-x');
+    expect(clientNameHolder(owner, 'ns/hsm2', [owner, rival])).toBeUndefined();
+    expect(clientNameHolder(rival, 'ns/hsm2', [owner, rival])?.metadata.name).toBe('zz-owner');
+    // Without an owner, the oldest (then the name) decides, as before.
+    owner.status = undefined;
+    expect(clientNameHolder(owner, 'ns/hsm2', [owner, rival])?.metadata.name).toBe('aa-rival');
+  });
+
   it('ignores other client names, other HSMs and HSMs of the same name in other namespaces', () => {
     expect(clientNameHolder(second, 'ns/hsm2', [binding('x', 'other', '2029-01-01T00:00:00Z', ['hsm2']), second])).toBeUndefined();
     expect(clientNameHolder(second, 'ns/hsm2', [binding('y', 'app', '2029-01-01T00:00:00Z', ['hsm1']), second])).toBeUndefined();
