@@ -15,6 +15,17 @@ export const Annotations = {
   confirmZeroize: 'dedicatedhsm.io/confirm-zeroize',
   /** Lets an NtlsClientBinding with deletionPolicy Delete be deleted while an HSM is unreachable (device clean-up is skipped). */
   abandon: 'dedicatedhsm.io/abandon',
+  /**
+   * On a Secret: the objects allowed to use it as a device credential (see `credentialOptIn`). A Secret without it is
+   * never sent to an appliance or a LunaCM client host.
+   */
+  credentialFor: 'dedicatedhsm.io/credential-for',
+  /**
+   * On a DedicatedHsm (appliance SSH) or an HsmHaGroup (LunaCM SSH, group password): an RFC 3339 time; rejections at or
+   * before it no longer count against the failed-login budget of the appliance or client host it names. Never edited
+   * by the operator.
+   */
+  credentialBudgetReset: 'dedicatedhsm.io/credential-budget-reset',
 } as const;
 
 export type AnnotationName = (typeof Annotations)[keyof typeof Annotations];
@@ -82,4 +93,22 @@ export function zeroizeConfirmed(annotations: AnnotationMap, armName: string): b
 /** Whether the user allowed deletion without device clean-up. Only the literal "true" counts. */
 export function abandonRequested(annotations: AnnotationMap): boolean {
   return annotations?.[Annotations.abandon] === 'true';
+}
+
+/** The kinds whose spec names a device credential: they are what `dedicatedhsm.io/credential-for` lists. */
+export type CredentialUserKind = 'DedicatedHsm' | 'HsmHaGroup';
+
+/**
+ * Whether a Secret opted in to being used as a device credential by `user` (an object of the Secret's own namespace).
+ * The annotation `dedicatedhsm.io/credential-for` is a comma-separated list of entries: `Kind/name` (exactly that
+ * object, e.g. `DedicatedHsm/hsm-a`), `Kind/*` (every object of that kind in the namespace) or `*` (every object in the
+ * namespace). Kinds are spelled as in `kind:` (case-sensitive). Anything else in the list is ignored, never widened.
+ */
+export function credentialOptIn(annotations: AnnotationMap, user: { kind: CredentialUserKind; name: string }): boolean {
+  const value = annotations?.[Annotations.credentialFor];
+  if (value === undefined) return false;
+  return value
+    .split(',')
+    .map((e) => e.trim())
+    .some((e) => e === '*' || e === `${user.kind}/*` || e === `${user.kind}/${user.name}`);
 }

@@ -6,7 +6,7 @@ import type { LunaCommand } from './command.js';
 import { DeviceShell, type DeviceFacadeOptions, type DialogPolicy } from './device-shell.js';
 import type { LunaCmOps } from './device-plane.js';
 import { AuthenticationRejectedError, LunaCommandError } from './errors.js';
-import type { SecretVersion } from './guard.js';
+import { guardHostOf, type SecretVersion } from './guard.js';
 import * as lunacm from './lunacm.js';
 import type { LunaCmOutcome } from './lunacm.js';
 import type { HaGroupList } from './parse/hagroup.js';
@@ -71,12 +71,13 @@ export class LunaCmHost extends DeviceShell implements LunaCmOps {
   async #withPassword(password: GuardedPassword, build: (pw: string) => LunaCommand<LunaCmOutcome>): Promise<LunaCmOutcome> {
     // Built first so an invalid argument is refused before the guard or the network sees anything.
     const cmd = build(password.value);
-    return this.pool.guard.attempt({ host: this.ep.host, role: 'hagroup-password', secret: password.secret }, async () => {
+    const host = guardHostOf(this.ep.host, this.ep.port ?? 22);
+    return this.pool.guard.attempt({ host, role: 'hagroup-password', secret: password.secret }, async () => {
       try {
         return await this.run(cmd);
       } catch (e) {
         if (e instanceof LunaCommandError && (e.kind === 'credential-rejected' || e.kind === 'locked')) {
-          throw new AuthenticationRejectedError(this.ep.host, 'hagroup-password', password.secret.name, e.message);
+          throw new AuthenticationRejectedError(host, 'hagroup-password', password.secret.name, e.message);
         }
         throw e;
       }

@@ -36,7 +36,7 @@ import type { OperatorContext } from '../shared/context.js';
 import { describeDeviceError } from '../shared/device-errors.js';
 import { spreadBelow } from '../shared/timing.js';
 import type { ReportOptions } from '../shared/report.js';
-import { SecretReads } from '../shared/secrets.js';
+import { SecretReads, type SecretReason } from '../shared/secrets.js';
 import {
   ISSUED_FOR_ANNOTATION,
   TLS_CERT,
@@ -102,7 +102,7 @@ interface PassEnv {
   events: EventNote[];
 }
 
-type Unregistered = { ok: true; changed: boolean; note?: string } | { ok: false; reason: DeviceReason | 'SecretNotFound'; message: string; needsHuman: boolean };
+type Unregistered = { ok: true; changed: boolean; note?: string } | { ok: false; reason: DeviceReason | SecretReason; message: string; needsHuman: boolean };
 
 export class NtlsClientBindingReconciler {
   private readonly owned: OwnedSecrets;
@@ -338,7 +338,7 @@ export class NtlsClientBindingReconciler {
     if (wait) return { result: { hsm: hsmName, kind: 'waiting', message: wait } };
     const access = await applianceAccess(this.ctx, hsm, env.reads, env.signal);
     if (!access.ok) {
-      return { result: access.reason === 'SecretNotFound' ? { hsm: hsmName, kind: 'secretNotFound', message: access.message } : { hsm: hsmName, kind: 'waiting', message: access.message } };
+      return { result: access.reason === 'NotProvisioned' ? { hsm: hsmName, kind: 'waiting', message: access.message } : { hsm: hsmName, kind: 'secretNotFound', reason: access.reason, message: access.message } };
     }
     const pair = env.pair;
     if (!pair) return { result: { hsm: hsmName, kind: 'noCertificate' } };
@@ -458,7 +458,7 @@ export class NtlsClientBindingReconciler {
     if (!access.ok) {
       // Never had an address: nothing was ever registered there.
       if (access.reason === 'NotProvisioned') return { ok: true, changed: false };
-      return { ok: false, reason: 'SecretNotFound', message: access.message, needsHuman: false };
+      return { ok: false, reason: access.reason, message: access.message, needsHuman: access.reason === 'CredentialNotOptedIn' };
     }
     try {
       const changed = await withAppliance(this.ctx, hsm, access, (appliance) => unregisterClient(appliance, clientName));

@@ -17,7 +17,7 @@ describe('HsmHaGroup with a wrong group password', () => {
 
   beforeAll(async () => {
     fx = await startHaFixture({ prefix: 'hsmha-password' });
-    await fx.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'wrong-password' }, type: 'Opaque', stringData: { password: WRONG } });
+    await fx.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'wrong-password', annotations: { 'dedicatedhsm.io/credential-for': 'HsmHaGroup/*' } }, type: 'Opaque', stringData: { password: WRONG } });
   }, 120_000);
   afterAll(async () => fx?.stop());
 
