@@ -22,7 +22,7 @@
 import type { ApplianceSimulator } from './appliance.js';
 import type { SimPartition } from './appliance-state.js';
 import { countCommand, newCommandCounters, type CommandCounters, type LoginCounters } from './counters.js';
-import { SimSshServer, type ExecIo, type SimUser, type SshServerCounters } from './ssh-server.js';
+import { SimSshServer, type ExecIo, type Interpreter, type SimUser, type SshServerCounters } from './ssh-server.js';
 
 export interface LunaCmSimulatorOptions {
   /** Appliances whose partitions can be members. */
@@ -110,6 +110,8 @@ export interface LunaCmSimulator {
   readonly state: LunaCmState;
   readonly controls: LunaCmControls;
   readonly counters: LunaCmCounters;
+  /** The command handler behind the simulator's SSH server, for a real sshd to relay to (the conformance tier). */
+  readonly interpreter: Interpreter;
   stop(): Promise<void>;
 }
 
@@ -537,47 +539,48 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
     }
   };
 
+  const interpreter: Interpreter = async (io) => {
+    counters.commandLines.push(io.command);
+    const words = shellWords(io.command);
+    if (!words) {
+      commands.rejected++;
+      io.writeStderr('bash: syntax error: unexpected or unquoted shell metacharacter\n');
+      return 2;
+    }
+    const [prog, ...args] = words;
+    if (prog !== 'lunacm') {
+      commands.rejected++;
+      io.writeStderr(`bash: ${prog ?? ''}: command not found\n`);
+      return 127;
+    }
+    if (args[0] === '-q') args.shift();
+    const [cmdGroup, subToken = '', ...rest] = args;
+    const spec = cmdGroup === 'hagroup' ? SUBS[subToken.toLowerCase()] : undefined;
+    if (!spec) {
+      commands.rejected++;
+      io.write(lunacmError(`Unknown command: ${args.slice(0, 2).join(' ')}`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
+      return 1;
+    }
+    const sub = subToken.toLowerCase();
+    const o: Opts = {};
+    for (let i = 0; i < rest.length; i++) {
+      const name = resolveOption(rest[i] ?? '', spec);
+      if (!name) {
+        commands.rejected++;
+        io.write(lunacmError(`Invalid option ${rest[i] ?? ''}.`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
+        return 1;
+      }
+      o[name] = spec.options[name] === 'flag' ? true : (rest[++i] ?? '');
+    }
+    countCommand(commands, `hagroup ${sub}`, spec.changesState);
+    const answer = await run(sub, o, io);
+    io.write(answer.out);
+    return answer.code;
+  };
   const ssh = new SimSshServer({
     users: (u) => users.get(u),
     ...(opts.port !== undefined ? { port: opts.port } : {}),
-    interpreter: async (io) => {
-      counters.commandLines.push(io.command);
-      const words = shellWords(io.command);
-      if (!words) {
-        commands.rejected++;
-        io.writeStderr('bash: syntax error: unexpected or unquoted shell metacharacter\n');
-        return 2;
-      }
-      const [prog, ...args] = words;
-      if (prog !== 'lunacm') {
-        commands.rejected++;
-        io.writeStderr(`bash: ${prog ?? ''}: command not found\n`);
-        return 127;
-      }
-      if (args[0] === '-q') args.shift();
-      const [cmdGroup, subToken = '', ...rest] = args;
-      const spec = cmdGroup === 'hagroup' ? SUBS[subToken.toLowerCase()] : undefined;
-      if (!spec) {
-        commands.rejected++;
-        io.write(lunacmError(`Unknown command: ${args.slice(0, 2).join(' ')}`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
-        return 1;
-      }
-      const sub = subToken.toLowerCase();
-      const o: Opts = {};
-      for (let i = 0; i < rest.length; i++) {
-        const name = resolveOption(rest[i] ?? '', spec);
-        if (!name) {
-          commands.rejected++;
-          io.write(lunacmError(`Invalid option ${rest[i] ?? ''}.`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
-          return 1;
-        }
-        o[name] = spec.options[name] === 'flag' ? true : (rest[++i] ?? '');
-      }
-      countCommand(commands, `hagroup ${sub}`, spec.changesState);
-      const answer = await run(sub, o, io);
-      io.write(answer.out);
-      return answer.code;
-    },
+    interpreter,
   });
   ssh.faults.latencyMs = opts.latencyMs ?? 0;
   await ssh.start();
@@ -612,6 +615,7 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
     },
     state,
     controls,
+    interpreter,
     // The same object the interpreter updates, so tests read live values.
     counters: Object.assign(counters, { ssh: ssh.counters }),
     async stop() {
