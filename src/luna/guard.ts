@@ -221,7 +221,10 @@ export class CredentialGuard {
     const spent = this.budgetSpent(host, a.role);
     const pending = this.#pending.get(budgetSlot(host, a.role)) ?? 0;
     if (spent.length + pending >= this.budget.max) {
-      throw new CredentialBudgetExhaustedError(host, a.role, a.secret.name, this.budget.max, this.budget.windowMs, spent.map((x) => x.secretName ?? `uid ${x.secretUid}`), spent.at(-1)?.rejectedAt);
+      // Names only Secrets of the asking Secret's namespace: who else guessed is not this reader's to know.
+      const ns = a.secret.name?.split('/')[0];
+      const names = spent.map((x) => (ns !== undefined && x.secretName?.startsWith(`${ns}/`) ? x.secretName : 'a Secret of another namespace'));
+      throw new CredentialBudgetExhaustedError(host, a.role, a.secret.name, this.budget.max, this.budget.windowMs, names, spent.at(-1)?.rejectedAt);
     }
   }
 

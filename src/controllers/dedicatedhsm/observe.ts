@@ -25,7 +25,7 @@ import {
   type QuotaView,
   type SubnetState,
 } from '../../azure/index.js';
-import { advertisedHost, toStatusRecords, type OperatorContext, type SecretReads } from '../shared/index.js';
+import { advertisedHost, applianceGuardRecords, type OperatorContext, type SecretReads } from '../shared/index.js';
 import type { GuardStatusRecord } from '../shared/guard-status.js';
 import type { ApplianceObservation } from './appliance-checks.js';
 import { observeAppliance } from './appliance-observation.js';
@@ -271,5 +271,5 @@ function guardRecords(ctx: OperatorContext, hsm: DedicatedHsm): GuardStatusRecor
   if (!host) return undefined;
   const ep = ctx.resolve({ host, port: hsm.spec.appliance.port }, 'ssh');
   // Other roles on the same address (a LunaCM host, an HA group password) belong to other objects.
-  return toStatusRecords(ctx.guard.export().filter((r) => r.role === 'appliance-ssh' && r.host === guardHostOf(ep.host, ep.port)));
+  return applianceGuardRecords(ctx, hsm, guardHostOf(ep.host, ep.port));
 }

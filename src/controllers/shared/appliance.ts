@@ -9,7 +9,7 @@ import { AuthenticationRejectedError, guardHostOf, type ApplianceOps, type HostK
 import type { ResourceType } from '../../runtime/index.js';
 import type { OperatorContext } from './context.js';
 import type { DeviceAddress } from './endpoints.js';
-import { fromStatusRecords, toStatusRecords } from './guard-status.js';
+import { fromStatusRecords, toStatusRecords, type GuardStatusRecord } from './guard-status.js';
 import type { SecretReads, SecretReason } from './secrets.js';
 import { applyBudgetReset, hostKeyPolicyFor } from './ssh-endpoint.js';
 
@@ -92,12 +92,19 @@ export async function withAppliance<T>(ctx: OperatorContext, hsm: DedicatedHsm, 
 }
 
 /**
- * Writes the guard's appliance-SSH records for this appliance into the DedicatedHsm's status (only if they differ).
- * Only that role: the LunaCM and group-password records belong to the HsmHaGroup that owns those credentials.
+ * The guard's appliance-SSH records a DedicatedHsm keeps in its status: those of its appliance (host:port) made with
+ * Secrets of its own namespace. Only that role: the LunaCM and group-password records belong to the HsmHaGroup that
+ * owns those credentials; and never another namespace's Secret names (every namespace persists its own rejections,
+ * which is what the budget counts after a restart).
  */
+export function applianceGuardRecords(ctx: OperatorContext, hsm: DedicatedHsm, host: string): GuardStatusRecord[] {
+  const ns = `${hsm.metadata.namespace ?? 'default'}/`;
+  return toStatusRecords(ctx.guard.export().filter((r) => r.role === 'appliance-ssh' && r.host === host && (r.secretName === undefined || r.secretName.startsWith(ns))));
+}
+
+/** Writes the guard's appliance-SSH records for this appliance into the DedicatedHsm's status (only if they differ). */
 export async function persistGuard(ctx: OperatorContext, hsm: DedicatedHsm, endpoint: SshEndpoint): Promise<void> {
-  const host = guardHost(endpoint);
-  const records = toStatusRecords(ctx.guard.export().filter((r) => r.role === 'appliance-ssh' && r.host === host));
+  const records = applianceGuardRecords(ctx, hsm, guardHost(endpoint));
   await ctx.manager.status.update(DedicatedHsmType, hsm, (status) => {
     const s = status as NonNullable<DedicatedHsm['status']>;
     if (records.length) s.credentialGuard = records;

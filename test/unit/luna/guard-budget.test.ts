@@ -15,6 +15,8 @@ import {
 } from '../../../src/luna/index.js';
 import { startApplianceSimulator, type ApplianceSimulator } from '../../../src/sandbox/luna/index.js';
 import { fromStatusRecords, toStatusRecords } from '../../../src/controllers/shared/guard-status.js';
+import { applianceGuardRecords, type OperatorContext } from '../../../src/controllers/shared/index.js';
+import type { DedicatedHsm } from '../../../src/api/index.js';
 import { applianceEndpoint, expectSoUntouched, rejectionOf } from './support.js';
 
 const HOUR = 3600_000;
@@ -56,6 +58,10 @@ describe('credential budget', () => {
       expect((e as Error).message).toMatch(/failed-login budget is spent \(3 of 3 distinct values rejected in the last 24 h, from team-a\/creds; .*reset the budget/);
     }
     expect(sent).toBe(3);
+    // Another namespace's reader is told that the budget is spent, not by which Secrets.
+    const other = await rejectionOf(guard.attempt({ ...at('10.0.0.5:22', 'x', 'z'), secret: { uid: 'x', resourceVersion: '1', name: 'team-b/x', digest: 'z' } }, () => Promise.resolve(1)));
+    expect((other as Error).message).toContain('from a Secret of another namespace');
+    expect((other as Error).message).not.toContain('team-a');
     // Another port on the same address, and another role, have budgets of their own.
     expect(await guard.attempt(at('10.0.0.5:2222', 'creds', 'd4'), () => Promise.resolve('ok'))).toBe('ok');
     expect(await guard.attempt(at('10.0.0.5:22', 'creds', 'd4', 'lunacm-ssh'), () => Promise.resolve('ok'))).toBe('ok');
@@ -125,6 +131,18 @@ describe('credential budget', () => {
     );
     expect(sent).toBe(3);
     expect(results.filter((e) => e instanceof CredentialBudgetExhaustedError)).toHaveLength(3);
+  });
+
+  it('a DedicatedHsm persists only its namespace\'s rejections at its appliance: never another namespace\'s Secret names', async () => {
+    const guard = new CredentialGuard();
+    for (const [ns, v] of [['team-a', 'a1'], ['team-b', 'b1']] as const) {
+      const a = { host: 'hsm:22', role: 'appliance-ssh' as const, secret: { uid: `${ns}-uid`, resourceVersion: '1', name: `${ns}/creds`, digest: v } };
+      await rejectionOf(guard.attempt(a, reject(a)));
+    }
+    const hsm = { metadata: { name: 'hsm-a', namespace: 'team-a' } } as DedicatedHsm;
+    const records = applianceGuardRecords({ guard } as unknown as OperatorContext, hsm, 'hsm:22');
+    expect(records.map((r) => r.secretName)).toEqual(['team-a/creds']);
+    expect(JSON.stringify(records)).not.toContain('team-b');
   });
 
   it('guard hosts are host:port: old bare-host records read as port 22, and two ports never collide', () => {
