@@ -20,7 +20,7 @@ import {
   type OperatorSettings,
   type TenancyPolicy,
 } from './controllers/shared/index.js';
-import { CredentialGuard, SshDevicePlane, SshPool, type SshPoolOptions } from './luna/index.js';
+import { CredentialGuard, SshDevicePlane, SshPool, type CredentialBudget, type SshPoolOptions } from './luna/index.js';
 import { createHsmMetrics } from './observability/hsm-metrics.js';
 import { CoreTypes, Manager, realClock, type KubeObject, type ManagerOptions, type ResourceType } from './runtime/index.js';
 
@@ -48,6 +48,11 @@ export interface OperatorOptions {
    * identity each namespace may use. Default: none, single-tenant mode.
    */
   tenancy?: TenancyPolicy;
+  /**
+   * The failed-login budget per appliance (host:port) and role (default DEFAULT_CREDENTIAL_BUDGET: 3 distinct rejected
+   * values in 24 h); spent, no new value is tried until a human resets it (dedicatedhsm.io/credential-budget-reset).
+   */
+  credentialBudget?: CredentialBudget;
   /** Controllers to run (default all three). */
   controllers?: ('dedicatedhsm' | 'ntlsclientbinding' | 'hsmhagroup')[];
   /**
@@ -70,7 +75,7 @@ export interface Operator {
 
 export function buildOperator(opts: OperatorOptions): Operator {
   const manager = new Manager(opts.manager);
-  const guard = new CredentialGuard();
+  const guard = new CredentialGuard(opts.credentialBudget ? { budget: opts.credentialBudget } : {});
   // Fencing: with leader election on, nothing reaches a device or Azure unless this process still holds the Lease
   // (by its own clock), so a leader that lost it, or froze past its renew deadline, cannot act next to its successor.
   const fence = opts.manager.leaderElection ? () => manager.isLeader() : undefined;

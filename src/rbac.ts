@@ -19,12 +19,13 @@ export type RbacVerb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' 
 
 /**
  * Where a permission applies: the namespaces the operator reconciles (ClusterRole, bound cluster-wide or per
- * watched namespace), only the namespace it runs in (Role), or cluster-wide for secure metrics (a ClusterRole
- * always bound with a ClusterRoleBinding, present only when metrics are secure: reviews are cluster-scoped), or
- * cluster-scoped resources the operator reads (a ClusterRole always bound with a ClusterRoleBinding, also with
- * watchNamespaces: namespaces are not in a namespace).
+ * watched namespace), only the namespaces it serves when they are listed (`served-namespaces`: a Role in each
+ * namespace of watchNamespaces, and nowhere when the operator serves all namespaces), only the namespace it runs in
+ * (Role), cluster-wide for secure metrics (a ClusterRole always bound with a ClusterRoleBinding, present only when
+ * metrics are secure: reviews are cluster-scoped), or cluster-scoped resources the operator reads (a ClusterRole
+ * always bound with a ClusterRoleBinding, also with watchNamespaces: namespaces are not in a namespace).
  */
-export type RbacScope = 'cluster' | 'operator-namespace' | 'metrics-auth' | 'cluster-scoped';
+export type RbacScope = 'cluster' | 'served-namespaces' | 'operator-namespace' | 'metrics-auth' | 'cluster-scoped';
 
 export interface Permission {
   apiGroup: string;
@@ -72,9 +73,16 @@ export const PERMISSIONS: readonly Permission[] = [
   {
     apiGroup: '',
     resources: ['secrets'],
-    verbs: ['get', 'list', 'watch'],
+    verbs: ['get'],
     scope: 'cluster',
-    why: 'read appliance, Azure and HA group credentials, client certificates and output Secrets the resources name',
+    why: 'read, by name, the appliance, Azure and HA group credentials, client certificates and output Secrets the resources name',
+  },
+  {
+    apiGroup: '',
+    resources: ['secrets'],
+    verbs: ['list', 'watch'],
+    scope: 'served-namespaces',
+    why: 'with watchNamespaces set: watch the Secrets of each served namespace, so a change is seen at once (never cluster-wide: serving all namespaces, Secrets are read by name only)',
   },
   {
     apiGroup: '',
@@ -207,6 +215,11 @@ export function clusterRules(permissions: readonly Permission[] = PERMISSIONS): 
   return permissions.filter((p) => p.scope === 'cluster').map(toRule);
 }
 
+/** Rules of the Role in each namespace of watchNamespaces (none when the operator serves all namespaces). */
+export function servedNamespaceRules(permissions: readonly Permission[] = PERMISSIONS): PolicyRule[] {
+  return permissions.filter((p) => p.scope === 'served-namespaces').map(toRule);
+}
+
 /** Rules of the Role in the operator's own namespace. */
 export function namespaceRules(permissions: readonly Permission[] = PERMISSIONS): PolicyRule[] {
   return permissions.filter((p) => p.scope === 'operator-namespace').map(toRule);
@@ -261,6 +274,7 @@ export function chartRulesTemplate(): string {
   return [
     `{{- /*\n${HEADER.slice(2).trimEnd()}\n*/ -}}\n`,
     define('clusterRules', rulesYaml(of('cluster'))),
+    define('servedNamespaceRules', rulesYaml(of('served-namespaces'))),
     define('namespaceRules', rulesYaml(of('operator-namespace'))),
     define('metricsAuthRules', rulesYaml(of('metrics-auth'))),
     define('clusterScopedRules', rulesYaml(of('cluster-scoped'))),

@@ -36,6 +36,17 @@ export const Annotations = {
    * its ARM resource name or its full ARM resource ID. Without it such an HSM is refused (AdoptionRefused).
    */
   adopt: 'dedicatedhsm.io/adopt',
+  /**
+   * On a Secret: the objects allowed to use it as a device credential (see `credentialOptIn`). A Secret without it is
+   * never sent to an appliance or a LunaCM client host.
+   */
+  credentialFor: 'dedicatedhsm.io/credential-for',
+  /**
+   * On a DedicatedHsm (appliance SSH) or an HsmHaGroup (LunaCM SSH, group password): an RFC 3339 time; rejections at or
+   * before it no longer count against the failed-login budget of the appliance or client host it names. Never edited
+   * by the operator.
+   */
+  credentialBudgetReset: 'dedicatedhsm.io/credential-budget-reset',
 } as const;
 
 export type AnnotationName = (typeof Annotations)[keyof typeof Annotations];
@@ -129,4 +140,22 @@ export function adoptionRequested(annotations: AnnotationMap, armName: string, r
   const value = annotations?.[Annotations.adopt]?.trim();
   if (!value || !armName) return false;
   return value === armName || value.replace(/\/+$/, '').toLowerCase() === resourceId.replace(/\/+$/, '').toLowerCase();
+}
+
+/** The kinds whose spec names a device credential: they are what `dedicatedhsm.io/credential-for` lists. */
+export type CredentialUserKind = 'DedicatedHsm' | 'HsmHaGroup';
+
+/**
+ * Whether a Secret opted in to being used as a device credential by `user` (an object of the Secret's own namespace).
+ * The annotation `dedicatedhsm.io/credential-for` is a comma-separated list of entries: `Kind/name` (exactly that
+ * object, e.g. `DedicatedHsm/hsm-a`), `Kind/*` (every object of that kind in the namespace) or `*` (every object in the
+ * namespace). Kinds are spelled as in `kind:` (case-sensitive). Anything else in the list is ignored, never widened.
+ */
+export function credentialOptIn(annotations: AnnotationMap, user: { kind: CredentialUserKind; name: string }): boolean {
+  const value = annotations?.[Annotations.credentialFor];
+  if (value === undefined) return false;
+  return value
+    .split(',')
+    .map((e) => e.trim())
+    .some((e) => e === '*' || e === `${user.kind}/*` || e === `${user.kind}/${user.name}`);
 }

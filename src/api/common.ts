@@ -307,8 +307,8 @@ export function ObservedGeneration() {
  */
 export const CredentialGuardRecord = Type.Object(
   {
-    key: Type.String({ description: 'Identity of the guarded credential: `<role>@<host>/<secret uid>` (unique in this list).', minLength: 1, maxLength: 512 }),
-    host: Type.String({ description: 'Host (and port) the credential was presented to.', maxLength: 300 }),
+    key: Type.String({ description: 'Identity of the rejected value: `<role>@<host:port>/<secret uid>/<value digest prefix>` (unique in this list; one entry per rejected value, all counting against the appliance\'s failed-login budget).', minLength: 1, maxLength: 512 }),
+    host: Type.String({ description: 'host:port the credential was presented to (records written by earlier versions name a bare host: port 22).', maxLength: 300 }),
     role: Type.String({
       description: 'What the credential logs in as: appliance-ssh (lunash over SSH), lunacm-ssh (SSH to the LunaCM client host) or hagroup-password (the HA group / partition password).',
       maxLength: 64,

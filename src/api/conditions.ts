@@ -96,7 +96,14 @@ export const REASONS = {
     severity: 'needsHuman',
     meaning: 'The Azure resource does not exist (never deployed, or deleted out of band) and observe mode deploys nothing; set the reconcile annotation to manage to deploy it.',
   },
-  CredentialRejected: { severity: 'needsHuman', meaning: 'A credential was rejected; it is not tried again until its Secret changes.' },
+  CredentialRejected: {
+    severity: 'needsHuman',
+    meaning: "A credential was rejected; it is not tried again until its Secret changes. Or the appliance's failed-login budget is spent: no new value is tried until dedicatedhsm.io/credential-budget-reset.",
+  },
+  CredentialNotOptedIn: {
+    severity: 'needsHuman',
+    meaning: 'A Secret named as a device credential does not list this object in its dedicatedhsm.io/credential-for annotation; it is never sent. Annotate the Secret.',
+  },
   HostKeyMismatch: { severity: 'needsHuman', meaning: 'The SSH host key differs from the pinned one; all traffic to that host stopped. Verify and update hostKey.' },
   RebootPatchMissing: { severity: 'needsHuman', meaning: 'Install the Thales reboot patch (KB0019789) before configuring or rebooting the HSM.' },
   DeletionBlocked: {
@@ -206,7 +213,7 @@ export const DEDICATED_HSM_CONDITIONS = {
   ApplianceReachable: {
     normal: 'True',
     meaning: 'lunash answers over SSH with the pinned host key and the credentials work.',
-    reasons: ['Reachable', 'ApplianceUnreachable', 'CredentialRejected', 'HostKeyMismatch', 'SecretNotFound', 'Pending'],
+    reasons: ['Reachable', 'ApplianceUnreachable', 'CredentialRejected', 'HostKeyMismatch', 'SecretNotFound', 'CredentialNotOptedIn', 'Pending'],
   },
   NtlsReachable: {
     normal: 'True',
@@ -246,6 +253,7 @@ export const NTLS_CLIENT_BINDING_CONDITIONS = {
       'NotGranted',
       'ClientExists',
       'SecretNotFound',
+      'CredentialNotOptedIn',
       'Drifted',
       'Pending',
     ],
@@ -275,6 +283,7 @@ export const HSM_HA_GROUP_CONDITIONS = {
       'CredentialRejected',
       'HostKeyMismatch',
       'SecretNotFound',
+      'CredentialNotOptedIn',
       'Pending',
     ],
   },

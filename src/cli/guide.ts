@@ -134,7 +134,12 @@ export const GUIDE: Partial<Record<Exclude<Reason, ReadyReason>, GuideAdvice>> =
   CredentialRejected: {
     section: LOGINS,
     action:
-      'Put the right password into the Secret the spec names. The operator never retries a rejected credential until the Secret changes, so wrong passwords cannot lock out or zeroize anything (HSM SO: 3 tries zeroize the HSM).',
+      'Put the right password into the Secret the spec names. The operator never retries a rejected credential until the Secret changes, so wrong passwords cannot lock out or zeroize anything (HSM SO: 3 tries zeroize the HSM). When the message says the failed-login budget is spent, find out who put the wrong values in, then set dedicatedhsm.io/credential-budget-reset to the current time on the object.',
+  },
+  CredentialNotOptedIn: {
+    section: LOGINS,
+    action:
+      'The Secret the spec names does not opt in as a device credential: if it is meant for this object, annotate it with dedicatedhsm.io/credential-for naming the object (e.g. "DedicatedHsm/hsm-a, HsmHaGroup/ha1"). Nothing was sent to any device.',
   },
   HostKeyMismatch: {
     section: 'HSM Networking Configuration',

@@ -42,8 +42,14 @@ export interface DialogPolicy {
    * `['proceed']`; every other confirmation prompt is answered `quit`.
    */
   readonly affirm?: readonly string[];
-  /** Sent at the first password prompt, after which input is closed (the zeroize path's deliberately wrong password). */
+  /**
+   * Sent at the first password prompt, once. Input is then closed (the zeroize path's deliberately wrong password),
+   * unless `keepInputAfterPassword`: then a confirmation after it is still answered `quit`, and a second password
+   * prompt (a re-prompt: the value was not taken) closes input unanswered, so the value is never typed twice.
+   */
   readonly password?: string;
+  /** LunaCM's group password: keep input open after it (see `password`). */
+  readonly keepInputAfterPassword?: boolean;
   /** Answer password prompts with an empty line (LunaCM 7.2/7.3 `hagroup listgroups`: synchronization data is optional). */
   readonly skipPasswordPrompts?: boolean;
 }
@@ -102,7 +108,7 @@ export function runDialog(ch: SshChannel, policy: DialogPolicy = {}): Promise<Di
       } else if (policy.password !== undefined && passwordAt === undefined) {
         passwordAt = text.length;
         t.answered.push('<password>');
-        type(`${policy.password}\n`, true);
+        type(`${policy.password}\n`, policy.keepInputAfterPassword !== true);
       } else if (policy.skipPasswordPrompts === true && t.answered.filter((a) => a === '<empty>').length < MAX_SKIPPED_PROMPTS) {
         t.answered.push('<empty>');
         type('\n', false);
@@ -154,9 +160,14 @@ export abstract class DeviceShell {
 
   /** Runs a command built by lunash.ts or lunacm.ts under `runDialog` and returns its parsed result. */
   async run<T>(cmd: LunaCommand<T>): Promise<T> {
+    return this.runWith(cmd, this.dialogPolicy(cmd));
+  }
+
+  /** `run` under an explicit dialog policy (a facade that types a password at the command's prompt). */
+  protected async runWith<T>(cmd: LunaCommand<T>, policy: DialogPolicy): Promise<T> {
     throwIfAborted(this.opts.signal, this.ep.host, cmd.display);
     this.opts.onCommand?.({ tool: cmd.tool, host: this.ep.host, name: cmd.name, display: cmd.display, changesState: cmd.changesState });
-    const { value } = await this.pool.withChannel(this.ep, cmd.line, (ch) => runDialog(ch, this.dialogPolicy(cmd)), {
+    const { value } = await this.pool.withChannel(this.ep, cmd.line, (ch) => runDialog(ch, policy), {
       display: cmd.display,
       retryOnDrop: !cmd.changesState,
       ...this.execOptions(),

@@ -110,6 +110,30 @@ export class CredentialRefusedError extends LunaError {
   }
 }
 
+/**
+ * The appliance's failed-login budget is spent: too many distinct values were rejected there recently, so no new value
+ * is tried (from any Secret) until a human resets the budget. A CredentialRefusedError, so every path that stops on a
+ * refused credential stops on this too.
+ */
+export class CredentialBudgetExhaustedError extends CredentialRefusedError {
+  override name = 'CredentialBudgetExhaustedError';
+  constructor(
+    host: string,
+    role: string,
+    secretName: string | undefined,
+    readonly max: number,
+    readonly windowMs: number,
+    /** The Secrets whose values were rejected (names only). */
+    readonly spentBy: readonly string[],
+    lastRejectedAt: string | undefined,
+  ) {
+    super(host, role, '', '', secretName, lastRejectedAt ?? '');
+    const hours = Math.round(windowMs / 360_000) / 10;
+    const who = [...new Set(spentBy)].join(', ');
+    this.message = `not trying any new ${role} credential for ${host}: its failed-login budget is spent (${spentBy.length} of ${max} distinct values rejected in the last ${hours} h${who ? `, from ${who}` : ''}; last at ${lastRejectedAt ?? 'unknown'}). A human must check who is guessing, then reset the budget`;
+  }
+}
+
 /** The host could not be reached or the SSH handshake failed for a reason other than auth or host key. */
 export class SshConnectionError extends LunaError {
   override name = 'SshConnectionError';

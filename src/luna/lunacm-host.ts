@@ -1,14 +1,16 @@
 /**
  * Typed facade over LunaCM on the client host that manages HA groups. The group (partition CO) password
- * goes through the credential guard as role `hagroup-password`: a rejected password version is sent once.
+ * goes through the credential guard as role `hagroup-password`: a rejected password version is sent once. It is typed
+ * at LunaCM's own prompt over the SSH channel, never put on a command line (the process list and audit log of the
+ * client host would show it).
  */
 import type { LunaCommand } from './command.js';
 import { DeviceShell, type DeviceFacadeOptions, type DialogPolicy } from './device-shell.js';
 import type { LunaCmOps } from './device-plane.js';
-import { AuthenticationRejectedError, LunaCommandError } from './errors.js';
-import type { SecretVersion } from './guard.js';
+import { AuthenticationRejectedError, LunaCommandError, UnexpectedPromptError } from './errors.js';
+import { guardHostOf, type SecretVersion } from './guard.js';
 import * as lunacm from './lunacm.js';
-import type { LunaCmOutcome } from './lunacm.js';
+import type { LunaCmOutcome, PromptedCommand } from './lunacm.js';
 import type { HaGroupList } from './parse/hagroup.js';
 import type { SshEndpoint, SshPool } from './ssh-pool.js';
 
@@ -68,16 +70,20 @@ export class LunaCmHost extends DeviceShell implements LunaCmOps {
     return this.run(lunacm.hagroupSynchronize(group, enable));
   }
 
-  async #withPassword(password: GuardedPassword, build: (pw: string) => LunaCommand<LunaCmOutcome>): Promise<LunaCmOutcome> {
+  async #withPassword(password: GuardedPassword, build: (pw: string) => PromptedCommand<LunaCmOutcome>): Promise<LunaCmOutcome> {
     // Built first so an invalid argument is refused before the guard or the network sees anything.
-    const cmd = build(password.value);
-    return this.pool.guard.attempt({ host: this.ep.host, role: 'hagroup-password', secret: password.secret }, async () => {
+    const { command, password: typed } = build(password.value);
+    const host = guardHostOf(this.ep.host, this.ep.port ?? 22);
+    return this.pool.guard.attempt({ host, role: 'hagroup-password', secret: password.secret }, async () => {
       try {
-        return await this.run(cmd);
+        return await this.runWith(command, { password: typed, keepInputAfterPassword: true });
       } catch (e) {
         if (e instanceof LunaCommandError && (e.kind === 'credential-rejected' || e.kind === 'locked')) {
-          throw new AuthenticationRejectedError(this.ep.host, 'hagroup-password', password.secret.name, e.message);
+          throw new AuthenticationRejectedError(host, 'hagroup-password', password.secret.name, e.message);
         }
+        // Asked for the password again after it was typed: LunaCM did not take it. Counted as a rejection, so the
+        // same value is not typed again.
+        if (e instanceof UnexpectedPromptError) throw new AuthenticationRejectedError(host, 'hagroup-password', password.secret.name, `LunaCM asked for the password again (${e.message})`);
         throw e;
       }
     });

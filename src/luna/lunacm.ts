@@ -1,9 +1,11 @@
 /**
  * Typed builders of `lunacm -q hagroup ...` commands, run over SSH on the LunaCM client host. The remote side
- * is a POSIX shell, so every argument is validated and single-quoted; passwords appear only in `line`.
+ * is a POSIX shell, so every argument is validated and single-quoted. No password is ever part of a command line
+ * (it would show in the client host's process list and audit log): `creategroup` and `addmember` leave `-password`
+ * out, LunaCM then asks for it, and the facade (lunacm-host.ts) types it at that prompt over the channel.
  */
 import { shellQuote, validInteger, validName, validPassword, validSerial } from './args.js';
-import { REDACTED, type LunaCommand } from './command.js';
+import type { LunaCommand } from './command.js';
 import { checkLunaCmChange, warningLines } from './parse/output.js';
 import { parseHaGroupList, type HaGroupList } from './parse/hagroup.js';
 
@@ -15,13 +17,18 @@ export interface LunaCmOutcome {
 interface Arg {
   flag: string;
   value?: string;
-  secret?: boolean;
 }
 
 function lunacm<T>(name: string, args: readonly Arg[], changesState: boolean, parse: (out: string) => T): LunaCommand<T> {
-  const render = (redact: boolean): string =>
-    ['lunacm', '-q', ...name.split(' '), ...args.flatMap((a) => [a.flag, ...(a.value === undefined ? [] : [a.secret && redact ? REDACTED : shellQuote(a.value)])])].join(' ');
-  return { tool: 'lunacm', name, line: render(false), display: render(true), changesState, parse };
+  const line = ['lunacm', '-q', ...name.split(' '), ...args.flatMap((a) => [a.flag, ...(a.value === undefined ? [] : [shellQuote(a.value)])])].join(' ');
+  return { tool: 'lunacm', name, line, display: line, changesState, parse };
+}
+
+/** A command that asks for the group password at LunaCM's prompt: what the facade types there, never on the line. */
+export interface PromptedCommand<T> {
+  command: LunaCommand<T>;
+  /** Typed at the `Enter the password:` prompt, once. */
+  password: string;
 }
 
 function change(name: string, args: readonly Arg[]): LunaCommand<LunaCmOutcome> {
@@ -30,20 +37,25 @@ function change(name: string, args: readonly Arg[]): LunaCommand<LunaCmOutcome> 
 
 export const hagroupListGroups = (): LunaCommand<HaGroupList> => lunacm('hagroup listgroups', [], false, parseHaGroupList);
 
-export function hagroupCreateGroup(label: string, serial: string, password: string): LunaCommand<LunaCmOutcome> {
-  return change('hagroup creategroup', [
+/**
+ * `hagroup creategroup` without `-password`: the Thales command page lists the option as optional and LunaCM prompts
+ * for the partition (Crypto Officer) password when it is left out.
+ */
+export function hagroupCreateGroup(label: string, serial: string, password: string): PromptedCommand<LunaCmOutcome> {
+  const command = change('hagroup creategroup', [
     { flag: '-label', value: validName('HA group label', label) },
     { flag: '-serialnumber', value: validSerial('partition serial', serial) },
-    { flag: '-password', value: validPassword('group password', password), secret: true },
   ]);
+  return { command, password: validPassword('group password', password) };
 }
 
-export function hagroupAddMember(group: string, serial: string, password: string): LunaCommand<LunaCmOutcome> {
-  return change('hagroup addmember', [
+/** `hagroup addmember` without `-password`: LunaCM prompts for the new member's password (see hagroupCreateGroup). */
+export function hagroupAddMember(group: string, serial: string, password: string): PromptedCommand<LunaCmOutcome> {
+  const command = change('hagroup addmember', [
     { flag: '-group', value: validName('HA group label', group) },
     { flag: '-serialnumber', value: validSerial('partition serial', serial) },
-    { flag: '-password', value: validPassword('group password', password), secret: true },
   ]);
+  return { command, password: validPassword('group password', password) };
 }
 
 export function hagroupRemoveMember(group: string, serial: string): LunaCommand<LunaCmOutcome> {

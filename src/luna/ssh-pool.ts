@@ -28,7 +28,7 @@ import {
   SshConnectionLostError,
   SshPoolClosedError,
 } from './errors.js';
-import { CredentialGuard, type GuardRole, type SecretVersion } from './guard.js';
+import { CredentialGuard, guardHostOf, type GuardRole, type SecretVersion } from './guard.js';
 import { HOST_KEY_ALGORITHMS, HOST_KEY_TYPES, hostKeyTypeOfBlob, normalizeHostKeyPin, parseHostKeyPin, type HostKeyType } from './host-key.js';
 import { passwordAuthHandler, SshAuthUnsupportedError, type PasswordLogin } from './ssh-auth.js';
 
@@ -318,7 +318,7 @@ export class SshPool {
     this.#assertOpen();
     throwIfAborted(signal, host, display);
     this.#checkBlocked(host, port, ep);
-    this.guard.check(this.#attemptOf(ep, host));
+    this.guard.check(this.#attemptOf(ep, host, port));
     const session = this.#session(host, port, ep.username, ep.credential.secret);
     session.ownerLimit = ep.maxChannels;
     await this.#acquire(session, signal, notSent);
@@ -386,8 +386,9 @@ export class SshPool {
     if (this.#closed) throw new SshPoolClosedError();
   }
 
-  #attemptOf(ep: SshEndpoint, host: string): { host: string; role: GuardRole; secret: SecretVersion } {
-    return { host, role: ep.role ?? 'appliance-ssh', secret: ep.credential.secret };
+  /** Guard slots are per `host:port`: two appliances behind one address (loopback, a NAT) never share a record. */
+  #attemptOf(ep: SshEndpoint, host: string, port: number): { host: string; role: GuardRole; secret: SecretVersion } {
+    return { host: guardHostOf(host, port), role: ep.role ?? 'appliance-ssh', secret: ep.credential.secret };
   }
 
   /** Refuses traffic to a host whose key mismatched, until the caller's pin differs from the refused one. */
@@ -528,7 +529,7 @@ export class SshPool {
     for (let attempt = 1; ; attempt++) {
       this.#checkBlocked(s.host, s.port, ep);
       try {
-        return await this.guard.attempt(this.#attemptOf(ep, s.host), () => this.#connectVerified(s, ep));
+        return await this.guard.attempt(this.#attemptOf(ep, s.host, s.port), () => this.#connectVerified(s, ep));
       } catch (e) {
         if (!(e instanceof SshConnectionError) || attempt >= this.#opts.connectAttempts || this.#closed) throw e;
       }
@@ -644,7 +645,7 @@ export class SshPool {
         else if (family !== undefined && seen === undefined && /no matching host key/i.test(err.message)) reject(new NoKeyOfFamily(err.message));
         else if (refused) {
           // The server checked the credential and refused it: the one rejection the guard records.
-          reject(new AuthenticationRejectedError(s.host, ep.role ?? 'appliance-ssh', cred.secret.name, `SSH login as ${s.username} was rejected`));
+          reject(new AuthenticationRejectedError(guardHostOf(s.host, s.port), ep.role ?? 'appliance-ssh', cred.secret.name, `SSH login as ${s.username} was rejected`));
         } else if (!usesKey && !login.sent && (login.unsupported !== undefined || err.level === 'client-authentication')) {
           // Nothing was checked: a configuration problem of the server, not a wrong password.
           reject(new SshAuthUnsupportedError(s.host, login.unsupported ?? `the server offers ${login.offered?.join(', ') || 'no method'}`));

@@ -30,6 +30,8 @@ export interface RuntimeConfig {
   watchIdleTimeoutMs: number;
   /** Full relist of every cache this often; 0 disables. */
   relistIntervalMs: number;
+  /** Serving all namespaces, Secrets are read by name only: a tracked one is read again once older than this. */
+  secretRefreshIntervalMs: number;
   leaderElection: LeaderElectionConfig;
   metricsBindAddress: string;
   /** Serve /metrics over HTTPS, only to callers the API server authenticates and authorizes (TokenReview, SubjectAccessReview). */
@@ -67,6 +69,13 @@ const flags = {
   'resync-interval': { type: 'string', env: ['HSM_OPERATOR_RESYNC_INTERVAL'], default: '1h', help: 'reconcile every object at least this often (jittered)', arg: 'duration' },
   'watch-idle-timeout': { type: 'string', env: ['HSM_OPERATOR_WATCH_IDLE_TIMEOUT'], default: '5m', help: 'restart a watch that delivered nothing for this long', arg: 'duration' },
   'relist-interval': { type: 'string', env: ['HSM_OPERATOR_RELIST_INTERVAL'], default: '30m', help: 'full relist of every cache (0 disables)', arg: 'duration' },
+  'secret-refresh-interval': {
+    type: 'string',
+    env: ['HSM_OPERATOR_SECRET_REFRESH_INTERVAL'],
+    default: '30s',
+    help: 'serving all namespaces, Secrets are read by name (no list or watch): re-read each one the resources name this often, so a rotation is noticed',
+    arg: 'duration',
+  },
   'leader-elect': { type: 'boolean', env: ['HSM_OPERATOR_LEADER_ELECT'], default: 'true', help: 'elect a leader through a Lease; --no-leader-elect to run alone' },
   'leader-election-id': { type: 'string', env: ['HSM_OPERATOR_LEADER_ELECTION_ID'], default: 'hsm-operator-leader', help: 'name of the Lease', arg: 'name' },
   'leader-election-namespace': { type: 'string', env: ['HSM_OPERATOR_LEADER_ELECTION_NAMESPACE', 'POD_NAMESPACE'], help: 'namespace of the Lease (default: the pod namespace, else "default")', arg: 'ns' },
@@ -183,6 +192,7 @@ export function configFromValues(values: FlagValues, env: Env = process.env): Ru
     resyncIntervalMs: dur('resync-interval'),
     watchIdleTimeoutMs: dur('watch-idle-timeout'),
     relistIntervalMs: dur('relist-interval'),
+    secretRefreshIntervalMs: dur('secret-refresh-interval'),
     leaderElection,
     metricsBindAddress: str('metrics-bind-address') ?? ':8080',
     metricsSecure: bool(str('metrics-secure') ?? 'false', '--metrics-secure'),
@@ -193,6 +203,7 @@ export function configFromValues(values: FlagValues, env: Env = process.env): Ru
   };
   if (cfg.metricsCertPath && !cfg.metricsSecure) throw new ConfigError('--metrics-cert-path needs --metrics-secure');
   if (cfg.watchIdleTimeoutMs < 1000) throw new ConfigError('--watch-idle-timeout must be at least 1s');
+  if (cfg.secretRefreshIntervalMs < 1000) throw new ConfigError('--secret-refresh-interval must be at least 1s');
   return cfg;
 }
 

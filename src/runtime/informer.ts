@@ -46,6 +46,11 @@ export interface InformerOptions<T extends KubeObject> {
   log?: Logger;
   /** Name in logs, metrics and readiness checks. Default: the resource name plus selectors. */
   name?: string;
+  /**
+   * No list and no watch at all: a store with handlers that its owner fills object by object (`observe`, `inject`),
+   * e.g. Secrets read by name only. Always synced.
+   */
+  passive?: boolean;
 }
 
 function stripManagedFields<T extends KubeObject>(obj: T): T {
@@ -80,7 +85,7 @@ export class Informer<T extends KubeObject = KubeObject> implements CacheReader<
     const idle = options.idleTimeoutMs ?? 5 * 60_000;
     this.staleAfterMs = options.staleAfterMs ?? 2 * idle;
     const namespaces = options.type.namespaced && options.namespaces?.length ? [...new Set(options.namespaces)] : [undefined];
-    this.reflectors = namespaces.map(
+    this.reflectors = (options.passive ? [] : namespaces).map(
       (namespace) =>
         new Reflector<T>(
           {
@@ -181,6 +186,23 @@ export class Informer<T extends KubeObject = KubeObject> implements CacheReader<
     if (this.store.has(objectKey(stored)) || !this.filter(stored)) return;
     this.store.upsert(stored);
     this.emitAdd(stored);
+  }
+
+  /**
+   * One object as a direct read found it (a passive informer's re-read): stored and announced like a watch event,
+   * `undefined` meaning it is gone. No event when the resourceVersion is the one already stored.
+   */
+  observe(key: string, obj: T | undefined): void {
+    if (obj === undefined) {
+      const old = this.store.remove(key);
+      if (old) this.emitDelete(old);
+      return;
+    }
+    const stored = this.transform(obj);
+    if (!this.filter(stored)) return;
+    const old = this.store.upsert(stored);
+    if (!old) this.emitAdd(stored);
+    else if (old.metadata?.resourceVersion !== stored.metadata?.resourceVersion) this.emitUpdate(old, stored);
   }
 
   private sinkFor(namespace: string | undefined) {

@@ -49,6 +49,8 @@ export interface ManagerOptions {
   namespaces?: string[];
   watchIdleTimeoutMs?: number;
   relistIntervalMs?: number;
+  /** Without namespaces, Secrets are read by name only and re-read this often (SecretCache); default 30 s. */
+  secretRefreshIntervalMs?: number;
   resyncIntervalMs?: number;
   concurrency?: { default: number; byController: Record<string, number> };
   /** false (default) runs controllers at once; otherwise only while holding the Lease. */
@@ -187,6 +189,7 @@ export class Manager {
         namespaces: this.opts.namespaces,
         idleTimeoutMs: this.opts.watchIdleTimeoutMs,
         relistIntervalMs: this.opts.relistIntervalMs,
+        ...(this.opts.secretRefreshIntervalMs !== undefined ? { refreshAfterMs: this.opts.secretRefreshIntervalMs } : {}),
         ...options,
         client: this.client,
         clock: this.clock,
@@ -325,6 +328,7 @@ export function managerOptions(cfg: RuntimeConfig, extra: Partial<ManagerOptions
     namespaces: cfg.namespaces,
     watchIdleTimeoutMs: cfg.watchIdleTimeoutMs,
     relistIntervalMs: cfg.relistIntervalMs,
+    secretRefreshIntervalMs: cfg.secretRefreshIntervalMs,
     resyncIntervalMs: cfg.resyncIntervalMs,
     concurrency: cfg.concurrency,
     leaderElection: enabled ? leaderElection : false,

@@ -4,11 +4,13 @@
  */
 import type { World } from './world.js';
 import { WORLD_PASSWORDS } from './world.js';
+import { Annotations } from '../api/index.js';
 
 export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; annotations?: Record<string, string>; labels?: Record<string, string> }; [k: string]: unknown };
 
-export function applianceSecret(name: string, password: string = WORLD_PASSWORDS.appliance): Manifest {
-  return { apiVersion: 'v1', kind: 'Secret', metadata: { name }, type: 'Opaque', stringData: { password } };
+export function applianceSecret(name: string, password: string = WORLD_PASSWORDS.appliance, credentialFor = 'DedicatedHsm/*'): Manifest {
+  // Opted in as a device credential (dedicatedhsm.io/credential-for): without it the operator refuses the Secret.
+  return { apiVersion: 'v1', kind: 'Secret', metadata: { name, annotations: { [Annotations.credentialFor]: credentialFor } }, type: 'Opaque', stringData: { password } };
 }
 
 export interface DedicatedHsmOptions {

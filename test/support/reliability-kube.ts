@@ -87,8 +87,9 @@ export class KubeOps {
     if (r.status !== 404) ok(r, `delete ${kind} ${name}`);
   }
 
+  /** A credential Secret, opted in as a device credential for the world's objects (dedicatedhsm.io/credential-for). */
   async secret(name: string, data: Record<string, string>, type = 'Opaque'): Promise<KubeObj> {
-    return this.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name }, type, stringData: data });
+    return this.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name, annotations: { 'dedicatedhsm.io/credential-for': 'DedicatedHsm/*, HsmHaGroup/*' } }, type, stringData: data });
   }
 
   async setSecret(name: string, data: Record<string, string>): Promise<KubeObj> {

@@ -81,13 +81,14 @@ export class MemorySecrets implements Transport {
   cache: SecretCache | undefined;
 
   /** Creates or replaces a Secret (values as the data decodes to); the cache forgets its copy, as a watch event would. */
-  set(namespace: string, name: string, data: Record<string, string | Buffer>): void {
+  set(namespace: string, name: string, data: Record<string, string | Buffer>, annotations: Record<string, string> = { 'dedicatedhsm.io/credential-for': '*' }): void {
     const key = `${namespace}/${name}`;
     const uid = this.#secrets.get(key)?.metadata?.uid ?? `uid-secret-${name}`;
     this.#secrets.set(key, {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name, namespace, uid, resourceVersion: String(++this.#rv) },
+      // Opted in as a device credential by default (dedicatedhsm.io/credential-for); pass {} to test a Secret that is not.
+      metadata: { name, namespace, uid, resourceVersion: String(++this.#rv), annotations },
       type: 'Opaque',
       data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
     });

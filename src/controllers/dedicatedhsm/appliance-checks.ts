@@ -5,7 +5,7 @@
 import type { ConditionLike, DedicatedHsmStatus } from '../../api/index.js';
 import type { HsmShow } from '../../luna/index.js';
 import { toKubeTime } from '../../runtime/index.js';
-import type { DeviceProblem } from '../shared/index.js';
+import type { DeviceProblem, SecretReason } from '../shared/index.js';
 
 export type ApplianceStatus = NonNullable<DedicatedHsmStatus['appliance']>;
 
@@ -19,7 +19,7 @@ export interface ApplianceFacts {
 
 export type SshOutcome =
   | { kind: 'ok'; facts: ApplianceFacts }
-  | { kind: 'unavailable'; reason: 'NotProvisioned' | 'SecretNotFound'; message: string }
+  | { kind: 'unavailable'; reason: 'NotProvisioned' | SecretReason; message: string }
   | { kind: 'failed'; problem: DeviceProblem };
 
 export type NtlsOutcome = { kind: 'reachable' } | { kind: 'unreachable'; message: string } | { kind: 'unknown' };
@@ -51,7 +51,7 @@ export function applianceChecks(o: ApplianceObservation): ApplianceChecks {
       conditions.push(
         o.ssh.reason === 'NotProvisioned'
           ? { type: 'ApplianceReachable', status: 'Unknown', reason: 'Pending', message: o.ssh.message }
-          : { type: 'ApplianceReachable', status: 'False', reason: 'SecretNotFound', message: o.ssh.message },
+          : { type: 'ApplianceReachable', status: 'False', reason: o.ssh.reason, message: o.ssh.message },
       );
       break;
     case 'failed': {

@@ -113,7 +113,7 @@ async function observeDeletion(env: HsmEnv, hsm: DedicatedHsm, plane: AzurePlane
   obs.view = view;
   const access = await applianceAccess(env.ctx, view, secrets, signal);
   if (!access.ok) {
-    obs.zeroized = { reason: 'ApplianceUnreachable', message: access.message, needsHuman: access.reason === 'SecretNotFound' };
+    obs.zeroized = { reason: 'ApplianceUnreachable', message: access.message, needsHuman: access.reason !== 'NotProvisioned' };
     return obs;
   }
   obs.access = access;

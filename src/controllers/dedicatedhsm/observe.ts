@@ -8,6 +8,7 @@
  * Gateway and subnet readings are shared between HSMs for a while (ReadCache) while they only wait; the decision
  * to PUT takes fresh ones inside the deploy gate (act.ts calls readPreflight with `fresh`).
  */
+import { guardHostOf } from '../../luna/index.js';
 import type { DedicatedHsm } from '../../api/index.js';
 import {
   AzurePlaneError,
@@ -24,7 +25,7 @@ import {
   type QuotaView,
   type SubnetState,
 } from '../../azure/index.js';
-import { advertisedHost, toStatusRecords, type OperatorContext, type SecretReads } from '../shared/index.js';
+import { advertisedHost, applianceGuardRecords, type OperatorContext, type SecretReads } from '../shared/index.js';
 import type { GuardStatusRecord } from '../shared/guard-status.js';
 import type { ApplianceObservation } from './appliance-checks.js';
 import { observeAppliance } from './appliance-observation.js';
@@ -280,11 +281,11 @@ export function applianceView(hsm: DedicatedHsm, ip: string | undefined): Dedica
   return { ...hsm, status: { ...(hsm.status ?? {}), ...(ip ? { privateIpAddress: ip } : {}) } };
 }
 
-/** The guard's records of the appliance login only (keyed by host or host:port, as persistGuard in shared/appliance.ts). */
+/** The guard's records of the appliance login only (keyed by host:port, as persistGuard in shared/appliance.ts). */
 function guardRecords(ctx: OperatorContext, hsm: DedicatedHsm): GuardStatusRecord[] | undefined {
   const host = advertisedHost(hsm);
   if (!host) return undefined;
   const ep = ctx.resolve({ host, port: hsm.spec.appliance.port }, 'ssh');
   // Other roles on the same address (a LunaCM host, an HA group password) belong to other objects.
-  return toStatusRecords(ctx.guard.export().filter((r) => r.role === 'appliance-ssh' && (r.host === `${ep.host}:${ep.port}` || r.host === ep.host)));
+  return applianceGuardRecords(ctx, hsm, guardHostOf(ep.host, ep.port));
 }

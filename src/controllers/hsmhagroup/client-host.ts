@@ -5,20 +5,23 @@
  */
 import type { HsmHaGroup } from '../../api/index.js';
 import type { GuardRole, LunaCmOps, SshEndpoint } from '../../luna/index.js';
-import { guardRecordsFor, sshEndpoint, type GuardStatusRecord, type OperatorContext, type SecretReads, type SshEndpointResult } from '../shared/index.js';
+import { applyBudgetReset, guardRecordsFor, sshEndpoint, type GuardStatusRecord, type OperatorContext, type SecretReads, type SshEndpointResult } from '../shared/index.js';
 import { HsmHaGroupType } from './types.js';
 
 export const CLIENT_ROLES: readonly GuardRole[] = ['lunacm-ssh', 'hagroup-password'];
 
 export async function clientEndpoint(ctx: OperatorContext, group: HsmHaGroup, secrets: SecretReads): Promise<SshEndpointResult> {
   const c = group.spec.client;
-  return sshEndpoint(ctx, secrets, {
+  const res = await sshEndpoint(ctx, secrets, {
     namespace: group.metadata.namespace ?? 'default',
     target: { host: c.host, port: c.port, username: c.username, credentialsRef: c.credentialsRef, hostKey: c.hostKey },
     role: 'lunacm-ssh',
     guardRecords: group.status?.credentialGuard,
     what: `credentials of the LunaCM client host ${c.host}`,
+    user: { kind: 'HsmHaGroup', name: group.metadata.name ?? '' },
   });
+  if (res.ok) applyBudgetReset(ctx, group.metadata.annotations, res.endpoint, CLIENT_ROLES);
+  return res;
 }
 
 /** LunaCM on the group's client host; every command honours `signal` (the reconcile's `rc.signal`). */
@@ -28,7 +31,7 @@ export function lunaCm(ctx: OperatorContext, endpoint: SshEndpoint, signal?: Abo
 
 /** The records this group persists: its client host, its two Secrets. */
 export function groupGuardRecords(ctx: OperatorContext, endpoint: SshEndpoint, secretUids: ReadonlySet<string>): GuardStatusRecord[] {
-  return guardRecordsFor(ctx, endpoint.host, CLIENT_ROLES, secretUids);
+  return guardRecordsFor(ctx, endpoint, CLIENT_ROLES, secretUids);
 }
 
 /** Writes the guard records into the group's status right away (a rejection must survive a crash before the report). */

@@ -8,17 +8,18 @@ import type { HaGroupInfo, HaRecoverySettings } from '../../luna/index.js';
 import { describeMember, isServing, type CloningConflict, type MemberStatus } from './health.js';
 import type { ShapeAction, WaitingMember } from './members.js';
 import type { BreakerState } from './recovery.js';
+import type { SecretReason } from '../shared/secrets.js';
 import { autoRecoveryMatches, describeRetries, type DesiredSettings } from './settings.js';
 
 /** A failure that stops the whole pass: the client host could not be used. */
 export interface ClientProblem {
-  reason: 'SecretNotFound' | 'ClientHostUnreachable' | 'CredentialRejected' | 'HostKeyMismatch';
+  reason: SecretReason | 'ClientHostUnreachable' | 'CredentialRejected' | 'HostKeyMismatch';
   message: string;
 }
 
 /** A failure of the group's shape commands (creategroup/addmember/removemember). */
 export interface ShapeProblem {
-  reason: 'CredentialRejected' | 'SecretNotFound' | 'ConfiguringGroup';
+  reason: 'CredentialRejected' | SecretReason | 'ConfiguringGroup';
   message: string;
 }
 
@@ -146,7 +147,7 @@ export function cloningDomainConsistent(o: Observation): ConditionLike | undefin
 export function autoRecoveryConfigured(o: Observation): ConditionLike {
   const type = 'AutoRecoveryConfigured';
   if (o.clientProblem) {
-    if (o.clientProblem.reason === 'SecretNotFound') return { type, status: 'Unknown', reason: 'Pending', message: `Not checked: ${o.clientProblem.message}` };
+    if (o.clientProblem.reason === 'SecretNotFound' || o.clientProblem.reason === 'CredentialNotOptedIn') return { type, status: 'Unknown', reason: 'Pending', message: `Not checked: ${o.clientProblem.message}` };
     return { type, status: 'False', ...o.clientProblem };
   }
   const want = `retry count ${describeRetries(o.desired.retries)}, interval ${o.desired.intervalSeconds} s`;

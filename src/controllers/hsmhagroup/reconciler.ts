@@ -16,6 +16,7 @@ import {
 } from '../../api/index.js';
 import {
   AuthenticationRejectedError,
+  CredentialBudgetExhaustedError,
   CredentialRefusedError,
   HostKeyMismatchError,
   LunaCommandError,
@@ -125,7 +126,7 @@ class GroupPass {
     const previous = this.group.status ?? {};
 
     const endpoint = await clientEndpoint(this.ctx, this.group, secrets);
-    const password = await secrets.value(this.ref.namespace, spec.passwordSecretRef.name, spec.passwordSecretRef.key);
+    const password = await secrets.credential(this.ref.namespace, spec.passwordSecretRef.name, spec.passwordSecretRef.key, { kind: 'HsmHaGroup', name: this.ref.name });
     const { declared, hsms } = await resolveMembers(this.ctx, this.group, secrets, this.memory.labels, this.rctx.signal);
     secrets.done();
 
@@ -152,7 +153,7 @@ class GroupPass {
     let guardRecords = previous.credentialGuard;
 
     if (!endpoint.ok) {
-      obs.clientProblem = { reason: 'SecretNotFound', message: endpoint.message };
+      obs.clientProblem = { reason: endpoint.reason, message: endpoint.message };
     } else {
       this.endpoint = endpoint.endpoint;
       this.secretUids.add(endpoint.endpoint.credential.secret.uid);
@@ -246,7 +247,7 @@ class GroupPass {
     if (obs.clientProblem?.reason === 'ClientHostUnreachable') {
       throw new RetryableError(obs.clientProblem.message, { retryAfterMs: pollMs });
     }
-    if (obs.clientProblem && obs.clientProblem.reason !== 'SecretNotFound') return { requeueAfter: Math.max(pollMs, this.ctx.settings.needsHumanRecheckMs) };
+    if (obs.clientProblem && obs.clientProblem.reason !== 'SecretNotFound' && obs.clientProblem.reason !== 'CredentialNotOptedIn') return { requeueAfter: Math.max(pollMs, this.ctx.settings.needsHumanRecheckMs) };
     return { requeueAfter: spreadBelow(requeueMs) };
   }
 
@@ -306,7 +307,7 @@ class GroupPass {
     let done = 0;
     if (needsPassword(actions) && !password.ok) {
       const rest = actions.filter((a) => a.kind !== 'remove');
-      return { done, remaining: rest, problem: { reason: 'SecretNotFound', message: `The group password is needed to create the group or add members: ${password.message}` } };
+      return { done, remaining: rest, problem: { reason: password.reason, message: `The group password is needed to create the group or add members: ${password.message}` } };
     }
     for (const [i, a] of actions.entries()) {
       const pw = password.ok ? { value: password.value, secret: password.version } : undefined;
@@ -358,6 +359,7 @@ class GroupPass {
       this.event('Warning', 'CredentialRejected', `The group password from Secret ${name} was rejected by LunaCM; it is not used again until the Secret changes (Crypto Officer lockout is permanent by default).`);
     } else {
       this.ctx.metrics.credentialRefusals.inc({ role: 'hagroup-password' });
+      if (e instanceof CredentialBudgetExhaustedError) return { reason: 'CredentialRejected', message: describeDeviceError(e, `group password from Secret ${name}`).message };
     }
     return {
       reason: 'CredentialRejected',

@@ -38,7 +38,7 @@ import type { OperatorContext } from '../shared/context.js';
 import { describeDeviceError } from '../shared/device-errors.js';
 import { spreadBelow } from '../shared/timing.js';
 import type { ReportOptions } from '../shared/report.js';
-import { SecretReads } from '../shared/secrets.js';
+import { SecretReads, type SecretReason } from '../shared/secrets.js';
 import {
   ISSUED_FOR_ANNOTATION,
   TLS_CERT,
@@ -104,7 +104,7 @@ interface PassEnv {
   events: EventNote[];
 }
 
-type Unregistered = { ok: true; changed: boolean; note?: string } | { ok: false; reason: DeviceReason | 'SecretNotFound'; message: string; needsHuman: boolean };
+type Unregistered = { ok: true; changed: boolean; note?: string } | { ok: false; reason: DeviceReason | SecretReason; message: string; needsHuman: boolean };
 
 export class NtlsClientBindingReconciler {
   private readonly owned: OwnedSecrets;
@@ -346,7 +346,10 @@ export class NtlsClientBindingReconciler {
     if (wait) return { result: { hsm: hsmName, kind: 'waiting', message: wait } };
     const access = await applianceAccess(this.ctx, hsm, env.reads, env.signal);
     if (!access.ok) {
-      return { result: access.reason === 'SecretNotFound' ? { hsm: hsmName, kind: 'secretNotFound', message: addr.crossNamespace ? `the appliance credentials of DedicatedHsm ${hsmName} cannot be read; its owners must fix them.` : access.message } : { hsm: hsmName, kind: 'waiting', message: access.message } };
+      if (access.reason === 'NotProvisioned') return { result: { hsm: hsmName, kind: 'waiting', message: access.message } };
+      // Across namespaces the tenant hears that the owners must act, not which of their Secrets is wrong.
+      const message = addr.crossNamespace ? `the appliance credentials of DedicatedHsm ${hsmName} cannot be used (${access.reason}); its owners must fix them.` : access.message;
+      return { result: { hsm: hsmName, kind: 'secretNotFound', reason: access.reason, message } };
     }
     const pair = env.pair;
     if (!pair) return { result: { hsm: hsmName, kind: 'noCertificate' } };
@@ -475,7 +478,7 @@ export class NtlsClientBindingReconciler {
     if (!access.ok) {
       // Never had an address: nothing was ever registered there.
       if (access.reason === 'NotProvisioned') return { ok: true, changed: false };
-      return { ok: false, reason: 'SecretNotFound', message: access.message, needsHuman: false };
+      return { ok: false, reason: access.reason, message: access.message, needsHuman: access.reason === 'CredentialNotOptedIn' };
     }
     try {
       const changed = await withAppliance(this.ctx, hsm, access, (appliance) => unregisterClient(appliance, clientName));

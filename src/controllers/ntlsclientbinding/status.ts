@@ -6,6 +6,7 @@
 import { severityOf, SEVERITIES, type ConditionLike, type NtlsClientBindingStatus, type RevocationPolicy, type Verdict } from '../../api/index.js';
 import { statusEqual, toKubeTime } from '../../runtime/index.js';
 import { report, type ReportOptions } from '../shared/report.js';
+import type { SecretReason } from '../shared/secrets.js';
 import { driftText, type Drift, type ObservedClient } from './drift.js';
 
 export type TargetStatus = NonNullable<NtlsClientBindingStatus['targets']>[number];
@@ -42,7 +43,7 @@ export type TargetResult =
   | TargetChecked
   | { hsm: string; kind: 'notFound' }
   | { hsm: string; kind: 'waiting'; message: string }
-  | { hsm: string; kind: 'secretNotFound'; message: string }
+  | { hsm: string; kind: 'secretNotFound'; reason: SecretReason; message: string }
   | { hsm: string; kind: 'noCertificate' }
   | { hsm: string; kind: 'deviceError'; host?: string; reason: DeviceReason; message: string }
   | { hsm: string; kind: 'partitionNotFound'; host: string; message: string }
@@ -55,7 +56,7 @@ export type TargetResult =
   /** A target no longer in the spec, unregistered (or nothing left to clean). */
   | { hsm: string; kind: 'removed' }
   /** A target no longer in the spec that could not be unregistered yet. */
-  | { hsm: string; kind: 'removeFailed'; reason: DeviceReason | 'SecretNotFound'; message: string };
+  | { hsm: string; kind: 'removeFailed'; reason: DeviceReason | SecretReason; message: string };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Per-target status
@@ -125,7 +126,7 @@ function registeredProblem(r: TargetResult, mode: 'manage' | 'observe'): Problem
     case 'waiting':
       return { reason: 'WaitingForDedicatedHsm', status: 'False', message: r.message };
     case 'secretNotFound':
-      return { reason: 'SecretNotFound', status: 'False', message: `DedicatedHsm ${r.hsm}: ${r.message}` };
+      return { reason: r.reason, status: 'False', message: `DedicatedHsm ${r.hsm}: ${r.message}` };
     case 'noCertificate':
       return { reason: 'Pending', status: 'Unknown', message: `${r.hsm}: waiting for a usable client certificate (see CertificateValid).` };
     case 'deviceError':

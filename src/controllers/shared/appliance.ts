@@ -5,13 +5,13 @@
  */
 import type { DedicatedHsm } from '../../api/index.js';
 import { DedicatedHsmKind, GROUP, VERSION } from '../../api/index.js';
-import { AuthenticationRejectedError, type ApplianceOps, type HostKeyPolicy, type SshEndpoint } from '../../luna/index.js';
+import { AuthenticationRejectedError, guardHostOf, type ApplianceOps, type HostKeyPolicy, type SshEndpoint } from '../../luna/index.js';
 import type { ResourceType } from '../../runtime/index.js';
 import type { OperatorContext } from './context.js';
 import type { DeviceAddress } from './endpoints.js';
-import { fromStatusRecords, toStatusRecords } from './guard-status.js';
-import type { SecretReads } from './secrets.js';
-import { hostKeyPolicyFor } from './ssh-endpoint.js';
+import { fromStatusRecords, toStatusRecords, type GuardStatusRecord } from './guard-status.js';
+import type { SecretReads, SecretReason } from './secrets.js';
+import { applyBudgetReset, hostKeyPolicyFor } from './ssh-endpoint.js';
 
 export const DedicatedHsmType: ResourceType = { group: GROUP, version: VERSION, plural: DedicatedHsmKind.plural, kind: DedicatedHsmKind.kind, namespaced: true };
 
@@ -30,7 +30,7 @@ export interface ApplianceAccess {
 
 export interface ApplianceUnavailable {
   ok: false;
-  reason: 'NotProvisioned' | 'SecretNotFound';
+  reason: 'NotProvisioned' | SecretReason;
   message: string;
 }
 
@@ -54,7 +54,7 @@ export async function applianceAccess(ctx: OperatorContext, hsm: DedicatedHsm, s
   if (!host) return { ok: false, reason: 'NotProvisioned', message: `DedicatedHsm ${hsm.metadata.name} has no appliance address yet (waiting for Azure to assign the NIC IP).` };
   const a = hsm.spec.appliance;
   const namespace = hsm.metadata.namespace ?? 'default';
-  const cred = await secrets.value(namespace, a.credentialsRef.name, a.credentialsRef.key);
+  const cred = await secrets.credential(namespace, a.credentialsRef.name, a.credentialsRef.key, { kind: 'DedicatedHsm', name: hsm.metadata.name ?? '' });
   if (!cred.ok) return { ok: false, reason: cred.reason, message: `appliance credentials: ${cred.message}` };
   // Records persisted by earlier processes refuse a credential that was already rejected (invariant 1).
   ctx.guard.merge(fromStatusRecords(hsm.status?.credentialGuard).filter((r) => r.role === 'appliance-ssh'));
@@ -69,12 +69,13 @@ export async function applianceAccess(ctx: OperatorContext, hsm: DedicatedHsm, s
     role: 'appliance-ssh',
     ...(a.maxChannels !== undefined ? { maxChannels: a.maxChannels } : {}),
   };
+  applyBudgetReset(ctx, hsm.metadata.annotations, endpoint, ['appliance-ssh']);
   return { ok: true, endpoint, ntls, advertisedHost: host, ntlsPort: a.ntlsPort, appliance: ctx.device.appliance(endpoint, signal ? { signal } : {}) };
 }
 
-/** The guard key of an SSH endpoint, as the pool records it. */
+/** The guard key of an SSH endpoint, as the pool records it: `host:port`. */
 export function guardHost(endpoint: SshEndpoint): string {
-  return `${endpoint.host}:${endpoint.port ?? 22}`;
+  return guardHostOf(endpoint.host, endpoint.port ?? 22);
 }
 
 /**
@@ -91,12 +92,19 @@ export async function withAppliance<T>(ctx: OperatorContext, hsm: DedicatedHsm, 
 }
 
 /**
- * Writes the guard's appliance-SSH records for this appliance into the DedicatedHsm's status (only if they differ).
- * Only that role: the LunaCM and group-password records belong to the HsmHaGroup that owns those credentials.
+ * The guard's appliance-SSH records a DedicatedHsm keeps in its status: those of its appliance (host:port) made with
+ * Secrets of its own namespace. Only that role: the LunaCM and group-password records belong to the HsmHaGroup that
+ * owns those credentials; and never another namespace's Secret names (every namespace persists its own rejections,
+ * which is what the budget counts after a restart).
  */
+export function applianceGuardRecords(ctx: OperatorContext, hsm: DedicatedHsm, host: string): GuardStatusRecord[] {
+  const ns = `${hsm.metadata.namespace ?? 'default'}/`;
+  return toStatusRecords(ctx.guard.export().filter((r) => r.role === 'appliance-ssh' && r.host === host && (r.secretName === undefined || r.secretName.startsWith(ns))));
+}
+
+/** Writes the guard's appliance-SSH records for this appliance into the DedicatedHsm's status (only if they differ). */
 export async function persistGuard(ctx: OperatorContext, hsm: DedicatedHsm, endpoint: SshEndpoint): Promise<void> {
-  const host = guardHost(endpoint);
-  const records = toStatusRecords(ctx.guard.export().filter((r) => r.role === 'appliance-ssh' && (r.host === host || r.host === endpoint.host)));
+  const records = applianceGuardRecords(ctx, hsm, guardHost(endpoint));
   await ctx.manager.status.update(DedicatedHsmType, hsm, (status) => {
     const s = status as NonNullable<DedicatedHsm['status']>;
     if (records.length) s.credentialGuard = records;

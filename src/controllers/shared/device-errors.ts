@@ -2,8 +2,10 @@
  * Device failures, as conditions: what happened and what a human must do. Pure; messages carry no secrets
  * (the luna errors never include credential values).
  */
+import { Annotations } from '../../api/index.js';
 import {
   AuthenticationRejectedError,
+  CredentialBudgetExhaustedError,
   CredentialRefusedError,
   HostKeyMismatchError,
   LunaCommandError,
@@ -26,6 +28,13 @@ export function describeDeviceError(e: unknown, what: string): DeviceProblem {
     return {
       reason: 'HostKeyMismatch',
       message: `${what}: the SSH host key changed (${e.message}). All traffic to this host is stopped. If the change is expected (appliance reset by Microsoft support), verify the new fingerprint out of band and update hostKey in the spec.`,
+      needsHuman: true,
+    };
+  }
+  if (e instanceof CredentialBudgetExhaustedError) {
+    return {
+      reason: 'CredentialRejected',
+      message: `${what}: ${sentence(e.message)}: set the annotation ${Annotations.credentialBudgetReset} to the current time (RFC 3339) on the object that uses this login (DedicatedHsm for appliance SSH, HsmHaGroup for the LunaCM host and group password). Rejected values stay refused; failed logins can lock or zeroize an HSM.`,
       needsHuman: true,
     };
   }

@@ -1,10 +1,11 @@
 /**
  * The credential guard's records live in the status of the object that owns the credential (invariant 1: the
  * count survives restarts). These convert between the guard's records and the status list, whose map key is
- * `<role>@<host>/<secret uid>`.
+ * `<role>@<host:port>/<secret uid>/<value>` (one entry per rejected value: they count against the appliance's budget).
+ * Records written before ports were keyed name a bare host: they are read as port 22.
  */
 import type { GuardRecord, GuardRole } from '../../luna/index.js';
-import { GUARD_ROLES } from '../../luna/index.js';
+import { GUARD_ROLES, normalizeGuardHost } from '../../luna/index.js';
 
 export interface GuardStatusRecord {
   key: string;
@@ -20,7 +21,7 @@ export interface GuardStatusRecord {
 
 export function toStatusRecords(records: readonly GuardRecord[]): GuardStatusRecord[] {
   return records.map((r) => ({
-    key: `${r.role}@${r.host}/${r.secretUid}`,
+    key: `${r.role}@${r.host}/${r.secretUid}/${r.valueDigest !== undefined ? r.valueDigest.slice(0, 16) : `rv${r.secretResourceVersion}`}`,
     host: r.host,
     role: r.role,
     secretUid: r.secretUid,
@@ -36,7 +37,7 @@ export function fromStatusRecords(records: readonly GuardStatusRecord[] | undefi
   return (records ?? [])
     .filter((r) => (GUARD_ROLES as readonly string[]).includes(r.role))
     .map((r) => ({
-      host: r.host,
+      host: normalizeGuardHost(r.host),
       role: r.role as GuardRole,
       secretUid: r.secretUid,
       secretResourceVersion: r.secretResourceVersion,

@@ -3,7 +3,8 @@
  * cache (so its change re-enqueues the object), and a missing Secret or key becomes a condition a human can act
  * on. Values never leave this module except to the device or Azure client that needs them.
  */
-import type { SecretCache } from '../../runtime/index.js';
+import { Annotations, credentialOptIn, type CredentialUserKind } from '../../api/index.js';
+import type { SecretCache, SecretObject } from '../../runtime/index.js';
 import type { SecretVersion } from '../../luna/index.js';
 import type { CredentialDigest } from './credential-digest.js';
 
@@ -12,9 +13,18 @@ export interface SecretValue {
   version: SecretVersion;
 }
 
+/** Why a Secret could not be used: it (or its key) is missing, or it did not opt in as a device credential. */
+export type SecretReason = 'SecretNotFound' | 'CredentialNotOptedIn';
+
 export interface SecretProblem {
-  reason: 'SecretNotFound';
+  reason: SecretReason;
   message: string;
+}
+
+/** The object that sends a credential to a device: what the Secret's opt-in must name. */
+export interface CredentialUser {
+  kind: CredentialUserKind;
+  name: string;
 }
 
 export type SecretRead = ({ ok: true } & SecretValue) | ({ ok: false } & SecretProblem);
@@ -40,11 +50,47 @@ export class SecretReads {
 
   /** One key of one Secret in the owner's namespace. */
   async value(namespace: string, name: string, key: string): Promise<SecretRead> {
+    return this.decode(await this.fetch(namespace, name), namespace, name, key);
+  }
+
+  /**
+   * One key of a Secret used as a device credential (an SSH password, the HA group password): the one place that
+   * enforces the opt-in. A Secret whose `dedicatedhsm.io/credential-for` annotation does not name `user` is not used,
+   * whatever it holds, so no object can send someone else's Secret of its namespace to a host it names.
+   */
+  async credential(namespace: string, name: string, key: string, user: CredentialUser): Promise<SecretRead> {
+    const secret = await this.fetch(namespace, name);
+    if (!secret || credentialOptIn(secret.metadata?.annotations, user)) return this.decode(secret, namespace, name, key);
+    const entry = `${user.kind}/${user.name}`;
+    const have = secret?.metadata?.annotations?.[Annotations.credentialFor];
+    return {
+      ok: false,
+      reason: 'CredentialNotOptedIn',
+      message:
+        `Secret ${namespace}/${name} is not opted in as a device credential for ${user.kind} ${user.name}` +
+        `${have === undefined ? '' : ` (its ${Annotations.credentialFor} is ${JSON.stringify(have)})`}: nothing was sent. ` +
+        `If this Secret is meant for it, annotate the Secret: kubectl annotate secret -n ${namespace} ${name} ${Annotations.credentialFor}=${JSON.stringify(have ? `${have}, ${entry}` : entry)}${have === undefined ? '' : ' --overwrite'}.`,
+    };
+  }
+
+  /** The whole data map of a Secret (e.g. a kubernetes.io/tls Secret), decoded. */
+  async data(namespace: string, name: string): Promise<{ ok: true; data: Record<string, string>; version: SecretVersion } | ({ ok: false } & SecretProblem)> {
     const secretKey = `${namespace}/${name}`;
-    this.read.add(secretKey);
-    // Track before reading, so a Secret created right after this read still re-enqueues the owner.
+    const secret = await this.fetch(namespace, name);
+    if (!secret) return { ok: false, reason: 'SecretNotFound', message: `Secret ${secretKey} does not exist.` };
+    const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+    return { ok: true, data, version: { uid: secret.metadata?.uid ?? '', resourceVersion: secret.metadata?.resourceVersion ?? '', name: secretKey } };
+  }
+
+  /** Reads one Secret, declaring it first (so a Secret created right after this read still re-enqueues the owner). */
+  private async fetch(namespace: string, name: string): Promise<SecretObject | undefined> {
+    this.read.add(`${namespace}/${name}`);
     this.trackSoFar();
-    const secret = await this.cache.get(secretKey);
+    return this.cache.get(`${namespace}/${name}`);
+  }
+
+  private async decode(secret: SecretObject | undefined, namespace: string, name: string, key: string): Promise<SecretRead> {
+    const secretKey = `${namespace}/${name}`;
     if (!secret) return { ok: false, reason: 'SecretNotFound', message: `Secret ${secretKey} does not exist: create it with the key "${key}".` };
     const b64 = secret.data?.[key];
     if (b64 === undefined || b64 === '') {
@@ -54,17 +100,6 @@ export class SecretReads {
     const version: SecretVersion = { uid: secret.metadata?.uid ?? '', resourceVersion: secret.metadata?.resourceVersion ?? '', name: secretKey };
     if (this.digest) version.digest = await this.digest(value);
     return { ok: true, value, version };
-  }
-
-  /** The whole data map of a Secret (e.g. a kubernetes.io/tls Secret), decoded. */
-  async data(namespace: string, name: string): Promise<{ ok: true; data: Record<string, string>; version: SecretVersion } | ({ ok: false } & SecretProblem)> {
-    const secretKey = `${namespace}/${name}`;
-    this.read.add(secretKey);
-    this.trackSoFar();
-    const secret = await this.cache.get(secretKey);
-    if (!secret) return { ok: false, reason: 'SecretNotFound', message: `Secret ${secretKey} does not exist.` };
-    const data = Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-    return { ok: true, data, version: { uid: secret.metadata?.uid ?? '', resourceVersion: secret.metadata?.resourceVersion ?? '', name: secretKey } };
   }
 
   /** Declares exactly the Secrets read in this reconcile (forgetting ones no longer referenced). */

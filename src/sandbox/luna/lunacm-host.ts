@@ -10,11 +10,19 @@
  * (openstack/ansible-role-lunasa-hsm) matches them; `retry` as the Luna 6 HA Recovery page shows it. The other success
  * and failure texts are not documented and are the simulator's (test/fixtures/luna/hagroup-* README files). The
  * renderers are exported for the fixture tests.
+ *
+ * The group password of `creategroup` / `addmember`: the Thales command pages (lunacm/commands/hagroup/
+ * hagroup_creategroup.htm, hagroup_addmember.htm) list `-password` as optional, LunaCM asking for it when it is left
+ * out. The prompt's text is taken to be the one LunaCM prints for the `listgroups` password (`\tEnter the password: `,
+ * as openstack/ansible-role-lunasa-hsm's expect script waits for it); an assumption where the pages show no transcript.
+ * Real LunaCM also takes `-password` on the command line; this simulator REFUSES it (nothing is checked, no CO attempt
+ * spent) and counts it, so a test proves the operator never puts the password where the client host's process list
+ * and audit log would show it. Every command line received is recorded (`counters.commandLines`).
  */
 import type { ApplianceSimulator } from './appliance.js';
 import type { SimPartition } from './appliance-state.js';
 import { countCommand, newCommandCounters, type CommandCounters, type LoginCounters } from './counters.js';
-import { SimSshServer, type ExecIo, type SimUser, type SshServerCounters } from './ssh-server.js';
+import { SimSshServer, type ExecIo, type Interpreter, type SimUser, type SshServerCounters } from './ssh-server.js';
 
 export interface LunaCmSimulatorOptions {
   /** Appliances whose partitions can be members. */
@@ -72,6 +80,13 @@ export interface LunaCmCounters {
   manualRecoveries: number;
   /** Answers to the optional `hagroup listgroups` password prompt (form `sync-password-prompt`). */
   listGroupsPasswordAnswers: { empty: number; typed: number; none: number };
+  /**
+   * The group password of `creategroup` / `addmember`: prompts printed, answered (a line typed), unanswered (input
+   * closed), and commands refused because `-password` was on the command line.
+   */
+  groupPassword: { prompted: number; answered: number; unanswered: number; onCommandLine: number };
+  /** Every exec command line as received: what the client host's process list and audit log would show. */
+  commandLines: string[];
 }
 
 export interface LunaCmControls {
@@ -95,6 +110,8 @@ export interface LunaCmSimulator {
   readonly state: LunaCmState;
   readonly controls: LunaCmControls;
   readonly counters: LunaCmCounters;
+  /** The command handler behind the simulator's SSH server, for a real sshd to relay to (the conformance tier). */
+  readonly interpreter: Interpreter;
   stop(): Promise<void>;
 }
 
@@ -140,6 +157,14 @@ export const LABEL_USED = 'The label you specified for the new group has already
 export function renderSyncPasswordPrompt(label: string): string {
   return `\n\tIf you would like to see synchronization data for group ${label},\n\tplease enter the password for the group members. Sync info\n\tnot available in HA Only mode.\n\n\n\tEnter the password: `;
 }
+
+/** LunaCM asks for the partition (CO) password of `creategroup` / `addmember` when `-password` is left out. */
+export function renderGroupPasswordPrompt(): string {
+  return '\n\tEnter the password: ';
+}
+
+/** The simulator's refusal of a password on the command line (not LunaCM's: see the module comment). */
+export const PASSWORD_ON_COMMAND_LINE = 'Refused by the simulator: the password was given on the command line (-password), where the process list shows it. Leave it out and answer the prompt.';
 
 /** What `hagroup listgroups` shows of one group (the fields the operator's parser reads). */
 export interface ListGroupView {
@@ -306,6 +331,8 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
     autoRecoveries: 0,
     manualRecoveries: 0,
     listGroupsPasswordAnswers: { empty: 0, typed: 0, none: 0 },
+    groupPassword: { prompted: 0, answered: 0, unanswered: 0, onCommandLine: 0 },
+    commandLines: [],
   };
   const timeScale = opts.timeScale ?? 1;
   let listGroupsForm: ListGroupsForm = opts.listGroupsForm ?? 'with-settings';
@@ -354,6 +381,23 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
   };
 
   const checkPassword = (partition: SimPartition, password: string): string | undefined => checkCoLogin(partition, password, counters.passwordAttempts);
+
+  /** The group password, read at LunaCM's prompt; a string is the failure to print instead. */
+  const promptedPassword = async (o: Opts, io: ExecIo): Promise<{ password: string } | { fail: string }> => {
+    if (o.password !== undefined) {
+      counters.groupPassword.onCommandLine++;
+      return { fail: lunacmError(PASSWORD_ON_COMMAND_LINE, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD') };
+    }
+    counters.groupPassword.prompted++;
+    io.write(renderGroupPasswordPrompt());
+    const line = await io.readLine();
+    if (line === null) {
+      counters.groupPassword.unanswered++;
+      return { fail: lunacmError('No password was entered.', CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD') };
+    }
+    counters.groupPassword.answered++;
+    return { password: line };
+  };
 
   const conflictSlots = (g: HaGroupState): { slotA: number; slotB: number } | undefined => {
     const primary = g.members[0] && partitionOf(g.members[0]);
@@ -410,23 +454,27 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
       case 'listgroups':
         return { out: await listGroups(io), code: 0 };
       case 'creategroup': {
+        const pw = await promptedPassword(o, io);
+        if ('fail' in pw) return fail(pw.fail);
         if (state.groups.has(s('label'))) return fail(renderLunaCmNotice(LABEL_USED, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
         const found = findPartition(s('serialnumber'));
         if (!found) return fail(lunacmError(`No partition with serial number ${s('serialnumber')} found.`, CKR_TOKEN_NOT_PRESENT, 'CKR_TOKEN_NOT_PRESENT'));
-        const bad = checkPassword(found.partition, s('password'));
+        const bad = checkPassword(found.partition, pw.password);
         if (bad) return fail(bad);
         const g: HaGroupState = { label: s('label'), number: `1${found.partition.serial}`, slotId: state.nextSlotId++, synchronize: true, members: [{ serial: found.partition.serial, appliance: found.appliance, status: 'alive', autoAttempts: 0, recoveries: 0 }] };
         state.groups.set(g.label, g);
         return { out: renderLunaCmOk(LUNACM_MESSAGES.created(g.label, g.number, renderGroup(g))), code: 0 };
       }
       case 'addmember': {
+        const pw = await promptedPassword(o, io);
+        if ('fail' in pw) return fail(pw.fail);
         const g = group(s('group'));
         if (typeof g === 'string') return fail(g);
         const elsewhere = [...state.groups.values()].some((x) => x.members.some((m) => m.serial === s('serialnumber')));
         if (elsewhere) return fail(renderLunaCmNotice(ALREADY_MEMBER, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
         const found = findPartition(s('serialnumber'));
         if (!found) return fail(lunacmError(`No partition with serial number ${s('serialnumber')} found.`, CKR_TOKEN_NOT_PRESENT, 'CKR_TOKEN_NOT_PRESENT'));
-        const bad = checkPassword(found.partition, s('password'));
+        const bad = checkPassword(found.partition, pw.password);
         if (bad) return fail(bad);
         g.members.push({ serial: found.partition.serial, appliance: found.appliance, status: 'alive', autoAttempts: 0, recoveries: 0 });
         return { out: renderLunaCmOk(LUNACM_MESSAGES.added(found.partition.serial, g.label, renderGroup(g))), code: 0 };
@@ -491,46 +539,48 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
     }
   };
 
+  const interpreter: Interpreter = async (io) => {
+    counters.commandLines.push(io.command);
+    const words = shellWords(io.command);
+    if (!words) {
+      commands.rejected++;
+      io.writeStderr('bash: syntax error: unexpected or unquoted shell metacharacter\n');
+      return 2;
+    }
+    const [prog, ...args] = words;
+    if (prog !== 'lunacm') {
+      commands.rejected++;
+      io.writeStderr(`bash: ${prog ?? ''}: command not found\n`);
+      return 127;
+    }
+    if (args[0] === '-q') args.shift();
+    const [cmdGroup, subToken = '', ...rest] = args;
+    const spec = cmdGroup === 'hagroup' ? SUBS[subToken.toLowerCase()] : undefined;
+    if (!spec) {
+      commands.rejected++;
+      io.write(lunacmError(`Unknown command: ${args.slice(0, 2).join(' ')}`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
+      return 1;
+    }
+    const sub = subToken.toLowerCase();
+    const o: Opts = {};
+    for (let i = 0; i < rest.length; i++) {
+      const name = resolveOption(rest[i] ?? '', spec);
+      if (!name) {
+        commands.rejected++;
+        io.write(lunacmError(`Invalid option ${rest[i] ?? ''}.`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
+        return 1;
+      }
+      o[name] = spec.options[name] === 'flag' ? true : (rest[++i] ?? '');
+    }
+    countCommand(commands, `hagroup ${sub}`, spec.changesState);
+    const answer = await run(sub, o, io);
+    io.write(answer.out);
+    return answer.code;
+  };
   const ssh = new SimSshServer({
     users: (u) => users.get(u),
     ...(opts.port !== undefined ? { port: opts.port } : {}),
-    interpreter: async (io) => {
-      const words = shellWords(io.command);
-      if (!words) {
-        commands.rejected++;
-        io.writeStderr('bash: syntax error: unexpected or unquoted shell metacharacter\n');
-        return 2;
-      }
-      const [prog, ...args] = words;
-      if (prog !== 'lunacm') {
-        commands.rejected++;
-        io.writeStderr(`bash: ${prog ?? ''}: command not found\n`);
-        return 127;
-      }
-      if (args[0] === '-q') args.shift();
-      const [cmdGroup, subToken = '', ...rest] = args;
-      const spec = cmdGroup === 'hagroup' ? SUBS[subToken.toLowerCase()] : undefined;
-      if (!spec) {
-        commands.rejected++;
-        io.write(lunacmError(`Unknown command: ${args.slice(0, 2).join(' ')}`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
-        return 1;
-      }
-      const sub = subToken.toLowerCase();
-      const o: Opts = {};
-      for (let i = 0; i < rest.length; i++) {
-        const name = resolveOption(rest[i] ?? '', spec);
-        if (!name) {
-          commands.rejected++;
-          io.write(lunacmError(`Invalid option ${rest[i] ?? ''}.`, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD'));
-          return 1;
-        }
-        o[name] = spec.options[name] === 'flag' ? true : (rest[++i] ?? '');
-      }
-      countCommand(commands, `hagroup ${sub}`, spec.changesState);
-      const answer = await run(sub, o, io);
-      io.write(answer.out);
-      return answer.code;
-    },
+    interpreter,
   });
   ssh.faults.latencyMs = opts.latencyMs ?? 0;
   await ssh.start();
@@ -565,6 +615,7 @@ export async function startLunaCmSimulator(opts: LunaCmSimulatorOptions): Promis
     },
     state,
     controls,
+    interpreter,
     // The same object the interpreter updates, so tests read live values.
     counters: Object.assign(counters, { ssh: ssh.counters }),
     async stop() {

@@ -46,6 +46,8 @@ export interface SshdOptions {
   banner?: string;
   /** Host keys to generate (default all three). */
   keyTypes?: KeyType[];
+  /** Serve commands with this instead of the lunash simulator (e.g. the LunaCM simulator's `interpreter`). */
+  interpreter?: (io: ExecIo) => Promise<number>;
 }
 
 /** Whether this machine can run the tier: sshd installed and root (to log a user in). */
@@ -238,7 +240,7 @@ export class RealSshd {
 
   /** The relay's end: one connection per exec, the simulator's interpreter behind it. */
   async #startRelay(): Promise<void> {
-    const interpreter = createLunashInterpreter({
+    const interpreter = this.#options.interpreter ?? createLunashInterpreter({
       state: this.state,
       commands: this.commands,
       hsmLogins: this.hsmLogins,

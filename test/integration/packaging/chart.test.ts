@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DESTRUCTIVE_DEFAULTS, POLICY_VALIDATIONS, policyVariables } from '../../../src/destructive-actions.js';
-import { USER_ROLES, clusterRules, metricsAuthRules, metricsReaderRules, namespaceRules, userRules } from '../../../src/rbac.js';
+import { USER_ROLES, clusterRules, metricsAuthRules, metricsReaderRules, namespaceRules, servedNamespaceRules, userRules } from '../../../src/rbac.js';
 import { ensureTools } from '../../support/tools.js';
 import { ALL_ON, chartDir, find, helmLint, helmNotes, helmTemplate, kinds, kustomizeBuild, kustomizeOverlay, type Manifest } from './render.js';
 
@@ -197,6 +197,21 @@ describe('helm chart', () => {
     const bindings = ms.filter((m) => m.kind === 'RoleBinding' && (m as Binding).roleRef.kind === 'ClusterRole');
     expect(bindings.map((b) => b.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
     expect(container(ms).args).toContain('--namespaces=team-a,team-b');
+    // Secrets are watched only there: a Role per served namespace, bound to the operator's ServiceAccount.
+    const watchRoles = ms.filter((m) => m.kind === 'Role' && m.metadata.name === 'hsm-operator-secrets-watch') as Role[];
+    expect(watchRoles.map((r) => r.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
+    for (const r of watchRoles) expect(r.rules).toEqual(servedNamespaceRules());
+    const watchBindings = ms.filter((m) => m.kind === 'RoleBinding' && (m as Binding).roleRef.kind === 'Role' && (m as Binding).roleRef.name === 'hsm-operator-secrets-watch');
+    expect(watchBindings.map((b) => b.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
+  });
+
+  it('serving all namespaces, nothing lists or watches Secrets: no served-namespace Role, get only in the ClusterRole', () => {
+    expect(defaults.filter((m) => m.metadata.name === 'hsm-operator-secrets-watch')).toEqual([]);
+    const rules = (find(defaults, 'ClusterRole', 'hsm-operator-manager') as Role).rules as { resources: string[]; verbs: string[] }[];
+    const secretVerbs = rules.filter((r) => r.resources.includes('secrets')).flatMap((r) => r.verbs);
+    expect(secretVerbs).not.toContain('list');
+    expect(secretVerbs).not.toContain('watch');
+    expect(secretVerbs).toContain('get');
   });
 
   it('adds a ServiceMonitor only when asked for: honorLabels, HTTPS and the scraper\'s token', async () => {

@@ -1,6 +1,6 @@
 /**
  * The operator runs as the chart's identity: the `hsm-operator` token user bound (in one namespace) to exactly the
- * ClusterRole and leader-election Role that `helm template` renders. The DedicatedHsm happy path converges with those
+ * ClusterRole, leader-election Role and Secret-watch Role that `helm template` renders for watchNamespaces=[that one]. The DedicatedHsm happy path converges with those
  * rules, leader election included; without the status rule the same path never reports anything, which proves the
  * chart's rules are what the operator really needs (the rule-by-rule probes are in rbac.test.ts).
  */
@@ -26,13 +26,16 @@ async function must(method: string, path: string, body?: unknown): Promise<void>
 
 /** Binds the chart's rules (optionally without some) to the `hsm-operator` user in `namespace`. */
 async function bindChartRules(namespace: string, drop: (r: Rule) => boolean = () => false): Promise<void> {
-  const rendered = await helmTemplate();
+  const rendered = await helmTemplate({ set: [`watchNamespaces={${namespace}}`] });
   const clusterRole = find(rendered, 'ClusterRole', 'hsm-operator-manager') as unknown as { rules: Rule[] };
   const clusterScoped = find(rendered, 'ClusterRole', 'hsm-operator-cluster-scoped') as unknown as { rules: Rule[] };
-  const leaseRole = find(rendered, 'Role') as unknown as { rules: Rule[] };
+  const leaseRole = find(rendered, 'Role', 'hsm-operator-leader-election') as unknown as { rules: Rule[] };
+  // The operator serves this one namespace: it watches Secrets there, with the chart's per-namespace Role.
+  const secretsRole = find(rendered, 'Role', 'hsm-operator-secrets-watch') as unknown as { rules: Rule[] };
   const name = `hsm-operator-chart-${randomBytes(3).toString('hex')}`;
   await must('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { metadata: { name }, rules: clusterRole.rules.filter((r) => !drop(r)) });
   await must('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/roles`, { metadata: { name: 'leader-election' }, rules: leaseRole.rules });
+  await must('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/roles`, { metadata: { name: 'secrets-watch' }, rules: secretsRole.rules.filter((r) => !drop(r)) });
   const subjects = [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'hsm-operator' }];
   // Namespace labels (grants' namespaceSelector): cluster-scoped, so a ClusterRoleBinding, as the chart renders it.
   await must('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', { metadata: { name: `${name}-cluster-scoped` }, rules: clusterScoped.rules.filter((r) => !drop(r)) });
@@ -44,6 +47,11 @@ async function bindChartRules(namespace: string, drop: (r: Rule) => boolean = ()
   await must('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`, {
     metadata: { name: 'operator' },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+    subjects,
+  });
+  await must('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`, {
+    metadata: { name: 'secrets-watch' },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'secrets-watch' },
     subjects,
   });
   await must('POST', `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`, {

@@ -5,8 +5,11 @@
  * (b) the effective rules the server reports equal src/rbac.ts, nothing more;
  * (c) each rule is needed: without it, the one operation it exists for is refused with 403 while the others
  *     still work.
- * Bindings are RoleBindings (never cluster-wide, but for the cluster-scoped reviews of secure metrics, bound to
- * fresh users), so no other test's user gains anything. The rule-removal
+ * Bindings are RoleBindings (never cluster-wide, but for the cluster-scoped reviews of secure metrics and the
+ * all-namespaces install, bound to fresh users), so no other test's user gains anything. The work namespace stands for a
+ * served namespace (watchNamespaces): it also gets the chart's Role that lets the operator watch Secrets there.
+ * (d) serving all namespaces, the ClusterRole alone has no list or watch of Secrets anywhere, and the operator's
+ *     Secret cache still reads the Secrets by name and notices a rotation. The rule-removal
  * probes run as fresh impersonated users, so a broader grant another test gives `hsm-operator` cannot mask them.
  */
 import { randomBytes } from 'node:crypto';
@@ -15,7 +18,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { GROUP, VERSION } from '../../../src/api/group.js';
-import { clusterRules, clusterScopedRules, metricsAuthRules, namespaceRules, OWN_RESOURCES, PERMISSIONS, type Permission, type PolicyRule } from '../../../src/rbac.js';
+import { clusterRules, clusterScopedRules, metricsAuthRules, namespaceRules, OWN_RESOURCES, PERMISSIONS, servedNamespaceRules, type Permission, type PolicyRule } from '../../../src/rbac.js';
+import { FakeClock } from '../../../src/runtime/clock.js';
+import { SecretCache, type SecretObject } from '../../../src/runtime/secrets.js';
 import { KubeClient } from '../../../src/runtime/client.js';
 import { EventRecorder, toMicroTime } from '../../../src/runtime/events.js';
 import { addFinalizer, removeFinalizer } from '../../../src/runtime/finalizers.js';
@@ -85,6 +90,7 @@ describe('operator RBAC on the real API server', () => {
   let opNs: string; // where the operator runs (its Lease)
   let clusterRole: Manifest & { rules: PolicyRule[] };
   let role: Manifest & { rules: PolicyRule[] };
+  let servedRole: Manifest & { rules: PolicyRule[] };
   let metricsAuth: Manifest & { rules: PolicyRule[] };
   let clusterScoped: Manifest & { rules: PolicyRule[] };
   const objects = new Map<string, KubeObject>();
@@ -97,7 +103,9 @@ describe('operator RBAC on the real API server', () => {
     await admin.create(rbacType('clusterroles', false), cr);
     cleanup.push(() => admin.delete(rbacType('clusterroles', false), undefined, name));
     await admin.create(rbacType('roles', true), { ...role, metadata: { name, namespace: opNs }, rules: without.length ? namespaceRules(keep) : role.rules });
+    await admin.create(rbacType('roles', true), { ...servedRole, metadata: { name, namespace: workNs }, rules: without.length ? servedNamespaceRules(keep) : servedRole.rules });
     const subjects = [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: user }];
+    await admin.create(rbacType('rolebindings', true), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `${name}-served`, namespace: workNs }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects });
     await admin.create(rbacType('rolebindings', true), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name, namespace: workNs }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects });
     await admin.create(rbacType('rolebindings', true), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name, namespace: opNs }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects });
     // Secure metrics: TokenReviews and SubjectAccessReviews are cluster-scoped, so a ClusterRoleBinding (of a fresh user).
@@ -112,7 +120,7 @@ describe('operator RBAC on the real API server', () => {
     cleanup.push(() => admin.delete(rbacType('clusterroles', false), undefined, reads));
     await admin.create(rbacType('clusterrolebindings', false), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: reads }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: reads }, subjects });
     cleanup.push(() => admin.delete(rbacType('clusterrolebindings', false), undefined, reads));
-    const expectWork = triples([...clusterRules(keep), ...clusterScopedRules(keep)]);
+    const expectWork = triples([...clusterRules(keep), ...servedNamespaceRules(keep), ...clusterScopedRules(keep)]);
     const expectOp = triples([...namespaceRules(keep), ...clusterScopedRules(keep)]);
     const client = user === 'hsm-operator' ? KubeClient.fromKubeConfig(extraUserConfig(user)) : impersonating(user);
     await waitFor(`the bindings of ${user}`, async () => JSON.stringify([await effective(client, workNs), await effective(client, opNs)]) === JSON.stringify([expectWork, expectOp]), RBAC_SETTLE_MS);
@@ -125,11 +133,13 @@ describe('operator RBAC on the real API server', () => {
   beforeAll(async () => {
     workNs = await createNamespace('pkg-rbac-work');
     opNs = await createNamespace('pkg-rbac-op');
-    const rendered = await helmTemplate({ namespace: opNs, release: 'hsm-operator' });
+    const rendered = await helmTemplate({ namespace: opNs, release: 'hsm-operator', set: [`watchNamespaces={${workNs}}`] });
     clusterRole = find(rendered, 'ClusterRole', 'hsm-operator-manager') as typeof clusterRole;
     metricsAuth = find(rendered, 'ClusterRole', 'hsm-operator-metrics-auth') as typeof metricsAuth;
     clusterScoped = find(rendered, 'ClusterRole', 'hsm-operator-cluster-scoped') as typeof clusterScoped;
-    role = find(rendered, 'Role') as typeof role;
+    role = find(rendered, 'Role', 'hsm-operator-leader-election') as typeof role;
+    servedRole = find(rendered, 'Role', 'hsm-operator-secrets-watch') as typeof servedRole;
+    expect(servedRole.metadata.namespace).toBe(workNs);
     for (const [kind, sample] of samples()) {
       const plural = OWN_RESOURCES.find((p) => KINDS[p] === kind)!;
       const created = await admin.create(typeOf(plural), { ...sample, metadata: { ...sample.metadata, namespace: workNs } });
@@ -256,7 +266,7 @@ describe('operator RBAC on the real API server', () => {
       const user = `hsm-operator-exact-${suffix()}`;
       await grant(user);
       const client = impersonating(user);
-      expect(await effective(client, workNs)).toEqual(triples([...clusterRules(), ...clusterScopedRules()]));
+      expect(await effective(client, workNs)).toEqual(triples([...clusterRules(), ...servedNamespaceRules(), ...clusterScopedRules()]));
       expect(await effective(client, opNs)).toEqual(triples([...namespaceRules(), ...clusterScopedRules()]));
     });
 
@@ -270,13 +280,14 @@ describe('operator RBAC on the real API server', () => {
       },
       { permission: PERMISSIONS[2]!, what: 'update DedicatedHsm finalizers', run: async (c) => ((await allowed(c, workNs, GROUP, 'dedicatedhsms/finalizers', 'update')) ? 200 : 403) },
       { permission: PERMISSIONS[3]!, what: 'get a credentials Secret', run: (c) => status(c.get(CoreTypes.secrets, workNs, 'appliance-credentials')) },
+      { permission: PERMISSIONS[4]!, what: 'list the Secrets of a served namespace', run: (c) => status(c.list(CoreTypes.secrets, { namespace: workNs })) },
       {
-        permission: PERMISSIONS[4]!,
+        permission: PERMISSIONS[5]!,
         what: 'create an output Secret',
         run: (c) => status(c.create(CoreTypes.secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name: `out-${suffix()}`, namespace: workNs }, stringData: { 'server.pem': 'x' } })),
       },
       {
-        permission: PERMISSIONS[5]!,
+        permission: PERMISSIONS[6]!,
         what: 'create an Event',
         run: (c) =>
           status(
@@ -295,20 +306,20 @@ describe('operator RBAC on the real API server', () => {
           ),
       },
       {
-        permission: PERMISSIONS[6]!,
+        permission: PERMISSIONS[7]!,
         what: 'create the leader Lease',
         run: (c) => status(c.create(CoreTypes.leases, { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: `leader-${suffix()}`, namespace: opNs }, spec: {} })),
       },
-      { permission: PERMISSIONS[7]!, what: 'list HsmGrants', run: (c) => status(c.list(grantType, { namespace: workNs })) },
-      { permission: PERMISSIONS[8]!, what: 'list namespaces (their labels)', run: (c) => status(c.list(CoreTypes.namespaces, {})) },
+      { permission: PERMISSIONS[8]!, what: 'list HsmGrants', run: (c) => status(c.list(grantType, { namespace: workNs })) },
+      { permission: PERMISSIONS[9]!, what: 'list namespaces (their labels)', run: (c) => status(c.list(CoreTypes.namespaces, {})) },
       {
-        permission: PERMISSIONS[9]!,
+        permission: PERMISSIONS[10]!,
         what: 'review a scraper\'s token (TokenReview)',
         run: (c) =>
           status(c.request({ verb: 'POST', path: '/apis/authentication.k8s.io/v1/tokenreviews', body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: 'not-a-token' } } })),
       },
       {
-        permission: PERMISSIONS[10]!,
+        permission: PERMISSIONS[11]!,
         what: 'ask whether a scraper may GET /metrics (SubjectAccessReview)',
         run: (c) =>
           status(
@@ -341,5 +352,55 @@ describe('operator RBAC on the real API server', () => {
         for (const p of probes) expect(await p.run(client), p.what).toBe(p === probe ? 403 : 200);
       });
     }
+  });
+
+  describe('serving all namespaces: the ClusterRole bound cluster-wide, no Role for Secrets', () => {
+    let user: string;
+    let client: KubeClient;
+    beforeAll(async () => {
+      user = `hsm-operator-all-${suffix()}`;
+      const name = `hsm-operator-test-${suffix()}`;
+      await admin.create(rbacType('clusterroles', false), { ...clusterRole, metadata: { name } });
+      cleanup.push(() => admin.delete(rbacType('clusterroles', false), undefined, name));
+      const subjects = [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: user }];
+      await admin.create(rbacType('clusterrolebindings', false), { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name }, subjects });
+      cleanup.push(() => admin.delete(rbacType('clusterrolebindings', false), undefined, name));
+      client = impersonating(user);
+      await waitFor(`the cluster-wide binding of ${user}`, () => allowed(client, '', GROUP, 'dedicatedhsms', 'list'), RBAC_SETTLE_MS);
+    });
+
+    it('has no list or watch of Secrets, cluster-wide or in any namespace; get and the writes it needs', async () => {
+      for (const ns of ['', workNs, opNs]) {
+        expect(await allowed(client, ns, '', 'secrets', 'list'), `list in "${ns}"`).toBe(false);
+        expect(await allowed(client, ns, '', 'secrets', 'watch'), `watch in "${ns}"`).toBe(false);
+      }
+      expect(await status(client.list(CoreTypes.secrets, {}))).toBe(403);
+      expect(await status(client.list(CoreTypes.secrets, { namespace: workNs }))).toBe(403);
+      for (const verb of ['get', 'create', 'update', 'patch']) expect(await allowed(client, workNs, '', 'secrets', verb), verb).toBe(true);
+      expect(await allowed(client, workNs, '', 'secrets', 'delete')).toBe(false);
+    });
+
+    it('the operator\'s Secret cache still works: reads by name, notices a rotation, never lists or watches', async () => {
+      const clock = new FakeClock(Date.now());
+      const cache = new SecretCache({ client, clock, refreshAfterMs: 30_000 });
+      expect(cache.byName).toBe(true);
+      const changed: string[] = [];
+      cache.informer.addHandlers({ onUpdate: (_o, sec) => changed.push(...cache.ownersOf('DedicatedHsm', `${sec.metadata?.namespace}/${sec.metadata?.name}`)) });
+      cache.informer.start();
+      try {
+        const key = `${workNs}/appliance-credentials`;
+        cache.track('DedicatedHsm', `${workNs}/hsm-a`, [key]);
+        const first = await cache.get(key);
+        expect(Buffer.from(first?.data?.password ?? '', 'base64').toString()).toBe('not-a-real-one');
+        await admin.patch<SecretObject>(CoreTypes.secrets, workNs, 'appliance-credentials', { stringData: { password: 'rotated' } }, 'merge');
+        clock.advance(30_000);
+        await cache.refresh();
+        expect(changed).toEqual([`${workNs}/hsm-a`]);
+        expect(Buffer.from((await cache.get(key))?.data?.password ?? '', 'base64').toString()).toBe('rotated');
+        expect(cache.gets).toBe(2);
+      } finally {
+        await cache.informer.stop();
+      }
+    });
   });
 });

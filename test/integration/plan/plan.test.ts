@@ -100,7 +100,7 @@ describe('hsm-operator plan over the guide\'s stories', () => {
     await sc.waitFor('hsm3', 'QuotaAvailable', { reason: 'CapacityExhausted' }, 60_000);
     await sc.stopOperator();
     // A Secret no login ever used, holding a wrong password: the one way plan can meet a fresh rejection.
-    await call(ep, 'POST', `/api/v1/namespaces/${sc.namespace}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hsm1-wrong' }, stringData: { password: 'never-tried-before' } });
+    await call(ep, 'POST', `/api/v1/namespaces/${sc.namespace}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hsm1-wrong', annotations: { 'dedicatedhsm.io/credential-for': 'DedicatedHsm/*' } }, stringData: { password: 'never-tried-before' } });
     proxy = await startKubeAuditProxy();
     dir = mkdtempSync(join(tmpdir(), 'plan-stories-'));
     armCa = join(dir, 'arm-ca.pem');

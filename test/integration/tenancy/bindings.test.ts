@@ -220,7 +220,7 @@ describe('a shared cluster: bindings across namespaces only under grants', () =>
     // The group's own LunaCM host is the tenant's: it may be read; no group may be made of a partition not granted.
     const lunacm = () => world.lunacm.counters.commands.stateChanging;
     for (const [name, password] of [[LUNACM_SECRET, WORLD_PASSWORDS.lunacm], [GROUP_PASSWORD_SECRET, WORLD_PASSWORDS.partition]] as const) {
-      await admin.create(secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: teamA }, stringData: { password } });
+      await admin.create(secrets, { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: teamA, annotations: { [Annotations.credentialFor]: 'HsmHaGroup/*' } }, stringData: { password } });
     }
     // A grant for bindings only (kinds default to NtlsClientBinding) admits no HA group member.
     await as.platform.create(ResourceTypes.grants, grant('bindings-only', { namespaces: [teamA] }));

@@ -822,7 +822,7 @@ class FakeLunaCmOps extends FakeShell implements LunaCmOps {
   }
 
   async createGroup(label: string, serial: string, password: GuardedPassword): Promise<LunaCmOutcome> {
-    return this.#withPassword(password, lunacm.hagroupCreateGroup(label, serial, password.value), (cm) => {
+    return this.#withPassword(password, lunacm.hagroupCreateGroup(label, serial, password.value).command, (cm) => {
       if (cm.groups.has(label)) return renderLunaCmNotice(LABEL_USED, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD');
       const found = this.#partition(serial);
       if (!found) return renderLunaCmError(`No partition with serial number ${serial} found.`, CKR_TOKEN_NOT_PRESENT, 'CKR_TOKEN_NOT_PRESENT');
@@ -835,7 +835,7 @@ class FakeLunaCmOps extends FakeShell implements LunaCmOps {
   }
 
   async addMember(group: string, serial: string, password: GuardedPassword): Promise<LunaCmOutcome> {
-    return this.#withPassword(password, lunacm.hagroupAddMember(group, serial, password.value), (cm) => {
+    return this.#withPassword(password, lunacm.hagroupAddMember(group, serial, password.value).command, (cm) => {
       const g = cm.groups.get(group);
       if (!g) return groupNotFound(group);
       if ([...cm.groups.values()].some((x) => x.members.some((m) => m.serial === serial))) return renderLunaCmNotice(ALREADY_MEMBER, CKR_ARGUMENTS_BAD, 'CKR_ARGUMENTS_BAD');

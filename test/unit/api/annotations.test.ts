@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Annotations, FINALIZER, MAX_TRIGGER_VALUE, TRIGGERS, TRIGGER_ANNOTATIONS, abandonRequested, deletionRequestedBy, keyMaterialLossAccepted, keyMaterialLossPhrase, reconcileMode, requestedTrigger, zeroizeConfirmed } from '../../../src/api/index.js';
+import { Annotations, FINALIZER, MAX_TRIGGER_VALUE, TRIGGERS, TRIGGER_ANNOTATIONS, abandonRequested, credentialOptIn, deletionRequestedBy, keyMaterialLossAccepted, keyMaterialLossPhrase, reconcileMode, requestedTrigger, zeroizeConfirmed } from '../../../src/api/index.js';
 
 describe('annotations', () => {
   it('names live under dedicatedhsm.io', () => {
@@ -15,8 +15,26 @@ describe('annotations', () => {
       'dedicatedhsm.io/abandon',
       'dedicatedhsm.io/adopt-client',
       'dedicatedhsm.io/adopt',
+      'dedicatedhsm.io/credential-for',
+      'dedicatedhsm.io/credential-budget-reset',
     ]);
     expect(TRIGGER_ANNOTATIONS).toEqual(['dedicatedhsm.io/resync-now', 'dedicatedhsm.io/repush-now', 'dedicatedhsm.io/recover-now']);
+  });
+
+  it('credential opt-in: only the objects the Secret names, Kind/* or * for the namespace; absent means no', () => {
+    const hsm = { kind: 'DedicatedHsm' as const, name: 'hsm-a' };
+    const ann = (v: string) => ({ [Annotations.credentialFor]: v });
+    expect(credentialOptIn(undefined, hsm)).toBe(false);
+    expect(credentialOptIn({}, hsm)).toBe(false);
+    expect(credentialOptIn(ann(''), hsm)).toBe(false);
+    expect(credentialOptIn(ann('DedicatedHsm/hsm-a'), hsm)).toBe(true);
+    expect(credentialOptIn(ann(' HsmHaGroup/ha1 ,  DedicatedHsm/hsm-a '), hsm)).toBe(true);
+    expect(credentialOptIn(ann('DedicatedHsm/*'), hsm)).toBe(true);
+    expect(credentialOptIn(ann('*'), hsm)).toBe(true);
+    // Another object, another kind, another case, a prefix: never widened.
+    for (const v of ['DedicatedHsm/hsm-b', 'HsmHaGroup/hsm-a', 'HsmHaGroup/*', 'dedicatedhsm/hsm-a', 'DedicatedHsm/hsm', 'DedicatedHsm/hsm-a-2', 'hsm-a', 'team-a/DedicatedHsm/hsm-a']) {
+      expect(credentialOptIn(ann(v), hsm), v).toBe(false);
+    }
   });
 
   it('reconcile mode: manage by default, exactly the three values, an error naming them for anything else', () => {

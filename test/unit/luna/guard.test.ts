@@ -20,7 +20,7 @@ describe('CredentialGuard', () => {
     for (let i = 0; i < 3; i++) expect(await rejectionOf(guard.attempt(attempt, fn))).toBeInstanceOf(CredentialRefusedError);
     expect(calls).toBe(1);
     expect(guard.export()).toEqual([
-      { host: 'hsm1', role: 'appliance-ssh', secretUid: 'uid-1', secretResourceVersion: '7', rejectedAt: '2025-01-02T03:04:05.000Z', message: expect.stringContaining('rejected') as string, secretName: 'ns/creds' },
+      { host: 'hsm1:22', role: 'appliance-ssh', secretUid: 'uid-1', secretResourceVersion: '7', rejectedAt: '2025-01-02T03:04:05.000Z', message: expect.stringContaining('rejected') as string, secretName: 'ns/creds' },
     ]);
     expect(changes).toHaveLength(1);
 

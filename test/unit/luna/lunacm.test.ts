@@ -12,6 +12,7 @@ import {
   type GuardedPassword,
 } from '../../../src/luna/index.js';
 import { startApplianceSimulator, startLunaCmSimulator, type ApplianceSimulator, type LunaCmSimulator } from '../../../src/sandbox/luna/index.js';
+import { shellWords } from '../../../src/sandbox/luna/lunacm-host.js';
 import { expectSoUntouched, lunacmEndpoint, rejectionOf } from './support.js';
 import { waitFor } from '../../support/wait.js';
 
@@ -138,7 +139,45 @@ describe('LunaCM host facade against the LunaCM simulator', () => {
     expect(hsm1.state.partitions[0]?.coFailedLogins).toBe(0);
   });
 
-  it('quotes passwords for the remote shell and refuses bad labels before sending', async () => {
+  it('the group password is typed at LunaCM\'s prompt, never on a command line: recorded lines and event displays never hold it', async () => {
+    const secret = 'co-Secret-4711';
+    const { s1, s2 } = await start({ coPassword: secret });
+    await host.createGroup('g', s1, pw(secret));
+    await host.addMember('g', s2, pw(secret));
+    expect(cm.counters.groupPassword).toEqual({ prompted: 2, answered: 2, unanswered: 0, onCommandLine: 0 });
+    expect(cm.counters.passwordAttempts).toEqual({ success: 2, failure: 0 });
+    // What the client host's process list and audit log show: the command lines as sshd's shell received them.
+    expect(cm.counters.commandLines).toContain(`lunacm -q hagroup creategroup -label g -serialnumber ${s1}`);
+    expect(cm.counters.commandLines).toContain(`lunacm -q hagroup addmember -group g -serialnumber ${s2}`);
+    for (const line of cm.counters.commandLines) {
+      expect(line).not.toContain(secret);
+      expect(line).not.toMatch(/-password/i);
+    }
+    // The argv a process listing would show, word by word (the simulator's own shell parser).
+    for (const line of cm.counters.commandLines) expect(shellWords(line)?.some((w) => w.includes(secret))).toBe(false);
+    expect(events.map((e) => e.display).join('\n')).not.toContain(secret);
+  });
+
+  it('the simulator refuses -password on the command line (so the test above can fail): nothing checked, no CO attempt spent', async () => {
+    const { s1 } = await start();
+    const out = await pool.exec(lunacmEndpoint(cm), `lunacm -q hagroup creategroup -label g -serialnumber ${s1} -password co-secret`);
+    expect(out.stdout).toContain('the password was given on the command line');
+    expect(out.exitCode).not.toBe(0);
+    expect(cm.counters.groupPassword.onCommandLine).toBe(1);
+    expect(cm.counters.passwordAttempts).toEqual({ success: 0, failure: 0 });
+    expect(cm.state.groups.size).toBe(0);
+  });
+
+  it('input closed at the prompt is a missing password, not a CO attempt', async () => {
+    const { s1 } = await start();
+    const out = await pool.exec(lunacmEndpoint(cm), `lunacm -q hagroup creategroup -label g -serialnumber ${s1}`, { stdin: '' });
+    expect(out.stdout).toContain('Enter the password:');
+    expect(out.stdout).toContain('No password was entered.');
+    expect(cm.counters.groupPassword).toMatchObject({ prompted: 1, answered: 0, unanswered: 1 });
+    expect(cm.counters.passwordAttempts).toEqual({ success: 0, failure: 0 });
+  });
+
+  it('passwords with shell metacharacters are typed as they are; bad labels are refused before sending', async () => {
     const tricky = `it's; $(reboot) "x" \`id\` & | > *`;
     const { s1 } = await start({ coPassword: tricky });
     await host.createGroup('g', s1, pw(tricky));

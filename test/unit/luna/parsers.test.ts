@@ -166,13 +166,13 @@ describe('LunaCM parsers', () => {
   it('the cloning-domain warning (two spaces after "fail.") is attached to its group', () => {
     const l = parseHaGroupList(S.ALL_SAMPLES.LISTGROUPS_WARNING ?? '');
     expect(l.groups[0]?.cloningConflicts).toEqual([{ slotA: 0, slotB: 1 }]);
-    expect(lunacm.hagroupAddMember('g', '1', 'pw').parse(`Member added.\n\n${S.CLONING_WARNING}\n\nCommand Result : No Error\n`).warnings).toEqual([S.CLONING_WARNING]);
+    expect(lunacm.hagroupAddMember('g', '1', 'pw').command.parse(`Member added.\n\n${S.CLONING_WARNING}\n\nCommand Result : No Error\n`).warnings).toEqual([S.CLONING_WARNING]);
   });
 
   it('LunaCM results: No Error, and a CKR code as a credential rejection', () => {
     expect(checkLunaCm('hagroup retry', S.LUNACM_OK)).toContain('retry count');
     try {
-      lunacm.hagroupAddMember('g', '154438865287', 'pw').parse(S.LUNACM_PIN_INCORRECT);
+      lunacm.hagroupAddMember('g', '154438865287', 'pw').command.parse(S.LUNACM_PIN_INCORRECT);
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(LunaCommandError);

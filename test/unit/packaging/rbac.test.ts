@@ -25,6 +25,7 @@ import {
   metricsReaderRules,
   namespaceRules,
   rulesYaml,
+  servedNamespaceRules,
   userRules,
   type Permission,
 } from '../../../src/rbac.js';
@@ -69,10 +70,17 @@ describe('the permission declaration', () => {
       { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
     ]);
     expect(clusterScopedRules()).toEqual([{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }]);
-    expect(clusterRules().length + namespaceRules().length + metricsAuthRules().length + clusterScopedRules().length).toBe(PERMISSIONS.length);
+    expect(clusterRules().length + servedNamespaceRules().length + namespaceRules().length + metricsAuthRules().length + clusterScopedRules().length).toBe(PERMISSIONS.length);
     expect(clusterRules().some((r) => r.resources.includes('leases'))).toBe(false);
     // Reviews are cluster-scoped: in the manager ClusterRole a per-namespace RoleBinding (watchNamespaces) would not grant them.
     expect(clusterRules().some((r) => r.apiGroups.some((g) => g.startsWith('authentication') || g.startsWith('authorization')))).toBe(false);
+  });
+
+  it('never lists or watches Secrets cluster-wide: only get (and writes) in the ClusterRole, list/watch only per served namespace', () => {
+    const secretVerbs = (rules: { resources: string[]; verbs: string[] }[]) => new Set(rules.filter((r) => r.resources.includes('secrets')).flatMap((r) => r.verbs));
+    expect(secretVerbs(clusterRules())).toEqual(new Set(['get', 'create', 'update', 'patch']));
+    expect(servedNamespaceRules()).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }]);
+    expect(secretVerbs([...namespaceRules(), ...metricsAuthRules()])).toEqual(new Set());
   });
 
   it('lets a metrics scraper GET /metrics and nothing else', () => {

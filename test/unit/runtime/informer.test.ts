@@ -188,7 +188,7 @@ describe('SecretCache', () => {
     const SECRETS = '/api/v1/namespaces/ns/secrets';
     api.put(SECRETS, { metadata: { name: 'creds', namespace: 'ns' }, data: { password: 'cDQ1NQ==' } });
     api.put(SECRETS, { metadata: { name: 'unrelated', namespace: 'ns' }, data: { token: 'eA==' } });
-    const secrets = new SecretCache({ client, clock, random: () => 0, relistIntervalMs: 0 });
+    const secrets = new SecretCache({ client, clock, random: () => 0, relistIntervalMs: 0, namespaces: ['ns'] });
     const enqueued: string[] = [];
     const toHsm = secrets.mapTo('DedicatedHsm');
     secrets.informer.addHandlers({ onUpdate: (_o, s) => enqueued.push(...toHsm(s)), onDelete: (s) => enqueued.push(...toHsm(s)) });
@@ -217,7 +217,7 @@ describe('SecretCache', () => {
     const clock = new FakeClock();
     const client = new KubeClient(api);
     const SECRETS = '/api/v1/namespaces/ns/secrets';
-    const secrets = new SecretCache({ client, clock, random: () => 0, relistIntervalMs: 0 });
+    const secrets = new SecretCache({ client, clock, random: () => 0, relistIntervalMs: 0, namespaces: ['ns'] });
     const gets = () => api.requests.filter((r) => r.verb === 'GET' && r.path === `${SECRETS}/creds`).length;
     // Before the watch runs nothing is remembered: every read asks.
     secrets.track('DedicatedHsm', 'ns/hsm-1', ['ns/creds']);
@@ -261,7 +261,7 @@ describe('SecretCache', () => {
       },
       stream: (req: StreamRequest) => api.stream(req),
     };
-    const secrets = new SecretCache({ client: new KubeClient(transport), clock, random: () => 0, relistIntervalMs: 0 });
+    const secrets = new SecretCache({ client: new KubeClient(transport), clock, random: () => 0, relistIntervalMs: 0, namespaces: ['ns'] });
     secrets.track('DedicatedHsm', 'ns/hsm-1', ['ns/creds']);
     secrets.informer.start();
     await settle();
@@ -277,6 +277,101 @@ describe('SecretCache', () => {
     hold = false;
     secrets.informer.store.remove('ns/creds');
     expect((await secrets.get('ns/creds'))?.data?.password).toBe('cDQ1NQ==');
+    await secrets.informer.stop();
+  });
+});
+
+describe('SecretCache serving all namespaces: Secrets by name only', () => {
+  const SECRETS = '/api/v1/namespaces/ns/secrets';
+  function setupByName() {
+    const api = new FakeApi();
+    const clock = new FakeClock();
+    const secrets = new SecretCache({ client: new KubeClient(api), clock, refreshAfterMs: 30_000 });
+    const enqueued: string[] = [];
+    const toHsm = secrets.mapTo('DedicatedHsm');
+    secrets.informer.addHandlers({ onAdd: (s) => enqueued.push(`add:${toHsm(s).join()}`), onUpdate: (_o, s) => enqueued.push(`update:${toHsm(s).join()}`), onDelete: (s) => enqueued.push(`delete:${toHsm(s).join()}`) });
+    const listsOrWatches = () => api.requests.filter((r) => r.verb !== 'GET' || !/\/secrets\/[^/]+$/.test(r.path) || r.path.includes('watch'));
+    const gets = (name: string) => api.requests.filter((r) => r.verb === 'GET' && r.path === `${SECRETS}/${name}`).length;
+    return { api, clock, secrets, enqueued, listsOrWatches, gets };
+  }
+
+  it('never lists or watches Secrets: a tracked one is read by GET, trusted for refreshAfterMs, then read again', async () => {
+    const { api, clock, secrets, listsOrWatches, gets } = setupByName();
+    expect(secrets.byName).toBe(true);
+    api.put(SECRETS, { metadata: { name: 'creds', namespace: 'ns', resourceVersion: '1' }, data: { password: 'cDQ1NQ==' } });
+    secrets.informer.start();
+    await settle();
+    expect(secrets.informer.hasSynced()).toBe(true);
+    secrets.track('DedicatedHsm', 'ns/hsm-1', ['ns/creds', 'ns/missing']);
+    for (let i = 0; i < 3; i++) {
+      expect((await secrets.get('ns/creds'))?.data?.password).toBe('cDQ1NQ==');
+      expect(await secrets.get('ns/missing')).toBeUndefined();
+    }
+    expect([gets('creds'), gets('missing')]).toEqual([1, 1]); // a missing Secret is remembered for the period too
+    clock.advance(30_000);
+    await secrets.get('ns/creds');
+    await secrets.get('ns/missing');
+    expect([gets('creds'), gets('missing')]).toEqual([2, 2]);
+    expect(listsOrWatches()).toEqual([]);
+    await secrets.informer.stop();
+  });
+
+  it('the refresh notices a rotated, created or deleted Secret and re-enqueues the objects that read it; untracked ones are never read', async () => {
+    const { api, clock, secrets, enqueued, listsOrWatches, gets } = setupByName();
+    api.put(SECRETS, { metadata: { name: 'creds', namespace: 'ns', resourceVersion: '1' }, data: { password: 'b2xk' } });
+    api.put(SECRETS, { metadata: { name: 'unrelated', namespace: 'ns', resourceVersion: '1' }, data: { token: 'eA==' } });
+    secrets.track('DedicatedHsm', 'ns/hsm-1', ['ns/creds', 'ns/later']);
+    await secrets.get('ns/creds');
+    await secrets.get('ns/later');
+    expect(enqueued).toEqual(['add:ns/hsm-1']);
+    // Unchanged: a refresh inside the period reads nothing; after it, reads again and announces nothing.
+    await secrets.refresh();
+    expect(gets('creds')).toBe(1);
+    clock.advance(30_000);
+    await secrets.refresh();
+    expect(gets('creds')).toBe(2);
+    expect(enqueued).toEqual(['add:ns/hsm-1']);
+    // Rotated and created: noticed at the next refresh after the period.
+    api.put(SECRETS, { metadata: { name: 'creds', namespace: 'ns', resourceVersion: '2' }, data: { password: 'bmV3' } });
+    api.put(SECRETS, { metadata: { name: 'later', namespace: 'ns', resourceVersion: '1' }, data: { password: 'eQ==' } });
+    clock.advance(30_000);
+    await secrets.refresh();
+    expect(enqueued).toEqual(['add:ns/hsm-1', 'update:ns/hsm-1', 'add:ns/hsm-1']);
+    expect((await secrets.get('ns/creds'))?.data?.password).toBe('bmV3');
+    api.remove(SECRETS, 'creds');
+    clock.advance(30_000);
+    await secrets.refresh();
+    expect(enqueued.at(-1)).toBe('delete:ns/hsm-1');
+    expect(gets('unrelated')).toBe(0);
+    expect(listsOrWatches()).toEqual([]);
+    // Untracked: forgotten, never read again.
+    secrets.untrack('DedicatedHsm', 'ns/hsm-1');
+    clock.advance(30_000);
+    const before = api.requests.length;
+    await secrets.refresh();
+    expect(api.requests.length).toBe(before);
+    expect(secrets.informer.size).toBe(0);
+  });
+
+  it('a Secret this process created is read again at once, whatever a GET found missing before', async () => {
+    const { api, secrets, gets } = setupByName();
+    secrets.track('NtlsClientBinding', 'ns/b', ['ns/out']);
+    expect(await secrets.get('ns/out')).toBeUndefined();
+    api.put(SECRETS, { metadata: { name: 'out', namespace: 'ns', resourceVersion: '1' }, data: { a: 'eA==' } });
+    expect(await secrets.get('ns/out')).toBeUndefined(); // remembered missing for the period
+    secrets.created('ns/out');
+    expect((await secrets.get('ns/out'))?.data?.a).toBe('eA==');
+    expect(gets('out')).toBe(2);
+  });
+
+  it('with served namespaces it watches Secrets per namespace, never cluster-wide', async () => {
+    const api = new FakeApi();
+    const secrets = new SecretCache({ client: new KubeClient(api), clock: new FakeClock(), random: () => 0, relistIntervalMs: 0, namespaces: ['team-a', 'team-b'] });
+    expect(secrets.byName).toBe(false);
+    secrets.informer.start();
+    await settle();
+    const paths = [...new Set(api.requests.filter((r) => r.verb === 'GET').map((r) => r.path.split('?')[0]))].sort();
+    expect(paths).toEqual(['/api/v1/namespaces/team-a/secrets', '/api/v1/namespaces/team-b/secrets']);
     await secrets.informer.stop();
   });
 });

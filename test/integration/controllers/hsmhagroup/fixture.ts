@@ -84,8 +84,8 @@ export async function startHaFixture(o: FixtureOptions): Promise<HaFixture> {
     },
   };
 
-  await apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: LUNACM_SECRET }, type: 'Opaque', stringData: { password: WORLD_PASSWORDS.lunacm } });
-  await apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: GROUP_PASSWORD_SECRET }, type: 'Opaque', stringData: { password: WORLD_PASSWORDS.partition } });
+  await apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: LUNACM_SECRET, annotations: { 'dedicatedhsm.io/credential-for': 'HsmHaGroup/*' } }, type: 'Opaque', stringData: { password: WORLD_PASSWORDS.lunacm } });
+  await apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: GROUP_PASSWORD_SECRET, annotations: { 'dedicatedhsm.io/credential-for': 'HsmHaGroup/*' } }, type: 'Opaque', stringData: { password: WORLD_PASSWORDS.partition } });
   for (const h of hsms) {
     await apply(applianceSecret(`${h.name}-appliance`));
     await apply(dedicatedHsm(world, h.name, { stampId: h.stampId ?? 'stamp1' }));

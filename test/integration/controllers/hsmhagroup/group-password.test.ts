@@ -17,7 +17,7 @@ describe('HsmHaGroup with a wrong group password', () => {
 
   beforeAll(async () => {
     fx = await startHaFixture({ prefix: 'hsmha-password' });
-    await fx.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'wrong-password' }, type: 'Opaque', stringData: { password: WRONG } });
+    await fx.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'wrong-password', annotations: { 'dedicatedhsm.io/credential-for': 'HsmHaGroup/*' } }, type: 'Opaque', stringData: { password: WRONG } });
   }, 120_000);
   afterAll(async () => fx?.stop());
 
@@ -70,5 +70,22 @@ describe('HsmHaGroup with a wrong group password', () => {
     expect(attempts()).toEqual({ success: 2, failure: 1 });
     expect(g.status?.credentialGuard).toBeUndefined();
     expect(fx.world.lunacm.state.groups.get(label)?.members).toHaveLength(2);
+  });
+
+  it('a group password Secret that did not opt in is never typed: CredentialNotOptedIn names the annotation to add', async () => {
+    await fx.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'not-opted-in' }, type: 'Opaque', stringData: { password: WORLD_PASSWORDS.partition } });
+    const before = { prompts: fx.world.lunacm.counters.groupPassword.prompted, attempts: { ...attempts() } };
+    await fx.apply(haGroup(fx.world, 'optin', { label: 'optinHA', passwordSecret: 'not-opted-in', members: [{ hsm: 'hsm1', partitionLabel: 'par0' }] }));
+    const g = await waitFor('CredentialNotOptedIn', async () => {
+      const g = await fx.getGroup('optin');
+      return condition(g, 'MembersHealthy')?.reason === 'CredentialNotOptedIn' && g;
+    });
+    expect(condition(g, 'MembersHealthy')?.message).toContain(`annotate secret -n ${fx.namespace} not-opted-in dedicatedhsm.io/credential-for="HsmHaGroup/optin"`);
+    expect(condition(g, 'Ready')).toMatchObject({ status: 'False', reason: 'CredentialNotOptedIn' });
+    // The pass ran (the client host was polled with its own, opted-in SSH Secret) and typed no group password.
+    expect(fx.world.lunacm.counters.groupPassword.prompted).toBe(before.prompts);
+    expect(attempts()).toEqual(before.attempts);
+    expect(fx.world.lunacm.state.groups.has('optinHA')).toBe(false);
+    expect(JSON.stringify(g)).not.toContain(WORLD_PASSWORDS.partition);
   });
 });

@@ -52,6 +52,36 @@ describe('SecretReads', () => {
   });
 });
 
+describe('SecretReads.credential: the one opt-in check of device credentials', () => {
+  const cacheWith = (annotations: Record<string, string> | undefined, data: Record<string, string> = { password: 'c2VjcmV0' }) =>
+    ({
+      track: () => undefined,
+      get: () => Promise.resolve({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'ns', uid: 'u', resourceVersion: '1', ...(annotations ? { annotations } : {}) }, data }),
+    }) as unknown as SecretCache;
+  const user = { kind: 'DedicatedHsm' as const, name: 'hsm-a' };
+
+  it('returns the value only when the Secret names the object; never the value otherwise', async () => {
+    const ok = await new SecretReads(cacheWith({ 'dedicatedhsm.io/credential-for': 'DedicatedHsm/hsm-a' }), 'DedicatedHsm', 'ns/hsm-a').credential('ns', 's', 'password', user);
+    expect(ok).toMatchObject({ ok: true, value: 'secret' });
+    for (const annotations of [undefined, { 'dedicatedhsm.io/credential-for': 'HsmHaGroup/hsm-a' }]) {
+      const r = await new SecretReads(cacheWith(annotations), 'DedicatedHsm', 'ns/hsm-a').credential('ns', 's', 'password', user);
+      expect(r.ok).toBe(false);
+      expect(r).toMatchObject({ reason: 'CredentialNotOptedIn' });
+      expect('value' in r).toBe(false);
+      expect(!r.ok && r.message).toContain('kubectl annotate secret -n ns s dedicatedhsm.io/credential-for=');
+    }
+    // A plain read (a TLS Secret, an Azure service principal) needs no opt-in.
+    expect(await new SecretReads(cacheWith(undefined), 'NtlsClientBinding', 'ns/b').value('ns', 's', 'password')).toMatchObject({ ok: true });
+  });
+
+  it('a missing Secret or key is still SecretNotFound', async () => {
+    const missing = { track: () => undefined, get: () => Promise.resolve(undefined) } as unknown as SecretCache;
+    expect(await new SecretReads(missing, 'DedicatedHsm', 'ns/hsm-a').credential('ns', 's', 'password', user)).toMatchObject({ ok: false, reason: 'SecretNotFound' });
+    const noKey = cacheWith({ 'dedicatedhsm.io/credential-for': '*' }, {});
+    expect(await new SecretReads(noKey, 'DedicatedHsm', 'ns/hsm-a').credential('ns', 's', 'password', user)).toMatchObject({ ok: false, reason: 'SecretNotFound' });
+  });
+});
+
 describe('hostKeyPolicyFor', () => {
   it('pins the spec key, else the key already seen, else trusts on first use only', () => {
     expect(hostKeyPolicyFor('SHA256:spec', 'SHA256:seen')).toEqual({ pinned: 'SHA256:spec' });
