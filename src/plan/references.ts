@@ -6,6 +6,7 @@
  */
 import { HsmHaGroupDefinition, NtlsClientBindingDefinition, reconcileMode, Annotations, type DedicatedHsm, type HsmHaGroup, type KindDefinition, type NtlsClientBinding } from '../api/index.js';
 import { resourceTypeOf } from '../cli/resources.js';
+import { hsmAddress } from '../controllers/shared/grants.js';
 import { CoreTypes, type Condition, type KubeClient } from '../runtime/index.js';
 import { immutableChanges, schemaErrors, withDefaults } from './admission.js';
 import type { Manifest } from './manifests.js';
@@ -24,7 +25,7 @@ export interface RefPlanInput {
   manifest: Manifest;
   namespace: string;
   live: Obj | undefined;
-  /** DedicatedHsms of the same change, by name in this namespace. */
+  /** DedicatedHsms of the same change, by `namespace/name`. */
   inChange: ReadonlyMap<string, DedicatedHsm>;
 }
 
@@ -52,14 +53,18 @@ export async function planReferences(i: RefPlanInput): Promise<ObjectPlan> {
   }
 
   const checks: PlannedCheck[] = [];
-  const hsmRefs = i.kind === 'NtlsClientBinding' ? (spec as NtlsClientBinding['spec']).targets.map((t) => t.dedicatedHsmRef.name) : (spec as HsmHaGroup['spec']).members.map((m) => m.dedicatedHsmRef.name);
-  for (const hsm of [...new Set(hsmRefs)]) {
-    const found = await i.client.getIfExists<DedicatedHsm>(resourceTypeOf('DedicatedHsm'), i.namespace, hsm);
-    if (!found && i.inChange.has(hsm)) {
+  const hsmRefs = i.kind === 'NtlsClientBinding' ? (spec as NtlsClientBinding['spec']).targets.map((t) => t.dedicatedHsmRef) : (spec as HsmHaGroup['spec']).members.map((m) => m.dedicatedHsmRef);
+  // A reference may name another namespace (under an HsmGrant there); it is looked up where it points.
+  const addresses = new Map(hsmRefs.map((r) => hsmAddress(i.namespace, r)).map((a) => [a.cacheKey, a]));
+  for (const addr of addresses.values()) {
+    const hsm = addr.statusKey;
+    const found = await i.client.getIfExists<DedicatedHsm>(resourceTypeOf('DedicatedHsm'), addr.namespace, addr.name);
+    if (addr.crossNamespace) plan.notes.push(`DedicatedHsm ${hsm} is in another namespace: the operator uses it only where an HsmGrant in ${addr.namespace} admits this ${i.kind} (plan does not check grants).`);
+    if (!found && i.inChange.has(addr.cacheKey)) {
       plan.notes.push(`DedicatedHsm ${hsm} is created by this change; ${i.kind === 'NtlsClientBinding' ? 'the client is registered on it' : 'it joins the group'} once its appliance is reachable.`);
       checks.push(plannedCheck({ type: 'References', status: 'False', reason: 'WaitingForDedicatedHsm', message: `DedicatedHsm ${hsm} does not exist yet (it is in this change).` }, 'plan'));
     } else if (!found) {
-      checks.push(plannedCheck({ type: 'References', status: 'False', reason: 'TargetNotFound', message: `DedicatedHsm ${i.namespace}/${hsm} exists neither in the cluster nor in this change; nothing happens for it until it does.` }, 'plan'));
+      checks.push(plannedCheck({ type: 'References', status: 'False', reason: 'TargetNotFound', message: `DedicatedHsm ${addr.cacheKey} exists neither in the cluster nor in this change; nothing happens for it until it does.` }, 'plan'));
     } else {
       const r = found.status?.conditions?.find((c) => c.type === 'Ready');
       if (r?.status !== 'True') checks.push(plannedCheck({ type: 'References', status: 'False', reason: 'WaitingForDedicatedHsm', message: `DedicatedHsm ${hsm} is not Ready (${r ? `${r.reason}: ${r.message}` : 'no status yet'}).` }, 'plan'));
