@@ -24,7 +24,7 @@ export const EXPLAIN_HELP = [
   '  --events <n>            how many recent Events to show (default 10)',
   '  -h, --help              show this help',
   '',
-  'Example: hsm-operator explain-failure dhsm/hsm-eastus-1 -n hsm-sandbox',
+  'Example: hsm-operator explain-failure dhsm/hsm-eastus-1 -n hsm-platform',
   '',
   'Exit codes: 0 explained (also when the resource is Ready), 1 not found or the cluster could not be read, 2 usage.',
   '',

@@ -4,7 +4,7 @@
  * DedicatedHsm, against Azure (and, with --appliance, its appliance) through the same observe and decide the
  * controller runs; nothing is ever written (read-only.ts). Other kinds are listed as ignored.
  */
-import { API_VERSION, GROUP, type DedicatedHsm, type HsmHaGroup, type NtlsClientBinding } from '../api/index.js';
+import { API_VERSION, GROUP, HsmGrantDefinition, type DedicatedHsm, type HsmGrant, type HsmHaGroup, type NtlsClientBinding } from '../api/index.js';
 import { HSM_KINDS, resourceTypeOf, type HsmKind } from '../cli/resources.js';
 import { newHsmEnv } from '../controllers/dedicatedhsm/observe.js';
 import { ApiError, errorMessage } from '../runtime/index.js';
@@ -32,7 +32,8 @@ const isHsmKind = (k: string): k is HsmKind => (HSM_KINDS as readonly string[]).
 
 export async function plan(o: PlanOptions): Promise<PlanResult> {
   const client = o.pc.base.manager.client;
-  const ours = o.manifests.filter((m) => m.manifest.apiVersion.split('/')[0] === GROUP);
+  // An HsmGrant is a statement of policy with nothing to plan (no status, no device): listed with the other kinds.
+  const ours = o.manifests.filter((m) => m.manifest.apiVersion.split('/')[0] === GROUP && m.manifest.kind !== HsmGrantDefinition.kind);
   const ignored = o.manifests.filter((m) => !ours.includes(m)).map((m) => ({ source: m.source, kind: m.manifest.kind, name: m.manifest.metadata.name ?? '' }));
   const nsOf = (m: SourcedManifest): string => m.manifest.metadata.namespace ?? o.namespace;
 
@@ -49,6 +50,9 @@ export async function plan(o: PlanOptions): Promise<PlanResult> {
 
   const inChange = new Map<string, DedicatedHsm>();
   for (const m of ours) if (m.manifest.kind === 'DedicatedHsm' && m.manifest.metadata.name) inChange.set(`${nsOf(m)}/${m.manifest.metadata.name}`, m.manifest as unknown as DedicatedHsm);
+  const grantsInChange = o.manifests
+    .filter((m) => m.manifest.apiVersion.split('/')[0] === GROUP && m.manifest.kind === HsmGrantDefinition.kind)
+    .map((m) => ({ ...m.manifest, metadata: { ...m.manifest.metadata, namespace: nsOf(m) } }) as unknown as HsmGrant);
   const { ctx: _unused, ...shared } = newHsmEnv(o.pc.base);
 
   const objects: ObjectPlan[] = [];
@@ -72,8 +76,7 @@ export async function plan(o: PlanOptions): Promise<PlanResult> {
         objects.push(await planDedicatedHsm({ pc: o.pc, shared, source: m.source, manifest: m.manifest, namespace, live, signal: o.signal }));
       } else {
         const live = await client.getIfExists<NtlsClientBinding | HsmHaGroup>(resourceTypeOf(kind), namespace, name);
-        const here = new Map([...inChange].filter(([k]) => k.startsWith(`${namespace}/`)).map(([k, v]) => [k.slice(namespace.length + 1), v]));
-        objects.push(await planReferences({ client, kind, source: m.source, manifest: m.manifest, namespace, live, inChange: here }));
+        objects.push(await planReferences({ client, kind, source: m.source, manifest: m.manifest, namespace, live, inChange, grantsInChange }));
       }
     } catch (e) {
       if (o.signal.aborted) throw e;

@@ -5,7 +5,7 @@
  * controllers' grant rule, TargetNotFound, WaitingForDedicatedHsm, SecretNotFound); the operator's last reading of
  * the device side stays as it is in status.
  */
-import { HsmHaGroupDefinition, NtlsClientBindingDefinition, reconcileMode, Annotations, type DedicatedHsm, type HsmGrant, type HsmHaGroup, type KindDefinition, type NtlsClientBinding } from '../api/index.js';
+import { HsmGrantDefinition, HsmHaGroupDefinition, NtlsClientBindingDefinition, reconcileMode, Annotations, type DedicatedHsm, type HsmGrant, type HsmHaGroup, type KindDefinition, type NtlsClientBinding } from '../api/index.js';
 import { resourceTypeOf } from '../cli/resources.js';
 import { ResourceTypes } from '../operator.js';
 import { bindingRequest } from '../controllers/ntlsclientbinding/ownership.js';
@@ -28,8 +28,10 @@ export interface RefPlanInput {
   manifest: Manifest;
   namespace: string;
   live: Obj | undefined;
-  /** DedicatedHsms of the same change, by name in this namespace. */
+  /** DedicatedHsms of the same change, by `namespace/name`. */
   inChange: ReadonlyMap<string, DedicatedHsm>;
+  /** HsmGrants of the same change (they count as applied: the plan is of the whole change). */
+  grantsInChange?: readonly HsmGrant[];
 }
 
 export async function planReferences(i: RefPlanInput): Promise<ObjectPlan> {
@@ -68,7 +70,7 @@ export async function planReferences(i: RefPlanInput): Promise<ObjectPlan> {
   for (const hsm of [...new Set(uses.map((u) => u.hsm.statusKey))].filter((k) => !refused.has(k))) {
     const address = hsmAddressOfStatusKey(i.namespace, hsm);
     const found = await i.client.getIfExists<DedicatedHsm>(resourceTypeOf('DedicatedHsm'), address.namespace, address.name);
-    if (!found && i.inChange.has(hsm)) {
+    if (!found && i.inChange.has(address.cacheKey)) {
       plan.notes.push(`DedicatedHsm ${hsm} is created by this change; ${i.kind === 'NtlsClientBinding' ? 'the client is registered on it' : 'it joins the group'} once its appliance is reachable.`);
       checks.push(plannedCheck({ type: 'References', status: 'False', reason: 'WaitingForDedicatedHsm', message: `DedicatedHsm ${hsm} does not exist yet (it is in this change).` }, 'plan'));
     } else if (!found) {
@@ -117,17 +119,19 @@ function hsmUses(kind: RefKind, spec: unknown, namespace: string): HsmUse[] {
  * Why the grants of the HSM's namespace refuse this use (decideGrant, as the controllers decide), or undefined. Reads
  * the grants, the namespace's labels and, for the client count, the other bindings; what plan may not read is said.
  */
-async function grantRefusal(i: RefPlanInput, name: string, live: Obj | undefined, u: HsmUse): Promise<string | undefined> {
+async function grantRefusal(i: RefPlanInput, name: string, existing: Obj | undefined, u: HsmUse): Promise<string | undefined> {
   if (i.kind === 'HsmHaGroup' && u.partitions.length === 0) return `member on DedicatedHsm ${u.hsm.cacheKey}: name the partition by partitionLabel (grants admit partitions by label), not by serial.`;
-  const grants = (await i.client.list<HsmGrant>(ResourceTypes.grants, { namespace: u.hsm.namespace })).items;
+  const changed = (i.grantsInChange ?? []).filter((g) => g.metadata.namespace === u.hsm.namespace);
+  const live = (await i.client.list<HsmGrant>(ResourceTypes.grants, { namespace: u.hsm.namespace })).items;
+  const grants = [...live.filter((g) => !changed.some((c) => c.metadata.name === g.metadata.name)), ...changed.map((g) => ({ ...g, spec: withDefaults(HsmGrantDefinition, g.spec) as HsmGrant['spec'] }))];
   const ns = await i.client.getIfExists<KubeObject>(CoreTypes.namespaces, undefined, i.namespace).catch(() => undefined);
   const labelsOf = (n: string) => (n === i.namespace ? ns?.metadata?.labels : undefined);
   const req: GrantRequest = {
     kind: i.kind,
     namespace: i.namespace,
-    uid: live?.metadata.uid ?? `planned:${i.namespace}/${name}`,
+    uid: existing?.metadata.uid ?? `planned:${i.namespace}/${name}`,
     // A new object is the newest: every existing one is ahead of it in the count.
-    createdAt: String(live?.metadata.creationTimestamp ?? '9999-12-31T23:59:59Z'),
+    createdAt: String(existing?.metadata.creationTimestamp ?? '9999-12-31T23:59:59Z'),
     hsm: u.hsm,
     partitions: u.partitions,
     ...(u.clientName !== undefined ? { clientName: u.clientName } : {}),

@@ -1,13 +1,14 @@
 /**
  * Server-side apply of plain manifests through the runtime's KubeClient: objects go over the wire as written
  * (no typed model in between, which would strip CRD `default`s and `x-kubernetes-*` keywords). Also the CRD
- * install with its wait until the API server serves the new kinds, and the namespace the sandbox runs in.
+ * install with its wait until the API server serves the new kinds, and the namespaces the sandbox runs in.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseAllDocuments } from 'yaml';
 import { resourceTypeOf, resolveKind } from '../cli/resources.js';
+import { ResourceTypes } from '../operator.js';
 import { ApiError, CoreTypes, type KubeClient, type KubeObject, type ResourceType } from '../runtime/index.js';
 import type { Manifest } from './manifests.js';
 
@@ -18,6 +19,8 @@ const NAMESPACES: ResourceType = { group: '', version: 'v1', plural: 'namespaces
 
 export function typeOfManifest(m: Manifest): ResourceType {
   if (m.apiVersion === 'v1' && m.kind === 'Secret') return CoreTypes.secrets;
+  // HsmGrant has no status, so it is not one of the kinds the CLI shows; the sandbox still applies it.
+  if (m.kind === ResourceTypes.grants.kind && m.apiVersion === `${ResourceTypes.grants.group}/${ResourceTypes.grants.version}`) return ResourceTypes.grants;
   const kind = resolveKind(m.kind);
   if (kind && m.apiVersion === resourceTypeOf(kind).group + '/' + resourceTypeOf(kind).version) return resourceTypeOf(kind);
   throw new Error(`the sandbox cannot apply ${m.apiVersion} ${m.kind}`);
@@ -36,9 +39,13 @@ async function retrying<T>(what: string, fn: () => Promise<T>, attempts = 20): P
   }
 }
 
-/** Applies one manifest into `namespace` (server-side apply, this sandbox as field manager, conflicts forced). */
-export async function applyManifest(client: KubeClient, namespace: string, m: Manifest): Promise<KubeObject> {
+/**
+ * Applies one manifest (server-side apply, this sandbox as field manager, conflicts forced) into the namespace it
+ * names, else into `namespace`.
+ */
+export async function applyManifest(client: KubeClient, fallbackNamespace: string, m: Manifest): Promise<KubeObject> {
   const type = typeOfManifest(m);
+  const namespace = m.metadata.namespace ?? fallbackNamespace;
   const obj = { ...m, metadata: { ...m.metadata, namespace } };
   return retrying(`applying ${m.kind}/${m.metadata.name}`, () => client.patch(type, namespace, m.metadata.name, obj, 'apply', { fieldManager: FIELD_MANAGER, force: true }));
 }

@@ -1,8 +1,10 @@
 /**
  * `npm start`: a whole Dedicated HSM world on this machine. A real kube-apiserver + etcd (built with Go on first
  * use, then cached), the CRDs as written, the simulated Azure (ARM) with two HSMs behind an ExpressRoute gateway,
- * their Luna appliances and a LunaCM client host, the operator in-process, and config/samples/ applied with the
- * world's real host keys and passwords. A scenario can replay one of the guide's stories on top.
+ * their Luna appliances and a LunaCM client host, the operator in-process watching two namespaces, and
+ * config/samples/ applied with the world's real host keys and passwords: the platform team's namespace (HSMs, HA
+ * group, the HsmGrant for app team A) first, then app team A's (its NTLS clients, across namespaces under that
+ * grant). A scenario can replay one of the guide's stories on top.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -12,26 +14,36 @@ import { pino } from 'pino';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { DedicatedHsm, HsmHaGroup, NtlsClientBinding } from '../api/index.js';
 import { packageRoot, sandboxKubeconfigPath, sandboxStateDir } from '../cli/paths.js';
-import { formatTable, HSM_KINDS, resolveKind, resourceTypeOf, rowOf, sortObjects, type HsmKind, type HsmObject } from '../cli/resources.js';
+import { formatTable, HSM_KINDS, resolveKind, resourceTypeOf, rowOf, sortObjects, type HsmObject } from '../cli/resources.js';
 import { buildOperator, type Operator } from '../operator.js';
 import { issueCertificate } from '../pki/index.js';
 import { CoreTypes, createLogger, Informer, KubeClient, type EventObject, type KubeObject, type LogLevel } from '../runtime/index.js';
 import { applyManifest, ensureNamespace, installCrds, loadCrds } from './apply.js';
 import { ControlPlane, pinnedVersions } from './controlplane/controlplane.js';
 import type { Manifest } from './manifests.js';
-import { loadSamples, prepareSamples } from './samples.js';
-import { scenarioNamed, SCENARIOS, type Scenario, type ScenarioContext, type Snapshot } from './scenarios/index.js';
+import { inNamespaces, loadSamples, prepareSamples, SAMPLE_NAMESPACES, type SampleNamespaces } from './samples.js';
+import { scenarioNamed, SCENARIOS, type AppliedResource, type Scenario, type ScenarioContext, type Snapshot } from './scenarios/index.js';
 import { elapsed, eventLine, LiveView, type ViewOutput } from './view.js';
 import { startWorld, WORLD_PASSWORDS, type World, type WorldOptions } from './world.js';
 
-export const DEFAULT_NAMESPACE = 'hsm-sandbox';
+/** Where the sandbox applies the samples unless told otherwise: the namespaces they are written for. */
+export const DEFAULT_NAMESPACES: SampleNamespaces = SAMPLE_NAMESPACES;
+
+/**
+ * The partitions of each sandbox appliance, one cloning domain: app team A's (granted to hsm-app-a by the HsmGrant
+ * app-team-a) and the platform team's own (never granted; its HA group spans it on both HSMs).
+ */
+export const SANDBOX_PARTITIONS = [
+  { label: 'team-a-par', cloningDomain: 'sandbox-domain' },
+  { label: 'platform-par', cloningDomain: 'sandbox-domain' },
+] as const;
 
 /** The world the samples describe: two HSMs on two stamps, the LunaCM host they name, a gateway still Updating. */
 export function sandboxWorldOptions(): WorldOptions {
   return {
     hsms: [
-      { name: 'hsm-eastus-1', stampId: 'stamp1' },
-      { name: 'hsm-eastus-2', stampId: 'stamp2' },
+      { name: 'hsm-eastus-1', stampId: 'stamp1', partitions: SANDBOX_PARTITIONS.map((p) => ({ ...p })) },
+      { name: 'hsm-eastus-2', stampId: 'stamp2', partitions: SANDBOX_PARTITIONS.map((p) => ({ ...p })) },
     ],
     gatewayTimeline: [['Updating', 8_000], ['Succeeded']],
     provisioningMs: 700,
@@ -47,7 +59,8 @@ export interface SandboxOptions {
   scenario?: string;
   /** Use this cluster (a kubeconfig file) instead of starting a local control plane; CRDs are installed only if missing. */
   kubeconfig?: string;
-  namespace?: string;
+  /** The platform team's and the app team's namespaces (default hsm-platform and hsm-app-a, as in the samples). */
+  namespaces?: Partial<SampleNamespaces>;
   /** Where kubeconfig and operator.log go. Default `.sandbox/` in the checkout. */
   stateDir?: string;
   /** Write `<stateDir>/kubeconfig` for kubectl/status (default: only when this run starts the control plane). */
@@ -64,7 +77,8 @@ export interface SandboxOptions {
 
 export interface Sandbox {
   readonly scenario: Scenario;
-  readonly namespace: string;
+  /** The platform team's namespace (HSMs, grant, HA group) and the app team's (bindings and their Secrets). */
+  readonly namespaces: SampleNamespaces;
   /** A kubeconfig file for this cluster (kubectl, `hsm-operator status`). */
   readonly kubeconfigPath: string;
   readonly operatorLog: string;
@@ -73,8 +87,8 @@ export interface Sandbox {
   readonly client: KubeClient;
   readonly view: LiveView;
   readonly startedAt: number;
-  /** The custom resources applied. */
-  readonly applied: readonly { kind: HsmKind; name: string }[];
+  /** The custom resources applied (with a Ready condition: HsmGrant, which has no status, is not listed). */
+  readonly applied: readonly AppliedResource[];
   snapshot(): Snapshot;
   /** Plays the scenario to its promised end state; rejects when `signal` aborts first or the story breaks. */
   play(signal?: AbortSignal): Promise<string>;
@@ -89,7 +103,8 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
   const out: ViewOutput = o.out ?? process.stdout;
   const view = new LiveView({ out, tty: o.tty ?? Boolean((out as { isTTY?: boolean }).isTTY) });
   const startedAt = Date.now();
-  const namespace = o.namespace ?? DEFAULT_NAMESPACE;
+  const namespaces: SampleNamespaces = { platform: o.namespaces?.platform ?? DEFAULT_NAMESPACES.platform, app: o.namespaces?.app ?? DEFAULT_NAMESPACES.app };
+  const served = [...new Set([namespaces.platform, namespaces.app])];
   const stateDir = o.stateDir ?? sandboxStateDir();
   mkdirSync(stateDir, { recursive: true });
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -132,8 +147,8 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
         process.removeListener('exit', onExit);
       });
       view.say(`control plane up at ${cp.server} (kube-apiserver ${pinnedVersions().kubernetes}, etcd ${pinnedVersions().etcd}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      // The context names the sandbox's namespace, so kubectl and `hsm-operator explain-failure` default to it.
-      kubeconfigText = withNamespace(cp.kubeconfig('admin', cp.users.adminToken), namespace);
+      // The context names the platform team's namespace, so kubectl and `hsm-operator explain-failure` default to it.
+      kubeconfigText = withNamespace(cp.kubeconfig('admin', cp.users.adminToken), namespaces.platform);
       kubeconfigPath = cp.kubeconfigPath;
     }
     if (o.writeKubeconfig ?? !o.kubeconfig) {
@@ -156,10 +171,10 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
     cleanups.push(() => (client.transport as { close?: () => void }).close?.());
 
     step();
-    // 2. The CRDs, as written, and the namespace.
+    // 2. The CRDs, as written, and the namespaces.
     const installed = await installCrds(client, loadCrds(join(packageRoot, 'crds')), { onlyMissing: Boolean(o.kubeconfig) });
     if (installed) view.say(`installed ${installed} CRDs from crds/ (server-side apply of the YAML as written)`);
-    await ensureNamespace(client, namespace);
+    for (const ns of served) await ensureNamespace(client, ns);
 
     step();
     // 3. The world.
@@ -172,13 +187,13 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
     );
 
     step();
-    // 4. The operator, in-process, watching the namespace.
+    // 4. The operator, in-process, watching both namespaces (as a chart with watchNamespaces would).
     const operatorLog = join(stateDir, 'operator.log');
     const logStream = pino.destination({ dest: operatorLog, sync: true, append: false, mkdir: true });
     const operator = buildOperator({
       manager: {
         kubeConfig: kc,
-        namespaces: [namespace],
+        namespaces: served,
         leaderElection: false,
         metricsBindAddress: '127.0.0.1:0',
         healthProbeBindAddress: '127.0.0.1:0',
@@ -200,14 +215,14 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
 
     step();
     // 5. Watches for the view and the scenario.
-    const watch = new Watch(client, namespace, view);
+    const watch = new Watch(client, namespaces, view);
     cleanups.push(() => watch.stop());
     await watch.start();
 
     step();
-    // 6. The samples.
+    // 6. The samples: the platform team's, then the app team's, each in its namespace.
     const manifests = await prepareSamples(
-      loadSamples(join(packageRoot, 'config', 'samples')),
+      inNamespaces(loadSamples(join(packageRoot, 'config', 'samples')), { [SAMPLE_NAMESPACES.platform]: namespaces.platform, [SAMPLE_NAMESPACES.app]: namespaces.app }),
       {
         hostKeys: Object.fromEntries([...hsmNames.map((n, i) => [`hsm${i + 1}`, world.appliances.get(n)?.hostKeyFingerprint ?? '']), ['lunacm', world.lunacm.hostKeyFingerprint]]),
         passwords: WORLD_PASSWORDS,
@@ -221,12 +236,23 @@ export async function startSandbox(o: SandboxOptions = {}): Promise<Sandbox> {
     const ctx = watch.context(world, applied);
     await scenario.seed?.(ctx);
     await scenario.beforeApply?.(ctx, manifests);
-    for (const m of manifests) await applyManifest(client, namespace, m);
-    view.say(`applied config/samples/ into namespace ${namespace}: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`);
+    // The platform team's samples first: the app team's bindings refer to its HSMs and its grant.
+    const groups =
+      namespaces.platform === namespaces.app
+        ? [{ dir: 'config/samples/', team: 'both teams', ns: namespaces.platform }]
+        : [
+            { dir: 'config/samples/platform/', team: 'the platform team', ns: namespaces.platform },
+            { dir: 'config/samples/app-a/', team: 'app team A', ns: namespaces.app },
+          ];
+    for (const g of groups) {
+      const mine = manifests.filter((m) => m.metadata.namespace === g.ns);
+      for (const m of mine) await applyManifest(client, g.ns, m);
+      view.say(`applied ${g.dir} (${g.team}) into namespace ${g.ns}: ${mine.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`);
+    }
 
     return {
       scenario,
-      namespace,
+      namespaces,
       kubeconfigPath,
       operatorLog,
       world,
@@ -252,14 +278,14 @@ export function withNamespace(kubeconfig: string, namespace: string): string {
   return stringifyYaml(doc);
 }
 
-function customResources(manifests: readonly Manifest[]): { kind: HsmKind; name: string }[] {
+function customResources(manifests: readonly Manifest[]): AppliedResource[] {
   return manifests.flatMap((m) => {
     const kind = resolveKind(m.kind);
-    return kind && m.apiVersion.startsWith('dedicatedhsm.io/') ? [{ kind, name: m.metadata.name }] : [];
+    return kind && m.apiVersion.startsWith('dedicatedhsm.io/') ? [{ kind, namespace: m.metadata.namespace ?? '', name: m.metadata.name }] : [];
   });
 }
 
-/** Informers on the three kinds and on Events: they feed the view, the snapshots and the scenario's waits. */
+/** Informers on the three kinds and on Events in both namespaces: they feed the view, the snapshots and the scenario's waits. */
 class Watch {
   private readonly informers: Informer<HsmObject>[];
   private readonly events: Informer<EventObject>;
@@ -272,11 +298,12 @@ class Watch {
 
   constructor(
     private readonly client: KubeClient,
-    private readonly namespace: string,
+    private readonly namespaces: SampleNamespaces,
     private readonly view: LiveView,
   ) {
-    this.informers = HSM_KINDS.map((k) => new Informer<HsmObject>({ client, type: resourceTypeOf(k), namespaces: [namespace] }));
-    this.events = new Informer<EventObject>({ client, type: CoreTypes.events, namespaces: [namespace] });
+    const served = [...new Set([namespaces.platform, namespaces.app])];
+    this.informers = HSM_KINDS.map((k) => new Informer<HsmObject>({ client, type: resourceTypeOf(k), namespaces: served }));
+    this.events = new Informer<EventObject>({ client, type: CoreTypes.events, namespaces: served });
     for (const inf of this.informers) inf.addHandlers({ onAdd: () => this.changed(), onUpdate: () => this.changed(), onDelete: () => this.changed() });
     this.events.addHandlers({ onAdd: (e) => this.event(e, true), onUpdate: (_, e) => this.event(e, false) });
     // Scenario checks may read the world too, which sends no watch events.
@@ -333,10 +360,10 @@ class Watch {
     for (const w of [...this.waiters]) w();
   }
 
-  context(world: World, applied: readonly { kind: HsmKind; name: string }[]): ScenarioContext {
+  context(world: World, applied: readonly AppliedResource[]): ScenarioContext {
     const ctx: ScenarioContext = {
       world,
-      namespace: this.namespace,
+      namespaces: this.namespaces,
       client: this.client,
       applied,
       say: (line) => this.view.say(line),
@@ -381,15 +408,17 @@ class Watch {
           this.view.status('');
         }
       },
-      readSecret: async (name) => {
-        const s = await this.client.getIfExists<KubeObject & { data?: Record<string, string> }>(CoreTypes.secrets, this.namespace, name);
+      readSecret: async (namespace, name) => {
+        const s = await this.client.getIfExists<KubeObject & { data?: Record<string, string> }>(CoreTypes.secrets, namespace, name);
         return s && Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
       },
-      setSecret: async (name, key, value) => {
-        await this.client.patch(CoreTypes.secrets, this.namespace, name, { data: { [key]: Buffer.from(value).toString('base64') } }, 'merge');
+      setSecret: async (namespace, name, key, value) => {
+        await this.client.patch(CoreTypes.secrets, namespace, name, { data: { [key]: Buffer.from(value).toString('base64') } }, 'merge');
       },
       annotate: async (kind, name, annotations) => {
-        await this.client.patch(resourceTypeOf(kind), this.namespace, name, { metadata: { annotations } }, 'merge');
+        const a = applied.find((x) => x.kind === kind && x.name === name);
+        if (!a) throw new Error(`the sandbox applied no ${kind}/${name}`);
+        await this.client.patch(resourceTypeOf(kind), a.namespace, name, { metadata: { annotations } }, 'merge');
       },
     };
     return ctx;
@@ -469,28 +498,51 @@ export async function runSandbox(o: RunOptions = {}): Promise<number> {
   return code;
 }
 
+/** The resources as a table; a NAMESPACE column once they live in more than one namespace. */
+function tableOf(sb: Sandbox): string[] {
+  const objs = sortObjects(sb.snapshot().all);
+  return formatTable(objs.map(rowOf), { messageWidth: 120, namespaces: new Set(objs.map((o) => o.metadata.namespace)).size > 1 });
+}
+
 function summary(sb: Sandbox, outcome: string): string {
   const took = elapsed(Date.now() - sb.startedAt).slice(1);
   // On a terminal the last table is still on screen.
-  const table = sb.view.inPlace ? [] : ['', ...formatTable(sortObjects(sb.snapshot().all).map(rowOf), { messageWidth: 120 })];
-  const ns = sb.namespace;
+  const table = sb.view.inPlace ? [] : ['', ...tableOf(sb)];
+  const { platform, app } = sb.namespaces;
   const kubeconfig = relative(process.cwd(), sb.kubeconfigPath).startsWith('..') ? sb.kubeconfigPath : relative(process.cwd(), sb.kubeconfigPath);
   // status and explain-failure find a running sandbox's kubeconfig by themselves; name it only when it is elsewhere.
-  const cli = sb.kubeconfigPath === sandboxKubeconfigPath() ? '' : ` --kubeconfig ${kubeconfig} -n ${ns}`;
+  const own = sb.kubeconfigPath === sandboxKubeconfigPath();
+  const kc = own ? '' : ` --kubeconfig ${kubeconfig}`;
+  const kubectl = '# kubectl is not part of this project: install it to use this';
+  const explore =
+    platform === app
+      ? [
+          `  npx tsx src/main.ts status${kc} -n ${platform}`,
+          `  npx tsx src/main.ts explain-failure dhsm/hsm-eastus-1${kc} -n ${platform}`,
+          `  kubectl --kubeconfig ${kubeconfig} -n ${platform} get dhsm,ntlsb,hsmha,hsmgrant,secrets,events   ${kubectl}`,
+        ]
+      : [
+          // Without -n, status lists every namespace: on the sandbox's own cluster that is exactly these two.
+          ...(own ? ['  npx tsx src/main.ts status'] : [`  npx tsx src/main.ts status${kc} -n ${platform}`, `  npx tsx src/main.ts status${kc} -n ${app}`]),
+          `  npx tsx src/main.ts explain-failure dhsm/hsm-eastus-1${kc} -n ${platform}`,
+          `  npx tsx src/main.ts explain-failure ntlsb/app-a${kc} -n ${app}`,
+          `  kubectl --kubeconfig ${kubeconfig} -n ${platform} get dhsm,hsmha,hsmgrant,secrets,events   ${kubectl}`,
+          `  kubectl --kubeconfig ${kubeconfig} -n ${app} get ntlsb,secrets,events`,
+        ];
   return [
     '',
     `Done in ${took}: ${outcome}.`,
     ...table,
     '',
     `  kubeconfig    ${kubeconfig}`,
-    `  namespace     ${ns}`,
+    ...(platform === app
+      ? [`  namespace     ${platform}`]
+      : [`  namespaces    ${platform} (platform team: DedicatedHsms, appliance credentials, HsmGrant app-team-a, HsmHaGroup)`, `                ${app} (app team A: NtlsClientBindings and their Secrets)`]),
     `  operator log  ${sb.operatorLog}`,
     `  metrics       ${sb.operator.manager.metricsUrl ?? '-'}/metrics`,
     '',
     'Explore while it runs, from another terminal in the repository:',
-    `  npx tsx src/main.ts status${cli}`,
-    `  npx tsx src/main.ts explain-failure dhsm/hsm-eastus-1${cli}`,
-    `  kubectl --kubeconfig ${kubeconfig} -n ${ns} get dhsm,ntlsb,hsmha,secrets,events   # kubectl is not part of this project: install it to use this`,
+    ...explore,
     '',
     `Other stories: npm start -- --scenario <${SCENARIOS.filter((s) => s.name !== 'default')
       .map((s) => s.name)
@@ -500,7 +552,7 @@ function summary(sb: Sandbox, outcome: string): string {
 }
 
 function failure(sb: Sandbox, e: unknown): string {
-  const table = formatTable(sortObjects(sb.snapshot().all).map(rowOf), { messageWidth: 120 });
+  const table = tableOf(sb);
   const what = e instanceof WaitAborted ? `${(e.reason as Error | undefined)?.message ?? 'stopped'} while waiting for ${e.what}` : (e as Error).message;
   return ['', `Scenario "${sb.scenario.name}" did not reach its promise (${sb.scenario.promise}): ${what}.`, '', ...table, '', `Operator log: ${sb.operatorLog}`, ''].join('\n');
 }

@@ -101,9 +101,10 @@ export class LiveView {
     return this.tty;
   }
 
-  /** The table as plain text (the summary prints it once more at the end). */
+  /** The table as plain text; a NAMESPACE column once the resources live in more than one namespace (the platform team's and an app team's). */
   table(): string[] {
-    return formatTable(this.objects.map(rowOf), { messageWidth: this.width() });
+    const namespaces = new Set(this.objects.map((o) => o.metadata.namespace)).size > 1;
+    return formatTable(this.objects.map(rowOf), { messageWidth: this.width(), namespaces });
   }
 
   /** Leaves the last table on screen and stops redrawing. */

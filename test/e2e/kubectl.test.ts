@@ -18,7 +18,7 @@ describe('kubectl against the live CRDs and the converged sandbox', () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'hsm-kubectl-'));
   let sb: Sandbox;
   let kubectl = '';
-  let namespace = '';
+  let namespaces = { platform: '', app: '' };
   let played: Promise<string> | undefined;
 
   const run = (args: string[], timeoutMs = 30_000) => {
@@ -39,10 +39,10 @@ describe('kubectl against the live CRDs and the converged sandbox', () => {
 
   beforeAll(async () => {
     ({ kubectl } = await ensureBinaries());
-    namespace = await createNamespace('kubectl');
+    namespaces = { platform: await createNamespace('kubectl-p'), app: await createNamespace('kubectl-a') };
     sb = await startSandbox({
       kubeconfig: inject('controlPlane').kubeconfigPath,
-      namespace,
+      namespaces,
       stateDir,
       out: { write: () => undefined },
       tty: false,
@@ -66,11 +66,16 @@ describe('kubectl against the live CRDs and the converged sandbox', () => {
   });
 
   it('kubectl wait --for=condition=Ready ends once the operator reports every object Ready', async () => {
-    const r = await runAsync(['wait', '--for=condition=Ready', 'dedicatedhsms,ntlsclientbindings,hsmhagroups', '--all', '-n', namespace, '--timeout=120s']);
-    expect(r.code, r.err).toBe(0);
-    const met = r.out.split('\n').filter((l) => l.endsWith('condition met'));
-    // The default story: two HSMs, two bindings, one HA group.
-    expect(met).toHaveLength(5);
+    // The default story: the platform team's two HSMs and HA group, app team A's two bindings.
+    for (const [ns, kinds, n] of [
+      [namespaces.platform, 'dedicatedhsms,hsmhagroups', 3],
+      [namespaces.app, 'ntlsclientbindings', 2],
+    ] as const) {
+      const r = await runAsync(['wait', '--for=condition=Ready', kinds, '--all', '-n', ns, '--timeout=120s']);
+      expect(r.code, r.err).toBe(0);
+      const met = r.out.split('\n').filter((l) => l.endsWith('condition met'));
+      expect(met, ns).toHaveLength(n);
+    }
   }, 160_000);
 
   it('the story kubectl waited for ends as promised', async () => {
@@ -78,12 +83,14 @@ describe('kubectl against the live CRDs and the converged sandbox', () => {
   });
 
   it('kubectl get hsm lists the three kinds through their category, with their printer columns', () => {
-    const r = run(['get', 'hsm', '-n', namespace]);
+    const r = run(['get', 'hsm', '-n', namespaces.platform]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^dedicatedhsm\.dedicatedhsm\.io\/hsm-eastus-1\s/m);
-    expect(r.out).toMatch(/^ntlsclientbinding\.dedicatedhsm\.io\//m);
     expect(r.out).toMatch(/^hsmhagroup\.dedicatedhsm\.io\//m);
-    const dhsm = run(['get', 'dhsm', '-n', namespace]);
+    const app = run(['get', 'hsm', '-n', namespaces.app]);
+    expect(app.code, app.err).toBe(0);
+    expect(app.out).toMatch(/^ntlsclientbinding\.dedicatedhsm\.io\/app-a\s/m);
+    const dhsm = run(['get', 'dhsm', '-n', namespaces.platform]);
     expect(dhsm.out.split('\n')[0]).toMatch(/NAME\s+READY\s+REASON/);
     expect(dhsm.out).toMatch(/hsm-eastus-1\s+True\s+Ready/);
   });

@@ -1,7 +1,8 @@
 /**
  * The sandbox end to end. `npm start -- --exit-when-ready` as a user runs it (its own control plane, torn down
- * afterwards, nothing left running); then scenarios in-process against the shared test control plane, each in its
- * own namespace, with `status` and `explain-failure` read through the CLI while the sandbox runs.
+ * afterwards, nothing left running): the platform team's namespace and app team A's, as config/samples has them;
+ * then scenarios in-process against the shared test control plane, each in its own pair of namespaces, with
+ * `status` and `explain-failure` read through the CLI while the sandbox runs.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -12,7 +13,9 @@ import { main } from '../../src/cli/index.js';
 import type { Io } from '../../src/cli/io.js';
 import { packageRoot } from '../../src/cli/paths.js';
 import { conditionOf } from '../../src/cli/resources.js';
+import { CoreTypes, type KubeObject } from '../../src/runtime/index.js';
 import { runSandbox, startSandbox, type Sandbox } from '../../src/sandbox/run.js';
+import type { SampleNamespaces } from '../../src/sandbox/samples.js';
 import { createNamespace } from '../support/kube.js';
 import { waitFor } from '../support/wait.js';
 
@@ -21,6 +24,11 @@ afterAll(() => rmSync(stateRoot, { recursive: true, force: true }));
 
 /** A gateway that is Updating for one second: the wait still happens, the tests stay short. */
 const fastWorld = { gatewayTimeline: [['Updating', 1_000], ['Succeeded']] as const };
+
+/** A fresh platform namespace and a fresh app namespace on the shared control plane. */
+async function namespacesFor(prefix: string): Promise<SampleNamespaces> {
+  return { platform: await createNamespace(`${prefix}-p`), app: await createNamespace(`${prefix}-a`) };
+}
 
 function sink() {
   let text = '';
@@ -79,6 +87,16 @@ describe('npm start -- --exit-when-ready', () => {
     expect(code, out).toBe(0);
     expect(out).toMatch(/control plane up at https:\/\/127\.0\.0\.1:\d+/);
     expect(out).toMatch(/Done in [\d.ms]+: all 5 resources are Ready\./);
+    // Two namespaces, the platform team's samples first, and hints that name the right one for each kind.
+    const platform = out.indexOf('applied config/samples/platform/ (the platform team) into namespace hsm-platform: ');
+    const app = out.indexOf('applied config/samples/app-a/ (app team A) into namespace hsm-app-a: NtlsClientBinding/app-a, Secret/app-b-tls, NtlsClientBinding/app-b');
+    expect(platform, out).toBeGreaterThan(-1);
+    expect(app).toBeGreaterThan(platform);
+    expect(out).toMatch(/into namespace hsm-platform: .*DedicatedHsm\/hsm-eastus-1.*HsmHaGroup\/payments-ha, HsmGrant\/app-team-a\n/);
+    expect(out).toMatch(/^hsm-app-a\s+NtlsClientBinding\/app-a\s+True\s+Ready\s+client=team-a-app-a/m);
+    expect(out).toMatch(/^hsm-platform\s+HsmHaGroup\/payments-ha\s+True/m);
+    expect(out).toContain('explain-failure dhsm/hsm-eastus-1 -n hsm-platform');
+    expect(out).toContain('explain-failure ntlsb/app-a -n hsm-app-a');
     // Not on a terminal: plain change lines, no escape sequences.
     expect(out).not.toContain('\x1b[');
     // The story is told: the gateway wait, then the deployment.
@@ -99,13 +117,13 @@ describe('scenarios against the shared control plane', () => {
   });
 
   async function start(scenario: string): Promise<{ sb: Sandbox; out: ReturnType<typeof sink> }> {
-    const namespace = await createNamespace(`sandbox-${scenario}`);
+    const namespaces = await namespacesFor(`sandbox-${scenario}`);
     const out = sink();
     const sb = await startSandbox({
       scenario,
       kubeconfig: inject('controlPlane').kubeconfigPath,
-      namespace,
-      stateDir: join(stateRoot, namespace),
+      namespaces,
+      stateDir: join(stateRoot, namespaces.platform),
       out: out.out,
       tty: false,
       world: fastWorld,
@@ -132,7 +150,7 @@ describe('scenarios against the shared control plane', () => {
       },
       60_000,
     );
-    const explained = await cli(['explain-failure', 'dhsm/hsm-eastus-1', '--kubeconfig', inject('controlPlane').kubeconfigPath, '-n', sb.namespace]);
+    const explained = await cli(['explain-failure', 'dhsm/hsm-eastus-1', '--kubeconfig', inject('controlPlane').kubeconfigPath, '-n', sb.namespaces.platform]);
     expect(explained.code, explained.err).toBe(0);
     expect(explained.out).toContain('Ready: False, reason QuotaExceeded - needs a human');
     expect(explained.out).toContain('Guide: "Deployment failure based on quota"');
@@ -141,13 +159,25 @@ describe('scenarios against the shared control plane', () => {
 
     const outcome = await played.finally(() => clearTimeout(timer));
     expect(outcome).toMatch(/QuotaExceeded named hsm-failed-1, hsm-failed-2; once they were deleted all 5 resources became Ready/);
-    const rows = await statusJson(sb.namespace);
-    expect(rows.map((r) => `${r.kind}/${r.name}=${r.ready}`).sort()).toEqual(
-      ['DedicatedHsm/hsm-eastus-1', 'DedicatedHsm/hsm-eastus-2', 'HsmHaGroup/payments-ha', 'NtlsClientBinding/app-a', 'NtlsClientBinding/app-b'].map((n) => `${n}=True`),
-    );
-    const text = await cli(['status', '--kubeconfig', inject('controlPlane').kubeconfigPath, '-n', sb.namespace]);
+    // The platform team's namespace holds the HSMs and the HA group; app team A's the bindings.
+    const platformRows = await statusJson(sb.namespaces.platform);
+    expect(platformRows.map((r) => `${r.kind}/${r.name}=${r.ready}`).sort()).toEqual(['DedicatedHsm/hsm-eastus-1', 'DedicatedHsm/hsm-eastus-2', 'HsmHaGroup/payments-ha'].map((n) => `${n}=True`));
+    const appRows = await statusJson(sb.namespaces.app);
+    expect(appRows.map((r) => `${r.kind}/${r.name}=${r.ready}`).sort()).toEqual(['NtlsClientBinding/app-a', 'NtlsClientBinding/app-b'].map((n) => `${n}=True`));
+    const text = await cli(['status', '--kubeconfig', inject('controlPlane').kubeconfigPath, '-n', sb.namespaces.platform]);
     expect(text.out).toMatch(/^DedicatedHsm\/hsm-eastus-1\s+True\s+Ready\s+provisioning=Succeeded ip=10\.0\.2\.\d+ stamp=stamp1/m);
-    expect(text.out).toContain('5 resources: 5 Ready, 0 not Ready.');
+    expect(text.out).toContain('3 resources: 3 Ready, 0 not Ready.');
+
+    // Across namespaces as the samples say: app-a's output Secret is in the app team's namespace, the HSMs' server
+    // certificates keyed with the platform namespace; the appliance holds the team's clients on its granted partition only.
+    type Secret = { data?: Record<string, string> };
+    const output = await sb.client.getIfExists<Secret & KubeObject>(CoreTypes.secrets, sb.namespaces.app, 'app-a-ntls');
+    expect(Object.keys(output?.data ?? {})).toEqual(expect.arrayContaining([`${sb.namespaces.platform}_hsm-eastus-1.pem`, `${sb.namespaces.platform}_hsm-eastus-2.pem`, 'Chrystoki.conf']));
+    expect(await sb.client.getIfExists(CoreTypes.secrets, sb.namespaces.platform, 'app-a-ntls')).toBeUndefined();
+    for (const name of ['hsm-eastus-1', 'hsm-eastus-2']) {
+      const clients = [...(sb.world.appliances.get(name)?.state.clients.values() ?? [])];
+      expect(clients.map((c) => `${c.name}:${c.partitions.join(',')}`).sort(), name).toEqual(['team-a-app-a:team-a-par', 'team-a-app-b:team-a-par']);
+    }
   }, 120_000);
 
   it('plan: plan shows SubnetNotDelegated and QuotaExceeded before anything is applied, writes nothing, and the operator then stops where plan said', async () => {
@@ -169,7 +199,13 @@ describe('scenarios against the shared control plane', () => {
     expect(text.slice(planned, applied)).toMatch(/SubnetDelegated SubnetNotDelegated/);
     expect(text.slice(planned, applied)).toMatch(/QuotaAvailable QuotaExceeded: .*hsm-failed-1 \(stamp1\), hsm-failed-2/);
     expect(text).toContain('As planned: hsm-eastus-1 is Ready=False QuotaExceeded and no PUT was sent.');
-    expect((await statusJson(sb.namespace)).every((r) => r.ready === 'True')).toBe(true);
+    // App team A's bindings are planned against the HSMs they name in the platform team's namespace; the grant is a kind plan leaves alone.
+    const { platform, app } = sb.namespaces;
+    expect(text.slice(planned, applied)).toMatch(new RegExp(`NtlsClientBinding ${app}/app-a .*\\n(.*\\n)*?.*WaitingForDedicatedHsm: DedicatedHsm ${platform}/hsm-eastus-1 does not exist yet \\(it is in this change\\)`));
+    expect(text.slice(planned, applied)).toContain(`DedicatedHsm ${platform}/hsm-eastus-2 is in another namespace: the operator uses it only where an HsmGrant in ${platform} admits this NtlsClientBinding`);
+    expect(text.slice(planned, applied)).not.toMatch(/TargetNotFound|HsmGrant is not served/);
+    expect(text.slice(planned, applied)).toMatch(/Not planned \(other kinds\): .*HsmGrant\/app-team-a/);
+    for (const ns of [sb.namespaces.platform, sb.namespaces.app]) expect((await statusJson(ns)).every((r) => r.ready === 'True')).toBe(true);
   }, 120_000);
 
   it('wrong-password: exactly one failed login, CredentialRejected, recovery when the Secret is fixed', async () => {
@@ -185,14 +221,15 @@ describe('scenarios against the shared control plane', () => {
   }, 120_000);
 
   it('cloning-domain-mismatch: runSandbox exits 0 once CloningDomainConsistent=False carries the fix', async () => {
-    const namespace = await createNamespace('sandbox-cloning');
+    const namespaces = await namespacesFor('sandbox-cloning');
+    const namespace = namespaces.platform;
     const out = sink();
     const code = await runSandbox({
       scenario: 'cloning-domain-mismatch',
       exitWhenReady: true,
       timeoutMs: 90_000,
       kubeconfig: inject('controlPlane').kubeconfigPath,
-      namespace,
+      namespaces,
       stateDir: join(stateRoot, namespace),
       out: out.out,
       err: out.out,

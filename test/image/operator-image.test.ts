@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadSamples, prepareSamples, sample } from '../../src/sandbox/samples.js';
+import { inNamespaces, loadSamples, prepareSamples, sample, SAMPLE_NAMESPACES } from '../../src/sandbox/samples.js';
 import { startWorld, WORLD_PASSWORDS, type World } from '../../src/sandbox/world.js';
 import { freePort } from '../support/controlplane.js';
 import { startEntraAuthority, type EntraAuthority } from '../support/entra.js';
@@ -195,7 +195,8 @@ describe('the image, run as the Deployment declares it, against the real API ser
   it('makes the sample DedicatedHsm Ready: Azure with tokens of the authority, the appliance over SSH with the pinned key', async () => {
     const sim = world.appliances.get('hsm-eastus-1')!;
     const samples = loadSamples(join(repoRoot, 'config/samples'));
-    const wanted = [sample(samples, 'Secret', 'hsm-eastus-1-appliance'), sample(samples, 'DedicatedHsm', 'hsm-eastus-1')];
+    // The platform team's samples, moved into this test's namespace (the container watches that one).
+    const wanted = inNamespaces([sample(samples, 'Secret', 'hsm-eastus-1-appliance'), sample(samples, 'DedicatedHsm', 'hsm-eastus-1')], { [SAMPLE_NAMESPACES.platform]: namespace });
     const [secret, hsm] = await prepareSamples(
       wanted,
       { hostKeys: { hsm1: sim.hostKeyFingerprint }, passwords: WORLD_PASSWORDS, azure: world.ids },

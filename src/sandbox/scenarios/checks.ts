@@ -1,15 +1,16 @@
 /** Predicates over a snapshot that scenarios wait for. */
 import { conditionOf, isReady, type HsmKind, type HsmObject } from '../../cli/resources.js';
-import type { Snapshot } from './types.js';
+import type { AppliedResource, Snapshot } from './types.js';
 
-export function find(s: Snapshot, kind: HsmKind, name: string): HsmObject | undefined {
-  return s.all.find((o) => o.kind === kind && o.metadata.name === name);
+/** The object of that kind and name, in whichever of the sandbox's namespaces it lives (given one, only there). */
+export function find(s: Snapshot, kind: HsmKind, name: string, namespace?: string): HsmObject | undefined {
+  return s.all.find((o) => o.kind === kind && o.metadata.name === name && (namespace === undefined || o.metadata.namespace === namespace));
 }
 
 /** Every applied resource exists and is Ready for its current generation. */
-export function allReady(s: Snapshot, applied: readonly { kind: HsmKind; name: string }[]): boolean {
-  return applied.every(({ kind, name }) => {
-    const o = find(s, kind, name);
+export function allReady(s: Snapshot, applied: readonly AppliedResource[]): boolean {
+  return applied.every(({ kind, namespace, name }) => {
+    const o = find(s, kind, name, namespace);
     return o !== undefined && isReady(o);
   });
 }
@@ -27,9 +28,9 @@ export function sawEvent(s: Snapshot, kind: HsmKind, name: string, ...reasons: s
   return seen !== undefined && reasons.some((r) => seen.has(r));
 }
 
-export function readyCount(s: Snapshot, applied: readonly { kind: HsmKind; name: string }[]): number {
-  return applied.filter(({ kind, name }) => {
-    const o = find(s, kind, name);
+export function readyCount(s: Snapshot, applied: readonly AppliedResource[]): number {
+  return applied.filter(({ kind, namespace, name }) => {
+    const o = find(s, kind, name, namespace);
     return o !== undefined && isReady(o);
   }).length;
 }

@@ -4,6 +4,8 @@ import { conditionOf } from '../../cli/resources.js';
 import type { Scenario } from './types.js';
 
 const GROUP = 'payments-ha';
+/** The partition the sample HA group spans on both HSMs (the platform team's own). */
+const PARTITION = 'platform-par';
 
 export const cloningDomainMismatch: Scenario = {
   name: 'cloning-domain-mismatch',
@@ -12,10 +14,10 @@ export const cloningDomainMismatch: Scenario = {
   promise: `${GROUP} CloningDomainConsistent=False (CloningDomainMismatch) with the fix in its message`,
   world: (o) => ({
     ...o,
-    hsms: (o.hsms ?? []).map((h, i) => (i === 1 ? { ...h, partitions: [{ label: 'par0', cloningDomain: 'another-domain' }] } : h)),
+    hsms: (o.hsms ?? []).map((h, i) => (i === 1 ? { ...h, partitions: (h.partitions ?? []).map((p) => (p.label === PARTITION ? { ...p, cloningDomain: 'another-domain' } : p)) } : h)),
   }),
   async play(ctx) {
-    ctx.say('Partition par0 of hsm-eastus-2 was initialised in another cloning domain than par0 of hsm-eastus-1.');
+    ctx.say(`Partition ${PARTITION} of hsm-eastus-2 was initialised in another cloning domain than ${PARTITION} of hsm-eastus-1.`);
     const message = await ctx.waitFor(`${GROUP} to report CloningDomainMismatch`, (s) => {
       if (!hasCondition(s, 'HsmHaGroup', GROUP, 'CloningDomainConsistent', 'CloningDomainMismatch', 'False')) return undefined;
       const g = find(s, 'HsmHaGroup', GROUP);

@@ -9,7 +9,7 @@ import { quota } from './quota.js';
 import type { Scenario } from './types.js';
 import { wrongPassword } from './wrong-password.js';
 
-export type { Scenario, ScenarioContext, Snapshot } from './types.js';
+export type { AppliedResource, Scenario, ScenarioContext, Snapshot } from './types.js';
 
 export const SCENARIOS: readonly Scenario[] = [defaultScenario, gatewayRace, quota, ntlsDrift, haMemberDown, cloningDomainMismatch, wrongPassword, planScenario];
 

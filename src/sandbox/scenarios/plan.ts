@@ -18,7 +18,7 @@ const LEFTOVERS = ['hsm-failed-1', 'hsm-failed-2'];
 async function planOf(ctx: ScenarioContext, manifests: readonly Manifest[]): Promise<PlanResult> {
   const pc = buildPlanContext({ kube: ctx.client, azure: { connection: ctx.world.azure.connection, defaultCredential: ctx.world.azure.credential }, resolve: ctx.world.resolve, log: silentLogger });
   try {
-    return await plan({ manifests: manifests.map((manifest) => ({ source: `config/samples/${manifest.kind}/${manifest.metadata.name}`, manifest })), namespace: ctx.namespace, pc, signal: new AbortController().signal });
+    return await plan({ manifests: manifests.map((manifest) => ({ source: `config/samples/${manifest.metadata.namespace === ctx.namespaces.app ? 'app-a' : 'platform'}/${manifest.kind}/${manifest.metadata.name}`, manifest })), namespace: ctx.namespaces.platform, pc, signal: new AbortController().signal });
   } finally {
     await pc.close();
   }

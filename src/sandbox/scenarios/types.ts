@@ -6,6 +6,7 @@ import type { DedicatedHsm, HsmHaGroup, NtlsClientBinding } from '../../api/inde
 import type { HsmKind, HsmObject } from '../../cli/resources.js';
 import type { KubeClient } from '../../runtime/index.js';
 import type { Manifest } from '../manifests.js';
+import type { SampleNamespaces } from '../samples.js';
 import type { World, WorldOptions } from '../world.js';
 
 export interface Snapshot {
@@ -17,12 +18,20 @@ export interface Snapshot {
   eventReasons: Map<string, Set<string>>;
 }
 
+/** A custom resource the run applied (names are unique across the sandbox's namespaces). */
+export interface AppliedResource {
+  kind: HsmKind;
+  namespace: string;
+  name: string;
+}
+
 export interface ScenarioContext {
   world: World;
-  namespace: string;
+  /** The platform team's namespace (HSMs, their Secrets, grant, HA group) and app team A's (bindings, their Secrets). */
+  namespaces: SampleNamespaces;
   client: KubeClient;
   /** The custom resources the run applied. */
-  applied: readonly { kind: HsmKind; name: string }[];
+  applied: readonly AppliedResource[];
   /** A story line: what the world does now, or what a human would do. */
   say(line: string): void;
   /** Resolves with the first truthy value of `check` (re-evaluated on every change); rejects when the run is aborted. */
@@ -30,11 +39,11 @@ export interface ScenarioContext {
   /** Polls an asynchronous check (e.g. a Secret's content) every `everyMs` until it answers truthy; aborts like waitFor. */
   poll<T>(what: string, check: () => Promise<T | undefined | false>, everyMs?: number): Promise<T>;
   sleep(ms: number): Promise<void>;
-  /** A Secret's data in the namespace, decoded; undefined if it does not exist. */
-  readSecret(name: string): Promise<Record<string, string> | undefined>;
-  /** Sets one key of a Secret in the namespace (merge patch of `data`). */
-  setSecret(name: string, key: string, value: string): Promise<void>;
-  /** Merges annotations into a custom resource. */
+  /** A Secret's data, decoded; undefined if it does not exist. */
+  readSecret(namespace: string, name: string): Promise<Record<string, string> | undefined>;
+  /** Sets one key of a Secret (merge patch of `data`). */
+  setSecret(namespace: string, name: string, key: string, value: string): Promise<void>;
+  /** Merges annotations into an applied custom resource (found by kind and name). */
   annotate(kind: HsmKind, name: string, annotations: Record<string, string>): Promise<void>;
 }
 

@@ -23,8 +23,8 @@ export const wrongPassword: Scenario = {
     ctx.say(`Detected: ${HSM} is Ready=False CredentialRejected after ${failures()} failed login(s). The operator will not use that password again until the Secret changes.`);
     await ctx.sleep(5_000);
     ctx.say(`Five seconds later the appliance still counts ${failures()} failed login(s): no retry loop that could lock the account.`);
-    ctx.say(`A human puts the right password into Secret ${SECRET}.`);
-    await ctx.setSecret(SECRET, 'password', WORLD_PASSWORDS.appliance);
+    ctx.say(`The platform team puts the right password into Secret ${SECRET} (namespace ${ctx.namespaces.platform}).`);
+    await ctx.setSecret(ctx.namespaces.platform, SECRET, 'password', WORLD_PASSWORDS.appliance);
     await ctx.waitFor('every resource Ready', (s) => allReady(s, ctx.applied));
     const n = failures();
     if (n !== 1) throw new Error(`the appliance counted ${n} failed logins; the promise is exactly one`);

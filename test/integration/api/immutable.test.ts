@@ -23,10 +23,10 @@ function sample(file: string, name: string): Manifest {
 describe('immutable fields', () => {
   let ns: string;
   let ep: Endpoint;
-  const stamped = sample('dedicatedhsm-stamp1.yaml', 'immutable-stamped');
-  const zonal = sample('dedicatedhsm-stamp1.yaml', 'immutable-zonal');
-  const binding = sample('ntlsclientbinding-generated.yaml', 'immutable-binding');
-  const group = sample('hsmhagroup.yaml', 'immutable-group');
+  const stamped = sample('platform/dedicatedhsm-stamp1.yaml', 'immutable-stamped');
+  const zonal = sample('platform/dedicatedhsm-stamp1.yaml', 'immutable-zonal');
+  const binding = sample('app-a/ntlsclientbinding-generated.yaml', 'immutable-binding');
+  const group = sample('platform/hsmhagroup.yaml', 'immutable-group');
 
   beforeAll(async () => {
     ep = adminEndpoint();

@@ -1,17 +1,22 @@
-/** Every sample in config/samples is accepted by the real API server, and the API server fills the documented defaults. */
+/**
+ * Every sample in config/samples (the platform team's directory and app team A's) is accepted by the real API server,
+ * and the API server fills the documented defaults.
+ */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { SKU_A790 } from '../../../src/api/index.js';
+import { SAMPLE_NAMESPACES, sampleFiles } from '../../../src/sandbox/samples.js';
 import { createNamespace } from '../../support/kube.js';
 import { ensureGeneratedCrds } from './crds.js';
 import { adminEndpoint, type Endpoint } from '../../support/http.js';
 import { create, get, loadManifests, type Manifest } from './objects.js';
 
 const samplesDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../config/samples');
-const kustomization = parse(readFileSync(join(samplesDir, 'kustomization.yaml'), 'utf8')) as { resources: string[]; namespace?: string };
+const files = sampleFiles(samplesDir);
+const kustomization = (dir: string) => parse(readFileSync(join(samplesDir, dir, 'kustomization.yaml'), 'utf8')) as { resources: string[]; namespace?: string };
 
 describe('config/samples', () => {
   let ns: string;
@@ -22,14 +27,18 @@ describe('config/samples', () => {
     await ensureGeneratedCrds(ep, ns);
   });
 
-  it('kustomization.yaml lists every sample file and sets no namespace', () => {
-    const files = readdirSync(samplesDir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
-    expect([...kustomization.resources].sort()).toEqual(files.sort());
-    expect(kustomization.namespace).toBeUndefined();
-    for (const f of files) for (const m of loadManifests(join(samplesDir, f))) expect(m.metadata.namespace, f).toBeUndefined();
+  it('the kustomizations list every sample file; platform/ and app-a/ set their namespaces, no file sets one itself', () => {
+    expect(kustomization('.').resources).toEqual(['platform', 'app-a']);
+    expect(kustomization('.').namespace).toBeUndefined();
+    expect(kustomization('platform').namespace).toBe(SAMPLE_NAMESPACES.platform);
+    expect(kustomization('app-a').namespace).toBe(SAMPLE_NAMESPACES.app);
+    const onDisk = ['platform', 'app-a'].flatMap((d) => readdirSync(join(samplesDir, d)).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml').map((f) => `${d}/${f}`));
+    expect(files.map((f) => f.file).sort()).toEqual(onDisk.sort());
+    expect(readdirSync(samplesDir).filter((f) => f.endsWith('.yaml'))).toEqual(['kustomization.yaml']);
+    for (const { file } of files) for (const m of loadManifests(join(samplesDir, file))) expect(m.metadata.namespace, file).toBeUndefined();
   });
 
-  it.each(kustomization.resources)('%s is accepted', async (file) => {
+  it.each(files.map((f) => f.file))('%s is accepted', async (file) => {
     const manifests = loadManifests(join(samplesDir, file));
     expect(manifests.length).toBeGreaterThan(0);
     for (const m of manifests) {
@@ -62,8 +71,8 @@ describe('config/samples', () => {
   });
 
   it('fills nested defaults when a defaulted section is left out entirely', async () => {
-    const [hsm] = loadManifests(join(samplesDir, 'dedicatedhsm-stamp1.yaml'));
-    const [ha] = loadManifests(join(samplesDir, 'hsmhagroup.yaml'));
+    const [hsm] = loadManifests(join(samplesDir, 'platform/dedicatedhsm-stamp1.yaml'));
+    const [ha] = loadManifests(join(samplesDir, 'platform/hsmhagroup.yaml'));
     if (!hsm || !ha) throw new Error('samples missing');
     const spec = hsm.spec as { deployment?: unknown; resyncInterval?: unknown; deletionPolicy?: unknown };
     delete spec.deployment;

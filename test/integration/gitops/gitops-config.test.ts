@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { typeOfManifest } from '../../../src/sandbox/apply.js';
 import { adminEndpoint, call } from '../../support/http.js';
 import { createNamespace } from '../../support/kube.js';
+import { SAMPLE_NAMESPACES } from '../../../src/sandbox/samples.js';
 import { kustomizeBuild, type Manifest } from '../packaging/render.js';
 
 const WAVE = 'argocd.argoproj.io/sync-wave';
@@ -18,14 +19,16 @@ describe('config/gitops overlays', () => {
     samples = await kustomizeBuild('config/samples');
   }, 600_000);
 
-  it('Argo CD: every sample in its sync wave (Secrets -1, DedicatedHsm 0, bindings 1, HA groups 2), nothing else changed', async () => {
+  it('Argo CD: every sample in its sync wave (Secrets -1, DedicatedHsm and HsmGrant 0, bindings 1, HA groups 2), nothing else changed', async () => {
     const built = await kustomizeBuild('config/gitops/argocd/hsm');
     expect(names(built)).toEqual(names(samples));
-    const expected: Record<string, string> = { Secret: '-1', DedicatedHsm: '0', NtlsClientBinding: '1', HsmHaGroup: '2' };
+    // The samples name their namespaces: the platform team's and app team A's.
+    expect([...new Set(built.map((m) => m.metadata.namespace))].sort()).toEqual([SAMPLE_NAMESPACES.app, SAMPLE_NAMESPACES.platform].sort());
+    const expected: Record<string, string> = { Secret: '-1', DedicatedHsm: '0', HsmGrant: '0', NtlsClientBinding: '1', HsmHaGroup: '2' };
     for (const m of built) {
       expect(m.metadata.annotations?.[WAVE], `${m.kind}/${m.metadata.name}`).toBe(expected[m.kind]);
       const { annotations, ...meta } = m.metadata;
-      const original = samples.find((s) => s.kind === m.kind && s.metadata.name === m.metadata.name);
+      const original = samples.find((s) => s.kind === m.kind && s.metadata.name === m.metadata.name && s.metadata.namespace === m.metadata.namespace);
       expect({ ...m, metadata: meta }).toEqual(original);
       expect(Object.keys(annotations ?? {})).toEqual([WAVE]);
     }
@@ -40,10 +43,11 @@ describe('config/gitops overlays', () => {
     }
   });
 
-  it('Flux: the first Kustomization renders the HSMs and their Secrets, the one that depends on it all the rest', async () => {
+  it('Flux: the first Kustomization renders the HSMs, their Secrets and the grant, the one that depends on it all the rest', async () => {
     const hsms = await kustomizeBuild('config/gitops/flux/dedicatedhsms');
     const clients = await kustomizeBuild('config/gitops/flux/clients');
-    expect(names(hsms)).toEqual(['DedicatedHsm/hsm-eastus-1', 'DedicatedHsm/hsm-eastus-2', 'Secret/hsm-eastus-1-appliance', 'Secret/hsm-eastus-2-appliance']);
+    expect(names(hsms)).toEqual(['DedicatedHsm/hsm-eastus-1', 'DedicatedHsm/hsm-eastus-2', 'HsmGrant/app-team-a', 'Secret/hsm-eastus-1-appliance', 'Secret/hsm-eastus-2-appliance']);
+    for (const m of hsms) expect(m.metadata.namespace, `${m.kind}/${m.metadata.name}`).toBe(SAMPLE_NAMESPACES.platform);
     expect([...names(hsms), ...names(clients)].sort()).toEqual(names(samples));
     // Unchanged, as written in config/samples.
     for (const m of [...hsms, ...clients]) expect(m).toEqual(samples.find((s) => s.kind === m.kind && s.metadata.name === m.metadata.name));

@@ -30,9 +30,9 @@ import { ensureTools, run } from '../../support/tools.js';
 
 const samples = resolve(dirname(fileURLToPath(import.meta.url)), '../../../config/samples');
 const SAMPLE_FILES: Record<ConditionKind, string> = {
-  DedicatedHsm: 'dedicatedhsm-stamp1.yaml',
-  NtlsClientBinding: 'ntlsclientbinding-tls-secret.yaml',
-  HsmHaGroup: 'hsmhagroup.yaml',
+  DedicatedHsm: 'platform/dedicatedhsm-stamp1.yaml',
+  NtlsClientBinding: 'app-a/ntlsclientbinding-tls-secret.yaml',
+  HsmHaGroup: 'platform/hsmhagroup.yaml',
 };
 
 interface Obj {

@@ -25,11 +25,12 @@ describe('kstatus and Argo CD judge objects written by the controllers', () => {
 
   beforeAll(async () => {
     ({ kstatus, luahealth: lua } = await ensureTools());
-    const namespace = await createNamespace('gitops-live');
+    // The sandbox's two namespaces: the platform team's (HSMs, HA group) and app team A's (bindings).
+    const namespaces = { platform: await createNamespace('gitops-live-p'), app: await createNamespace('gitops-live-a') };
     sb = await startSandbox({
       scenario: 'quota',
       kubeconfig: inject('controlPlane').kubeconfigPath,
-      namespace,
+      namespaces,
       stateDir,
       out: { write: () => undefined },
       tty: false,

@@ -87,13 +87,14 @@ describe.each([ARGO_CD, FLUX])('prune by $tool ($propagationPolicy deletion)', (
     expect(w.world.lunacm.state.groups.get('paymentsHA')).toBe(group);
     for (const h of HSMS) {
       const clients = w.world.appliances.get(h)?.state.clients;
-      expect([...(clients?.keys() ?? [])].sort(), h).toEqual(['app-a', 'app-b']);
+      expect([...(clients?.keys() ?? [])].sort(), h).toEqual(['team-a-app-a', 'team-a-app-b']);
       expect(w.world.appliances.get(h)?.counters.hsmLogins).toEqual({ success: 0, failure: 0 });
     }
     const told = (name: string) => w.told.find((t) => t.name === name && t.reason === 'Orphaned')?.note ?? '';
     expect(told('hsm-eastus-1')).toContain('stays in Azure untouched');
     expect(told('payments-ha')).toContain('HA group paymentsHA stays on LunaCM client host');
-    for (const b of ['app-a', 'app-b']) expect(told(b)).toContain(`client ${b} stays registered on hsm-eastus-1, hsm-eastus-2`);
+    // The samples' client names carry app team A's prefix (the grant's clientNamePrefix).
+    for (const b of ['app-a', 'app-b']) expect(told(b)).toContain(`client team-a-${b} stays registered on hsm-eastus-1, hsm-eastus-2`);
   }, 60_000);
 
   it('with Delete and no second key the HSM stays, blocked, until a human chooses', async () => {

@@ -15,7 +15,7 @@ import { CoreTypes, KubeClient, type KubeObject, type ResourceType } from '../..
 import { typeOfManifest } from '../../../src/sandbox/apply.js';
 import type { Manifest } from '../../../src/sandbox/manifests.js';
 import { sandboxWorldOptions } from '../../../src/sandbox/run.js';
-import { loadSamples, prepareSamples } from '../../../src/sandbox/samples.js';
+import { inNamespaces, loadSamples, prepareSamples, SAMPLE_NAMESPACES } from '../../../src/sandbox/samples.js';
 import { startWorld, WORLD_PASSWORDS, type World } from '../../../src/sandbox/world.js';
 import { adminEndpoint, call } from '../../support/http.js';
 import { adminConfig, createNamespace } from '../../support/kube.js';
@@ -73,7 +73,11 @@ export interface GitOpsWorld {
   stop(): Promise<void>;
 }
 
-/** The sandbox's world and samples in a fresh namespace, and the operator watching it. */
+/**
+ * The sandbox's world and samples in a fresh namespace, and the operator watching it. Both teams' samples go into that
+ * one namespace (a sync tool here syncs one namespace): the bindings' references to the platform team's namespace
+ * become same-namespace references, and the grant, applied like any object, admits nothing it is needed for.
+ */
 export async function startGitOpsWorld(prefix: string): Promise<GitOpsWorld> {
   const namespace = await createNamespace(prefix);
   const world = await startWorld({ ...sandboxWorldOptions(), gatewayTimeline: [['Succeeded']], provisioningMs: 100 });
@@ -92,7 +96,7 @@ export async function startGitOpsWorld(prefix: string): Promise<GitOpsWorld> {
     send(obj, type, reason, note, action);
   };
   const samples = await prepareSamples(
-    loadSamples(join(packageRoot, 'config', 'samples')),
+    inNamespaces(loadSamples(join(packageRoot, 'config', 'samples')), { [SAMPLE_NAMESPACES.platform]: namespace, [SAMPLE_NAMESPACES.app]: namespace }),
     {
       hostKeys: { hsm1: hostKey(world, 'hsm-eastus-1'), hsm2: hostKey(world, 'hsm-eastus-2'), lunacm: world.lunacm.hostKeyFingerprint },
       passwords: WORLD_PASSWORDS,

@@ -70,14 +70,14 @@ async function attempt(p: Promise<unknown>): Promise<'admitted' | { code: number
 const sample = (file: string): KubeObject => parse(readFileSync(join(repoRoot, 'config/samples', file), 'utf8')) as KubeObject;
 
 function hsm(ns: string, name: string, deletionPolicy: 'Orphan' | 'Delete', annotations: Record<string, string> = {}): KubeObject {
-  const o = structuredClone(sample('dedicatedhsm-stamp1.yaml')) as KubeObject & { spec: { deletionPolicy: string } };
+  const o = structuredClone(sample('platform/dedicatedhsm-stamp1.yaml')) as KubeObject & { spec: { deletionPolicy: string } };
   o.metadata = { name: `hsm-${name}`, namespace: ns, annotations };
   o.spec.deletionPolicy = deletionPolicy;
   return o;
 }
 
 function binding(ns: string, name: string, deletionPolicy: 'Orphan' | 'Delete'): KubeObject {
-  const o = structuredClone(sample('ntlsclientbinding-generated.yaml')) as KubeObject & { spec: { deletionPolicy: string; clientName: string } };
+  const o = structuredClone(sample('app-a/ntlsclientbinding-generated.yaml')) as KubeObject & { spec: { deletionPolicy: string; clientName: string } };
   o.metadata = { name, namespace: ns };
   o.spec.clientName = name;
   o.spec.deletionPolicy = deletionPolicy;

@@ -13,10 +13,8 @@
  * probes run as fresh impersonated users, so a broader grant another test gives `hsm-operator` cannot mask them.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { GROUP, VERSION } from '../../../src/api/group.js';
 import { clusterRules, clusterScopedRules, metricsAuthRules, namespaceRules, OWN_RESOURCES, PERMISSIONS, servedNamespaceRules, type Permission, type PolicyRule } from '../../../src/rbac.js';
 import { FakeClock } from '../../../src/runtime/clock.js';
@@ -30,6 +28,7 @@ import { StatusWriter } from '../../../src/runtime/status.js';
 import { adminConfig, createNamespace, extraUserConfig } from '../../support/kube.js';
 import { RBAC_SETTLE_MS, impersonating, status } from './access.js';
 import { waitFor } from '../../support/wait.js';
+import { loadSamples } from '../../../src/sandbox/samples.js';
 import { find, helmTemplate, repoRoot, type Manifest } from './render.js';
 
 const FINALIZER = 'dedicatedhsm.io/finalizer';
@@ -40,15 +39,15 @@ const grantType: ResourceType = { group: GROUP, version: VERSION, plural: 'hsmgr
 const rbacType = (plural: string, namespaced: boolean): ResourceType => ({ group: 'rbac.authorization.k8s.io', version: 'v1', plural, namespaced });
 const suffix = () => randomBytes(3).toString('hex');
 
-/** One sample object of each kind from config/samples (the API tests keep them valid). */
+/**
+ * One sample object of each of the operator's own kinds from config/samples (the API tests keep them valid). HsmGrant
+ * is not one: the operator only reads grants (a separate rule), it never writes them, so it has no place here.
+ */
 function samples(): Map<string, KubeObject> {
-  const dir = join(repoRoot, 'config/samples');
+  const own = new Set<string>(Object.values(KINDS));
   const out = new Map<string, KubeObject>();
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.yaml') && n !== 'kustomization.yaml').sort()) {
-    for (const d of parseAllDocuments(readFileSync(join(dir, f), 'utf8'))) {
-      const o = d.toJS() as KubeObject | null;
-      if (o?.kind && o.apiVersion?.startsWith(`${GROUP}/`) && !out.has(o.kind)) out.set(o.kind, o);
-    }
+  for (const m of loadSamples(join(repoRoot, 'config/samples'))) {
+    if (m.apiVersion.startsWith(`${GROUP}/`) && own.has(m.kind) && !out.has(m.kind)) out.set(m.kind, m as KubeObject);
   }
   return out;
 }

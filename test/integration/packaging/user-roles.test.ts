@@ -38,7 +38,7 @@ describe('roles for the people who write the resources', () => {
   let ns: string;
   let fullname: string;
   let ours: Manifest[];
-  const sample = parse(readFileSync(join(repoRoot, 'config/samples/dedicatedhsm-stamp1.yaml'), 'utf8')) as KubeObject;
+  const sample = parse(readFileSync(join(repoRoot, 'config/samples/platform/dedicatedhsm-stamp1.yaml'), 'utf8')) as KubeObject;
 
   /** What the clusterrole-aggregation controller does for `name`: the union of the rules of the ClusterRoles its selectors match. */
   async function aggregate(name: string): Promise<ClusterRole> {

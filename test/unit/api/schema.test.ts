@@ -1,5 +1,5 @@
 /** The schemas behind the CRDs: structural, described, bounded for CEL, and the same patterns work in JS. */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type TSchema } from '@sinclair/typebox';
@@ -9,6 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { crdFor, missingDescriptions, rootSchema, structural, type JsonObject, type JsonValue } from '../../../src/api/crd.js';
 import {
   DedicatedHsmSpecSchema,
+  HsmGrantSpecSchema,
   HsmHaGroupSpecSchema,
   KINDS,
   HsmGrantDefinition,
@@ -17,6 +18,8 @@ import {
   SKU_A790,
   outputSecretName,
 } from '../../../src/api/index.js';
+
+import { sampleFiles } from '../../../src/sandbox/samples.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -159,15 +162,16 @@ describe('patterns (the same strings the API server uses, run by JS)', () => {
 });
 
 describe('samples and TypeBox agree', () => {
-  const samples = readdirSync(join(repoRoot, 'config/samples'))
-    .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
-    .flatMap((f) => parseAllDocuments(readFileSync(join(repoRoot, 'config/samples', f), 'utf8')).map((d) => [f, d.toJS() as { kind: string; metadata: { name: string }; spec?: unknown }] as const));
-  const schemas: Record<string, TSchema> = { DedicatedHsm: DedicatedHsmSpecSchema, NtlsClientBinding: NtlsClientBindingSpecSchema, HsmHaGroup: HsmHaGroupSpecSchema };
+  const samples = sampleFiles(join(repoRoot, 'config/samples')).flatMap(({ file }) =>
+    parseAllDocuments(readFileSync(join(repoRoot, 'config/samples', file), 'utf8')).map((d) => [file, d.toJS() as { kind: string; metadata: { name: string }; spec?: unknown }] as const),
+  );
+  const schemas: Record<string, TSchema> = { DedicatedHsm: DedicatedHsmSpecSchema, NtlsClientBinding: NtlsClientBindingSpecSchema, HsmHaGroup: HsmHaGroupSpecSchema, HsmGrant: HsmGrantSpecSchema };
 
-  it('there are two HSMs (stamp1, stamp2), one HA group, two bindings (generated, Secret)', () => {
+  it('there are two HSMs (stamp1, stamp2), one HA group, one grant, two bindings (generated, Secret)', () => {
     const byKind = (k: string) => samples.filter(([, m]) => m.kind === k).map(([, m]) => m);
     expect(byKind('DedicatedHsm').map((m) => (m.spec as { azure: { stampId: string } }).azure.stampId).sort()).toEqual(['stamp1', 'stamp2']);
     expect(byKind('HsmHaGroup')).toHaveLength(1);
+    expect(byKind('HsmGrant')).toHaveLength(1);
     const certs = byKind('NtlsClientBinding').map((m) => Object.keys((m.spec as { certificate: object }).certificate).filter((k) => k !== 'renewBefore')[0]);
     expect(certs.sort()).toEqual(['generate', 'secretRef']);
     expect(samples.some(([, m]) => m.kind === 'Secret' && (m as { type?: string }).type === 'kubernetes.io/tls')).toBe(true);
@@ -181,7 +185,7 @@ describe('samples and TypeBox agree', () => {
   });
 
   it('every sample host key line is easy to find and replace', () => {
-    for (const f of ['dedicatedhsm-stamp1.yaml', 'dedicatedhsm-stamp2.yaml', 'hsmhagroup.yaml']) {
+    for (const f of ['platform/dedicatedhsm-stamp1.yaml', 'platform/dedicatedhsm-stamp2.yaml', 'platform/hsmhagroup.yaml']) {
       const text = readFileSync(join(repoRoot, 'config/samples', f), 'utf8');
       expect(text.match(/^\s+hostKey: SHA256:[A-Za-z0-9+/]{43}$/gm), f).toHaveLength(1);
     }

@@ -59,14 +59,16 @@ describe('config/gitops', () => {
     expect((apps[1]?.spec.syncPolicy as { syncOptions: string[] }).syncOptions).toContain('PrunePropagationPolicy=foreground');
   });
 
-  it('Argo CD sync waves: Secrets, then DedicatedHsms, then bindings, then HA groups', () => {
+  it('Argo CD sync waves: Secrets, then DedicatedHsms and the grant, then bindings, then HA groups', () => {
     const k = parse(readFileSync(join(dir, 'argocd/hsm/kustomization.yaml'), 'utf8')) as { resources: string[]; patches: { target: { kind: string }; patch: string }[] };
     expect(k.resources).toEqual(['../../../samples']);
     const waves = Object.fromEntries(
       k.patches.map((p) => [p.target.kind, Number((parse(p.patch) as Doc).metadata.annotations?.['argocd.argoproj.io/sync-wave'])]),
     );
-    expect(Object.keys(waves).sort()).toEqual(['DedicatedHsm', 'HsmHaGroup', 'NtlsClientBinding', 'Secret']);
+    expect(Object.keys(waves).sort()).toEqual(['DedicatedHsm', 'HsmGrant', 'HsmHaGroup', 'NtlsClientBinding', 'Secret']);
     expect(waves.Secret).toBeLessThan(waves.DedicatedHsm ?? NaN);
+    // The grant is in place before the bindings it admits.
+    expect(waves.HsmGrant).toBeLessThan(waves.NtlsClientBinding ?? NaN);
     expect(waves.DedicatedHsm).toBeLessThan(waves.NtlsClientBinding ?? NaN);
     expect(waves.NtlsClientBinding).toBeLessThan(waves.HsmHaGroup ?? NaN);
   });
@@ -78,6 +80,8 @@ describe('config/gitops', () => {
     for (const k of ks) {
       expect(k.spec).toMatchObject({ prune: true, wait: true, sourceRef: { kind: 'GitRepository', name: source?.metadata.name } });
       expect(existsSync(join(packageRoot, String(k.spec.path), 'kustomization.yaml')), String(k.spec.path)).toBe(true);
+      // The samples name two namespaces (the platform team's, app team A's); a targetNamespace would fold them into one.
+      expect(k.spec.targetNamespace, k.metadata.name).toBeUndefined();
     }
     expect(ks.map((k) => (k.spec.dependsOn as { name: string }[] | undefined)?.map((d) => d.name))).toEqual([undefined, ['hsm-operator'], ['hsm-payments-dedicatedhsms']]);
     // Health by Ready for the current generation and Stalled, for every kind each one applies (kstatus's no-status gap).
@@ -92,7 +96,7 @@ describe('config/gitops', () => {
     }
   });
 
-  it('the two Flux overlays split config/samples between them: the HSMs and their Secrets, then everything else', () => {
+  it('the two Flux overlays split config/samples between them: the HSMs, their Secrets and the grant, then everything else', () => {
     const samples = loadSamples(join(packageRoot, 'config', 'samples')).map((m) => `${m.kind}/${m.metadata.name}`);
     const kept = (overlay: string) => {
       const k = parse(readFileSync(join(dir, 'flux', overlay, 'kustomization.yaml'), 'utf8')) as { resources: string[]; patches: { patch: string }[] };
@@ -105,7 +109,7 @@ describe('config/gitops', () => {
     };
     const hsms = kept('dedicatedhsms');
     const clients = kept('clients');
-    expect(hsms).toEqual(['Secret/hsm-eastus-1-appliance', 'Secret/hsm-eastus-2-appliance', 'DedicatedHsm/hsm-eastus-1', 'DedicatedHsm/hsm-eastus-2']);
+    expect(hsms).toEqual(['Secret/hsm-eastus-1-appliance', 'Secret/hsm-eastus-2-appliance', 'DedicatedHsm/hsm-eastus-1', 'DedicatedHsm/hsm-eastus-2', 'HsmGrant/app-team-a']);
     expect([...hsms, ...clients].sort()).toEqual([...samples].sort());
     expect(clients.some((c) => c.startsWith('DedicatedHsm/'))).toBe(false);
   });

@@ -16,7 +16,7 @@ describe('npm start -- [flags]', () => {
     const r = await sandbox(['--help']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^Usage: npm start -- \[flags\]/);
-    for (const f of ['--scenario', '--exit-when-ready', '--timeout', '--plain', '--state-dir', '--kubeconfig', '--namespace', '--log-level']) expect(r.out).toContain(f);
+    for (const f of ['--scenario', '--exit-when-ready', '--timeout', '--plain', '--state-dir', '--kubeconfig', '--platform-namespace', '--app-namespace', '--log-level']) expect(r.out).toContain(f);
     for (const s of ['default', 'gateway-race', 'quota', 'ntls-drift', 'ha-member-down', 'cloning-domain-mismatch', 'wrong-password']) expect(r.out).toContain(`  ${s}  `);
     expect(r.out).toContain("guide: HA Group Doesn't Sync");
     expect((await sandbox(['-h'])).out).toBe(r.out);

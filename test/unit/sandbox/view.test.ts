@@ -52,6 +52,19 @@ describe('LiveView', () => {
     expect(s.chunks.length).toBe(before);
   });
 
+  it('names the namespace in the table once the resources live in two (the platform team\'s and an app team\'s)', () => {
+    const v = new LiveView({ out: sink().out, tty: false, startedAt: 0, now: () => 0 });
+    v.update([hsm('Ready', 'True')]);
+    expect(v.table()[0]).toMatch(/^KIND\/NAME/);
+    const other = hsm('Ready', 'True');
+    other.metadata = { ...other.metadata, name: 'hsm-eastus-2', namespace: 'hsm-app-a' };
+    v.update([hsm('Ready', 'True'), other]);
+    const table = v.table();
+    expect(table[0]).toMatch(/^NAMESPACE\s+KIND\/NAME/);
+    expect(table.some((l) => /^hsm-app-a\s+DedicatedHsm\/hsm-eastus-2/.test(l))).toBe(true);
+    expect(table.some((l) => /^ns\s+DedicatedHsm\/hsm-eastus-1/.test(l))).toBe(true);
+  });
+
   it('formats time and events', () => {
     expect(elapsed(3_200)).toBe('+3.2s');
     expect(elapsed(125_000)).toBe('+2m05s');
