@@ -52,7 +52,7 @@ describe(`Kubernetes ${release.kubernetes} (etcd ${release.etcd})`, () => {
 
   it('every CRD is Established, its names accepted, its schema structural, and the stored version served', async () => {
     const crds = loadCrdFiles();
-    expect(crds.map((c) => c.metadata?.name).sort()).toEqual(['dedicatedhsms.dedicatedhsm.io', 'hsmhagroups.dedicatedhsm.io', 'ntlsclientbindings.dedicatedhsm.io']);
+    expect(crds.map((c) => c.metadata?.name).sort()).toEqual(['dedicatedhsms.dedicatedhsm.io', 'hsmgrants.dedicatedhsm.io', 'hsmhagroups.dedicatedhsm.io', 'ntlsclientbindings.dedicatedhsm.io']);
     for (const crd of crds) {
       const r = await call(ep, 'GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata?.name}`);
       expect(r.status, r.text).toBe(200);
@@ -67,10 +67,10 @@ describe(`Kubernetes ${release.kubernetes} (etcd ${release.etcd})`, () => {
       expect(served).toContain('x-kubernetes-validations');
       expect(served).toContain('"default"');
     }
-    // Discovery lists the three kinds with their short names, as kubectl uses them.
+    // Discovery lists the four kinds with their short names, as kubectl uses them.
     const disc = await call(ep, 'GET', '/apis/dedicatedhsm.io/v1alpha1');
     const resources = (disc.body.resources as { name: string; kind: string; shortNames?: string[] }[]).filter((x) => !x.name.includes('/'));
-    expect(resources.map((x) => x.kind).sort()).toEqual(['DedicatedHsm', 'HsmHaGroup', 'NtlsClientBinding']);
+    expect(resources.map((x) => x.kind).sort()).toEqual(['DedicatedHsm', 'HsmGrant', 'HsmHaGroup', 'NtlsClientBinding']);
     expect(resources.find((x) => x.kind === 'DedicatedHsm')?.shortNames).toContain('dhsm');
   });
 

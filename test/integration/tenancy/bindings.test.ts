@@ -103,8 +103,10 @@ describe('a shared cluster: bindings across namespaces only under grants', () =>
 
     world = await startWorld({ hsms: [{ name: 'hsm1', stampId: 'stamp1', partitions: [{ label: 'team-a-payments' }, { label: 'team-b-orders' }, { label: 'platform-root' }] }] });
     operator = await startTestOperator({ namespace: platform, alsoWatch: [teamA, teamB], world });
-    await admin.create(secrets, { ...applianceSecret('hsm1-appliance'), metadata: { name: 'hsm1-appliance', namespace: platform } });
-    await admin.create(ResourceTypes.dedicatedHsms, { ...dedicatedHsm(world, 'hsm1'), metadata: { name: 'hsm1', namespace: platform } });
+    const secret = applianceSecret('hsm1-appliance');
+    await admin.create(secrets, { ...secret, metadata: { ...secret.metadata, namespace: platform } });
+    const hsm = dedicatedHsm(world, 'hsm1');
+    await admin.create(ResourceTypes.dedicatedHsms, { ...hsm, metadata: { ...hsm.metadata, namespace: platform } });
     await waitFor('hsm1 deployed and reachable', async () => {
       const h = await admin.get<KubeObject & { status?: { conditions?: { type: string; status: string }[] } }>(ResourceTypes.dedicatedHsms, platform, 'hsm1');
       return h.status?.conditions?.some((c) => c.type === 'ApplianceReachable' && c.status === 'True');

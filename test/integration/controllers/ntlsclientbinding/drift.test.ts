@@ -138,8 +138,11 @@ describe('NtlsClientBinding drift repair', () => {
       REPAIR_MS,
       100,
     );
-    const b = await waitReady(fx, NAME, REPAIR_MS);
-    expect(b.status?.certificate?.fingerprint).toBe(fp.sha256);
+    // The devices and the output Secret change before the pass writes its status: wait for the status of that pass.
+    const b = await waitFor('the repair reported in status', async () => {
+      const r = await waitReady(fx, NAME, REPAIR_MS);
+      return r.status?.certificate?.fingerprint === fp.sha256 ? r : undefined;
+    }, REPAIR_MS);
     for (const t of b.status?.targets ?? []) expect(t.lastDrift?.reason).toBe('FingerprintMismatch');
     expect(onHsm('hsm1')?.partitions).toEqual(['par0']);
     expect([...(onHsm('hsm2')?.partitions ?? [])].sort()).toEqual(['par0', 'par1']);
