@@ -296,6 +296,19 @@ const ApplianceStatus = Type.Object(
     ntlsServerCertFingerprint: Type.Optional(Fingerprint('SHA-256 fingerprint of the NTLS server certificate (server.pem).')),
     ntlsServerCertNotAfter: Type.Optional(Timestamp('Expiry of the NTLS server certificate.')),
     hostKeyFingerprint: Type.Optional(Type.String({ description: 'SSH host key fingerprint seen on the last connection (SHA256:...).', maxLength: 64 })),
+    credentialAccepted: Type.Optional(
+      Type.Object(
+        {
+          secretName: Type.Optional(Type.String({ description: 'namespace/name of the Secret.', maxLength: 317 })),
+          secretUid: Type.String({ description: 'UID of the Secret.', maxLength: 64 }),
+          resourceVersion: Type.String({ description: 'resourceVersion of the Secret when the login succeeded.', maxLength: 64 }),
+        },
+        {
+          description:
+            'The version of the appliance credentials Secret the operator last logged in with successfully. hsm-operator plan --appliance logs in only with this version, so it never spends a value the operator has not proven (a rejection plan cannot record would be tried again by the operator).',
+        },
+      ),
+    ),
     observedAt: Type.Optional(Timestamp('When these facts were read.')),
   },
   { description: 'Facts read from the appliance.' },

@@ -101,11 +101,21 @@ export function buildPlanContext(o: PlanContextOptions): PlanContext {
       const device = new PlanDevicePlane(
         inner,
         (endpoint) => {
-          const r = records.find((x) => x.secretUid === endpoint.credential.secret.uid);
-          if (!r) return { ok: true };
+          const secret = endpoint.credential.secret;
+          const r = records.find((x) => x.secretUid === secret.uid);
+          if (r) {
+            return {
+              ok: false,
+              why: `the operator recorded a rejection of the password in Secret ${r.secretName ?? `uid ${r.secretUid}`} at ${r.rejectedAt}; plan does not log in with that Secret (the operator tries a new value once)`,
+            };
+          }
+          // Invariant 1: plan cannot record a rejection, so it logs in only with a value the operator has proven;
+          // a value the operator has not tried yet is the operator's to try, once.
+          const accepted = hsm.status?.appliance?.credentialAccepted;
+          if (accepted?.secretUid === secret.uid && accepted.resourceVersion === secret.resourceVersion) return { ok: true };
           return {
             ok: false,
-            why: `the operator recorded a rejection of the password in Secret ${r.secretName ?? `uid ${r.secretUid}`} at ${r.rejectedAt}; plan does not log in with that Secret (the operator tries a new value once)`,
+            why: `the operator has not logged in with Secret ${secret.name ?? `uid ${secret.uid}`} as it is now (resourceVersion ${secret.resourceVersion}); plan logs in only with the version the operator last logged in with (status.appliance.credentialAccepted), so a wrong value is never tried twice`,
           };
         },
         refused,

@@ -15,6 +15,8 @@ export interface ApplianceFacts {
   serverCert: { sha256: string; notAfter: Date };
   /** The host key the connection was verified with (SHA256:...). */
   hostKeyFingerprint: string | undefined;
+  /** The Secret version the login succeeded with (what plan may log in with). */
+  credential?: { uid: string; resourceVersion: string; name?: string | undefined };
 }
 
 export type SshOutcome =
@@ -102,6 +104,7 @@ export function applianceStatus(f: ApplianceFacts): ApplianceStatus {
   s.ntlsServerCertFingerprint = f.serverCert.sha256;
   s.ntlsServerCertNotAfter = toKubeTime(f.serverCert.notAfter);
   if (f.hostKeyFingerprint) s.hostKeyFingerprint = f.hostKeyFingerprint;
+  if (f.credential?.uid) s.credentialAccepted = { secretUid: f.credential.uid, resourceVersion: f.credential.resourceVersion, ...(f.credential.name ? { secretName: f.credential.name } : {}) };
   return s;
 }
 

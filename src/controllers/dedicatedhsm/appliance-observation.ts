@@ -29,7 +29,8 @@ export async function observeAppliance(ctx: OperatorContext, hsm: DedicatedHsm, 
         return { show, rebootPatchInstalled: packages.rebootPatchInstalled, serverCert: { sha256: cert.facts.sha256, notAfter: cert.facts.notAfter } };
       });
       const seen = access.endpoint.hostKey.pinned ?? ctx.device.observedHostKey(access.endpoint.host, access.endpoint.port ?? 22);
-      return { kind: 'ok', facts: { ...facts, hostKeyFingerprint: seen ? normalizeHostKeyPin(seen) : undefined } };
+      const { uid, resourceVersion, name } = access.endpoint.credential.secret;
+      return { kind: 'ok', facts: { ...facts, hostKeyFingerprint: seen ? normalizeHostKeyPin(seen) : undefined, credential: { uid, resourceVersion, name } } };
     } catch (e) {
       if (e instanceof DeviceAbortedError) throw e;
       if (e instanceof CredentialRefusedError) ctx.metrics.credentialRefusals.inc({ role: 'appliance-ssh' });

@@ -99,7 +99,7 @@ describe('hsm-operator plan over the guide\'s stories', () => {
     await sc.waitFor('hsm2', 'ApplianceReachable', { reason: 'CredentialRejected' }, 60_000);
     await sc.waitFor('hsm3', 'QuotaAvailable', { reason: 'CapacityExhausted' }, 60_000);
     await sc.stopOperator();
-    // A Secret no login ever used, holding a wrong password: the one way plan can meet a fresh rejection.
+    // A Secret no login ever used, holding a wrong password: plan must not be the first to try it.
     await call(ep, 'POST', `/api/v1/namespaces/${sc.namespace}/secrets`, { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'hsm1-wrong', annotations: { 'dedicatedhsm.io/credential-for': 'DedicatedHsm/*' } }, stringData: { password: 'never-tried-before' } });
     proxy = await startKubeAuditProxy();
     dir = mkdtempSync(join(tmpdir(), 'plan-stories-'));
@@ -245,23 +245,22 @@ describe('hsm-operator plan over the guide\'s stories', () => {
     expect(condition(await sc.get('hsm2'), 'ApplianceReachable')?.reason).toBe('CredentialRejected');
   });
 
-  it('a fresh rejection under --appliance: the guard\'s status write (persistGuard) is recorded and not made', async () => {
+  it('a Secret the operator has not logged in with is not tried by plan, even with --appliance (it could not record a rejection: invariant 1)', async () => {
     const sim = sc.world.appliances.get('hsm1');
     if (!sim) throw new Error('no appliance hsm1');
-    const failures0 = sim.counters.ssh.sshLogins.failure;
+    const ssh0 = structuredClone(sim.counters.ssh);
     const guard0 = (await sc.get('hsm1')).status?.credentialGuard;
+    // The operator logged in with hsm1-appliance (recorded); hsm1-wrong is a value it never tried.
+    expect((await sc.get('hsm1')).status?.appliance?.credentialAccepted?.secretName).toMatch(/\/hsm1-appliance$/);
     const m = dedicatedHsm(sc.world, 'hsm1', { credentialsSecret: 'hsm1-wrong' });
     const r = await plan(writeManifests('fresh-rejection.yaml', [m]), '--appliance', '-o', 'json');
     const result = JSON.parse(r.out) as PlanResult;
-    expect(r.code).toBe(2);
-    expect(result.objects[0]?.blockers).toContainEqual(expect.objectContaining({ type: 'ApplianceReachable', reason: 'CredentialRejected', from: 'plan' }));
-    expect(result.statusNotWritten).toEqual([`status of DedicatedHsm ${sc.namespace}/hsm1`]);
+    expect(result.objects[0]?.notes.join('\n') + r.out).toMatch(/the operator has not logged in with Secret .*hsm1-wrong/);
     expect(result.refusedWrites).toEqual([]);
-    // One login, the one plan made; its record went nowhere (the cluster saw only GETs, checked in plan()).
-    expect(sim.counters.ssh.sshLogins.failure).toBe(failures0 + 1);
-    const guard = (await sc.get('hsm1')).status?.credentialGuard ?? [];
-    expect(guard).toEqual(guard0 ?? []);
-    expect(guard.some((g) => g.secretName?.endsWith('/hsm1-wrong'))).toBe(false);
+    // No login at all: the operator will try that value once, and record the outcome.
+    expect(sim.counters.ssh.connections).toBe(ssh0.connections);
+    expect(sim.counters.ssh.sshLogins).toEqual(ssh0.sshLogins);
+    expect((await sc.get('hsm1')).status?.credentialGuard).toEqual(guard0);
   });
 
   it('quota used up by failed leftovers: names them, exit 2', async () => {
