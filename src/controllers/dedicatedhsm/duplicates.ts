@@ -43,6 +43,9 @@ function created(h: DedicatedHsm): number {
 
 /** The object that manages the Azure HSM `hsm` names, when it is another one; undefined when `hsm` does. */
 export function ownerOfResource(hsm: DedicatedHsm, claimants: readonly DedicatedHsm[], policy: TenancyPolicy | undefined): DedicatedHsm | undefined {
+  // An object the policy refuses reports that refusal (NotPermitted), not who else claims the name: its own problem
+  // comes first, whatever the creation order (a same-second tie used to decide it).
+  if (!scopeOf(policy, hsm).permitted) return undefined;
   const key = armIdKey(hsm);
   let owner: DedicatedHsm | undefined;
   for (const c of claimants) {

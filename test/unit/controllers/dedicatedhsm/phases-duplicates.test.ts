@@ -73,6 +73,11 @@ describe('duplicates: the older manages the Azure HSM, the newer does nothing in
     const r = await runPass(w, mine);
     expect(r.action?.kind).toBe('create');
     expect(w.azure.puts('hsm1')).toBe(1);
+    // The refused one reports its own refusal, also when it is the newer (never DuplicateResource for it).
+    const late = claim(w, 'late', 'team-z', '2027-01-01T00:00:00Z');
+    w.others.push(late);
+    expect(ownerOfResource(late, w.others, policy)).toBeUndefined();
+    expect(ownerOfResource(squatter, w.others, policy)).toBeUndefined();
   });
 
   it("a duplicate's deletion with deletionPolicy Delete and the confirm annotation: released, nothing zeroized or deleted", async () => {
