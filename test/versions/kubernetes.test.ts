@@ -108,9 +108,9 @@ describe(`Kubernetes ${release.kubernetes} (etcd ${release.etcd})`, () => {
       .sort()
       .map((file) => ({ file, expected: /^# expect: (.+)$/m.exec(readFileSync(join(invalidDir, file), 'utf8'))?.[1]?.trim() ?? '', manifest: loadManifests(join(invalidDir, file))[0]! }));
 
-    it('the invalid corpus covers all three kinds', () => {
+    it('the invalid corpus covers all four kinds', () => {
       expect(invalid.length).toBeGreaterThanOrEqual(40);
-      expect(new Set(invalid.map((f) => f.manifest.kind))).toEqual(new Set(['DedicatedHsm', 'HsmHaGroup', 'NtlsClientBinding']));
+      expect(new Set(invalid.map((f) => f.manifest.kind))).toEqual(new Set(['DedicatedHsm', 'HsmGrant', 'HsmHaGroup', 'NtlsClientBinding']));
     });
 
     it.each(invalid)('$file is refused with 422 naming $expected', async ({ manifest, expected }) => {
