@@ -4,7 +4,7 @@
  */
 import type { ConditionLike, DedicatedHsmStatus } from '../../api/index.js';
 import type { HsmShow } from '../../luna/index.js';
-import { toKubeTime } from '../../runtime/index.js';
+import { deepEqual, toKubeTime } from '../../runtime/index.js';
 import type { DeviceProblem, SecretReason } from '../shared/index.js';
 
 export type ApplianceStatus = NonNullable<DedicatedHsmStatus['appliance']>;
@@ -114,10 +114,8 @@ export function applianceStatus(f: ApplianceFacts): ApplianceStatus {
  */
 export function mergeApplianceStatus(previous: ApplianceStatus | undefined, next: ApplianceStatus, now: Date): ApplianceStatus {
   const { observedAt: _prevAt, ...prevFacts } = previous ?? {};
-  const same = JSON.stringify(sortKeys(prevFacts)) === JSON.stringify(sortKeys(next));
+  // Deep and order-blind: the API server may hand nested facts (credentialAccepted) back with their keys reordered.
+  const same = deepEqual(prevFacts, next);
   return { ...next, observedAt: same && previous?.observedAt ? previous.observedAt : toKubeTime(now) };
 }
 
-function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}

@@ -93,6 +93,20 @@ describe('applianceChecks', () => {
     expect(mergeApplianceStatus(first, a, later)).toEqual(first);
     expect(mergeApplianceStatus(first, { ...a, rebootPatchInstalled: false }, later).observedAt).toBe('2025-03-01T11:00:00Z');
   });
+
+  it('nested facts compare by value: the API server hands credentialAccepted back with its keys sorted', () => {
+    const a = applianceChecks(obs({ ssh: { kind: 'ok', facts: facts({ credential: { uid: 'u-1', resourceVersion: '42', name: 'ns/hsm1-appliance' } }) } })).appliance;
+    if (!a) throw new Error('no facts');
+    expect(a.credentialAccepted).toEqual({ secretUid: 'u-1', resourceVersion: '42', secretName: 'ns/hsm1-appliance' });
+    const first = mergeApplianceStatus(undefined, a, now);
+    // As read back: nested keys in another order.
+    const stored = { ...first, credentialAccepted: { resourceVersion: '42', secretName: 'ns/hsm1-appliance', secretUid: 'u-1' } };
+    expect(mergeApplianceStatus(stored, a, new Date('2025-03-01T11:00:00Z')).observedAt).toBe(first.observedAt);
+    // A new Secret version is a new fact.
+    const rotated = applianceChecks(obs({ ssh: { kind: 'ok', facts: facts({ credential: { uid: 'u-1', resourceVersion: '43', name: 'ns/hsm1-appliance' } }) } })).appliance;
+    if (!rotated) throw new Error('no facts');
+    expect(mergeApplianceStatus(stored, rotated, new Date('2025-03-01T11:00:00Z')).observedAt).toBe('2025-03-01T11:00:00Z');
+  });
 });
 
 describe('the readiness chain', () => {

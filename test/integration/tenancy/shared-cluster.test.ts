@@ -1,13 +1,17 @@
 /**
- * A shared cluster (issue #22, invariant 7), NtlsClientBindings across namespaces, on the real API server with the
- * real operator and the appliance simulator. The platform team owns a DedicatedHsm in its namespace; team-a and
- * team-b act as themselves (impersonated users bound to the chart's edit rules in their own namespace only) and try
- * what an attacker with edit rights in one namespace would. Every refusal is asserted twice: by the binding's
- * condition (what a human reads) and by the appliance's own command counters (nothing reached the device).
+ * A shared cluster (issue #22, invariant 7) on the real API server with the real operator, the ARM simulator and the
+ * appliance and LunaCM simulators. The platform team owns a DedicatedHsm in its namespace and runs the operator with
+ * a tenancy policy naming only that namespace; team-a and team-b act as themselves (impersonated users bound to the
+ * chart's edit rules in their own namespace only) and try what an attacker with edit rights in one namespace would:
+ * grant themselves, bind without or beyond a grant, take another namespace's client name, take over a client the
+ * operator did not register, read partitions not granted, use a partition as an HA group member, deploy into or adopt
+ * the platform's Azure HSM and delete or zeroize it. Every refusal is asserted twice: by the condition a human reads
+ * and by the simulators' own counters (nothing reached the device or Azure).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Annotations, GROUP, VERSION, type HsmGrantSpec, type NtlsClientBinding } from '../../../src/api/index.js';
+import { parseTenancyPolicy } from '../../../src/controllers/shared/index.js';
 import { ResourceTypes, type Operator } from '../../../src/operator.js';
 import { USER_ROLES, userRules } from '../../../src/rbac.js';
 import { KubeClient } from '../../../src/runtime/client.js';
@@ -27,7 +31,7 @@ const events: ResourceType = { group: 'events.k8s.io', version: 'v1', plural: 'e
 
 type EventObject = KubeObject & { reason?: string; note?: string; regarding?: { name?: string } };
 
-describe('a shared cluster: bindings across namespaces only under grants', () => {
+describe('a shared cluster: platform team, team-a and team-b', () => {
   const admin = KubeClient.fromKubeConfig(adminConfig());
   const id = randomBytes(3).toString('hex');
   const users = { platform: `platform-${id}`, teamA: `team-a-${id}`, teamB: `team-b-${id}` };
@@ -102,7 +106,12 @@ describe('a shared cluster: bindings across namespaces only under grants', () =>
     await waitFor('the tenants\' RBAC', async () => (await status(as.teamA.list(ResourceTypes.bindings, { namespace: teamA }))) === 200 && (await status(as.platform.list(ResourceTypes.grants, { namespace: platform }))) === 200, RBAC_SETTLE_MS);
 
     world = await startWorld({ hsms: [{ name: 'hsm1', stampId: 'stamp1', partitions: [{ label: 'team-a-payments' }, { label: 'team-b-orders' }, { label: 'platform-root' }] }] });
-    operator = await startTestOperator({ namespace: platform, alsoWatch: [teamA, teamB], world });
+    // The platform team's tenancy policy: only its namespace reaches Azure (the global identity is off elsewhere).
+    const policy = parseTenancyPolicy(
+      `globalIdentity: onlyListed\nnamespaces:\n  - names: [${platform}]\n    identity: operator\n    subscriptions: [{ id: "${world.ids.subscriptionId}", resourceGroups: ["${world.ids.resourceGroup}"] }]\n`,
+      platform,
+    );
+    operator = await startTestOperator({ namespace: platform, alsoWatch: [teamA, teamB], world, tenancy: policy });
     const secret = applianceSecret('hsm1-appliance');
     await admin.create(secrets, { ...secret, metadata: { ...secret.metadata, namespace: platform } });
     const hsm = dedicatedHsm(world, 'hsm1');
@@ -246,5 +255,47 @@ describe('a shared cluster: bindings across namespaces only under grants', () =>
     expect((await healthy('by-serial')).message).toContain('name the partition by partitionLabel');
     expect(lunacm()).toBe(before.lunacm);
     expect(world.lunacm.counters.commands.byName['hagroup creategroup'] ?? 0).toBe(0);
+  });
+
+  it('a tenant\'s DedicatedHsm reaches no Azure the policy did not give its namespace: not a new HSM, not the platform\'s (adopt), not a delete or zeroize', async () => {
+    const armOf = (name: string) => world.arm.requests.filter((r) => r.path.toLowerCase().includes(`/dedicatedhsms/${name}`));
+    const writesToHsm1 = () => armOf('hsm1').filter((r) => r.method !== 'GET').length;
+    const hsm1Writes = writesToHsm1();
+    const owner = world.arm.world.hsm('hsm1')?.tags['dedicatedhsm.io-owner-uid'];
+    const own = dedicatedHsm(world, 'hsm1', { deletionPolicy: 'Delete' });
+    const ownSpec = own.spec as { azure: Record<string, unknown>; appliance: Record<string, unknown> };
+    // Its own HSM, in the platform's subscription; and the platform's HSM by ARM name, asking to adopt it, with its
+    // appliance "at" an address of the tenant's choosing.
+    const fresh = { ...own, metadata: { name: 'mine', namespace: teamA }, spec: { ...ownSpec, azure: { ...ownSpec.azure, name: 'team-a-hsm' } } };
+    const squat = {
+      ...own,
+      metadata: { name: 'squat', namespace: teamA, annotations: { 'dedicatedhsm.io/adopt': 'hsm1', [Annotations.confirmZeroize]: 'hsm1' } },
+      spec: { ...ownSpec, azure: { ...ownSpec.azure, name: 'hsm1' }, appliance: { ...ownSpec.appliance, host: '127.0.0.1' } },
+    };
+    for (const m of [fresh, squat]) expect(await status(as.teamA.create(ResourceTypes.dedicatedHsms, m))).toBe(200);
+    type Hsm = KubeObject & { status?: { conditions?: { type: string; reason: string; message: string }[] } };
+    const ready = (name: string) =>
+      waitFor(`DedicatedHsm ${teamA}/${name} NotPermitted`, async () => {
+        const h = await admin.get<Hsm>(ResourceTypes.dedicatedHsms, teamA, name);
+        const c = h.status?.conditions?.find((x) => x.type === 'Ready');
+        if (c?.reason === 'NotPermitted') return c;
+        throw new Error(`Ready is ${c?.reason ?? '-'}: ${c?.message ?? '-'}`);
+      }, 30_000);
+    expect((await ready('mine')).message).toContain(`Namespace ${teamA} is not named in the operator's tenancy policy`);
+    await ready('squat');
+    // Deleting it (deletionPolicy Delete, the confirm annotation naming the platform's HSM): refused, nothing sent.
+    await as.teamA.delete(ResourceTypes.dedicatedHsms, teamA, 'squat');
+    await waitFor('squat held by its finalizer, DeletionBlocked NotPermitted', async () => {
+      const h = await admin.get<Hsm>(ResourceTypes.dedicatedHsms, teamA, 'squat');
+      return h.status?.conditions?.find((x) => x.type === 'DeletionBlocked' && x.reason === 'NotPermitted');
+    }, 30_000);
+    expect(armOf('team-a-hsm')).toEqual([]);
+    expect(writesToHsm1()).toBe(hsm1Writes);
+    expect(world.arm.world.hsm('hsm1')?.tags['dedicatedhsm.io-owner-uid']).toBe(owner);
+    expect(world.appliances.get('hsm1')!.state.zeroized).toBe(false);
+    // Released by the platform team's choice only: Orphan, then it goes (nothing in Azure was ever touched).
+    await admin.patch(ResourceTypes.dedicatedHsms, teamA, 'squat', { spec: { deletionPolicy: 'Orphan' } }, 'merge');
+    await waitFor('squat gone', async () => (await status(admin.get(ResourceTypes.dedicatedHsms, teamA, 'squat'))) === 404, 30_000);
+    expect(writesToHsm1()).toBe(hsm1Writes);
   });
 });
