@@ -114,6 +114,19 @@ describe('password logins against a real sshd', () => {
     expect(p.counters().connectionsOpened).toBe(1);
   });
 
+  it('a DedicatedHsm\'s spec.appliance.maxChannels above the server\'s MaxSessions: the pool learns the real limit, every command runs once', async () => {
+    await d.stop();
+    d = await RealSshd.start({ auth: 'password', maxSessions: 2 });
+    d.holds.set('hsm show', 150);
+    const p = pool();
+    // As applianceAccess hands it over from spec.appliance.maxChannels (1-16): more than this sshd allows.
+    const ep = { ...endpoint(d), maxChannels: 6 };
+    const results = await Promise.all(Array.from({ length: 10 }, () => p.exec(ep, 'hsm show', { retryOnDrop: true })));
+    expect(results.every((r) => r.stdout.includes('Serial #'))).toBe(true);
+    expect(d.seen.log.filter((c) => c === 'hsm show')).toHaveLength(10);
+    expect(p.counters().connectionsOpened).toBe(1);
+  });
+
   it('a timed-out command costs only its own channel: the commands beside it finish once, on the same connection', async () => {
     await d.stop();
     d = await RealSshd.start({ auth: 'password' });
