@@ -5,7 +5,7 @@
  * seeded as existing resources in the ARM simulator and the DedicatedHsm controller adopts them.
  */
 import { performance } from 'node:perf_hooks';
-import type { HsmHaGroup, NtlsClientBinding } from '../../src/api/index.js';
+import { Annotations, type HsmHaGroup, type NtlsClientBinding } from '../../src/api/index.js';
 import { ResourceTypes, type Operator } from '../../src/operator.js';
 import { CoreTypes } from '../../src/runtime/index.js';
 import { startWorld, type World } from '../../src/sandbox/world.js';
@@ -76,7 +76,8 @@ async function buildFleet(cluster: BenchCluster, log: (line: string) => void): P
     for (const [i, name] of hsms.entries()) {
       world.arm.world.addHsm({ subscriptionId: world.ids.subscriptionId, resourceGroup: world.ids.resourceGroup, name, location: world.ids.location, subnetId: world.ids.subnetId, stampId: stamp(i) });
     }
-    await createHsms(cluster.client, namespace, world, (n) => ({ stampId: stamp(hsms.indexOf(n)), resyncInterval: FLEET_PERIOD }));
+    // The HSMs exist in Azure already (seeded above, without this cluster's ownership tags): adopted by name.
+    await createHsms(cluster.client, namespace, world, (n) => ({ stampId: stamp(hsms.indexOf(n)), resyncInterval: FLEET_PERIOD, annotations: { [Annotations.adopt]: n } }));
     const bindings = Array.from({ length: FLEET.bindings }, (_, i) => `app-${String(i).padStart(3, '0')}`);
     const targetsOf = new Map<string, [string, string]>();
     for (const [i, b] of bindings.entries()) targetsOf.set(b, [hsms[i % FLEET.hsms] ?? 'hsm-01', hsms[(i + 1) % FLEET.hsms] ?? 'hsm-02']);

@@ -69,8 +69,9 @@ export function haGroup(world: World, name: string, o: GroupOptions): Manifest {
 
 export function haSecrets(): Manifest[] {
   return [
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: LUNACM_SECRET }, type: 'Opaque', stringData: { password: WORLD_PASSWORDS.lunacm } },
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: GROUP_PASSWORD_SECRET }, type: 'Opaque', stringData: { password: WORLD_PASSWORDS.partition } },
+    // Device credentials opt in (docs/security.md#a-device-credential-must-opt-in): every HA group of the fleet uses them.
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: LUNACM_SECRET, annotations: { [Annotations.credentialFor]: 'HsmHaGroup/*' } }, type: 'Opaque', stringData: { password: WORLD_PASSWORDS.lunacm } },
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: GROUP_PASSWORD_SECRET, annotations: { [Annotations.credentialFor]: 'HsmHaGroup/*' } }, type: 'Opaque', stringData: { password: WORLD_PASSWORDS.partition } },
   ];
 }
 
