@@ -73,6 +73,17 @@ export interface Operator {
   stop(deadlineMs?: number, options?: { releaseLease?: boolean }): Promise<void>;
 }
 
+/** The caches every controller reads, from a manager (the operator's, or plan's read-only one). */
+export function operatorCaches(manager: Pick<Manager, 'informer'>): OperatorContext['caches'] {
+  return {
+    dedicatedHsms: manager.informer<DedicatedHsm>(ResourceTypes.dedicatedHsms),
+    bindings: manager.informer<NtlsClientBinding>(ResourceTypes.bindings),
+    haGroups: manager.informer<HsmHaGroup>(ResourceTypes.haGroups),
+    grants: manager.informer<HsmGrant>(ResourceTypes.grants),
+    namespaces: manager.informer<KubeObject>(CoreTypes.namespaces),
+  };
+}
+
 export function buildOperator(opts: OperatorOptions): Operator {
   const manager = new Manager(opts.manager);
   const guard = new CredentialGuard(opts.credentialBudget ? { budget: opts.credentialBudget } : {});
@@ -86,13 +97,7 @@ export function buildOperator(opts: OperatorOptions): Operator {
     manager,
     log: manager.log,
     clock: opts.manager.clock ?? realClock,
-    caches: {
-      dedicatedHsms: manager.informer<DedicatedHsm>(ResourceTypes.dedicatedHsms),
-      bindings: manager.informer<NtlsClientBinding>(ResourceTypes.bindings),
-      haGroups: manager.informer<HsmHaGroup>(ResourceTypes.haGroups),
-      grants: manager.informer<HsmGrant>(ResourceTypes.grants),
-      namespaces: manager.informer<KubeObject>(CoreTypes.namespaces),
-    },
+    caches: operatorCaches(manager),
     secrets: manager.secrets(),
     device: new SshDevicePlane(ssh),
     guard,

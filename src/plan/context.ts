@@ -7,13 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Registry } from 'prom-client';
-import type { DedicatedHsm, HsmGrant, HsmHaGroup, NtlsClientBinding } from '../api/index.js';
+import type { DedicatedHsm } from '../api/index.js';
 import { AzurePlaneCache, type AzurePlane, type ArmConnection, type CredentialSource } from '../azure/index.js';
 import { DEFAULT_SETTINGS, dialAsIs, digestWith, type AzureCredentialRequest, type EndpointResolver, type OperatorContext, type OperatorSettings } from '../controllers/shared/index.js';
 import { CredentialGuard, SshDevicePlane, SshPool, type DevicePlane } from '../luna/index.js';
 import { createHsmMetrics } from '../observability/hsm-metrics.js';
-import { ResourceTypes } from '../operator.js';
-import { CoreTypes, KubeClient, Manager, realClock, RuntimeMetrics, SecretCache, silentLogger, type Clock, type KubeObject, type Logger } from '../runtime/index.js';
+import { operatorCaches } from '../operator.js';
+import { KubeClient, Manager, realClock, RuntimeMetrics, SecretCache, silentLogger, type Clock, type Logger } from '../runtime/index.js';
 import { PlanDevicePlane, readOnlyAzurePlane, ReadOnlyTransport, RecordingStatusWriter, type RefusedWrite } from './read-only.js';
 
 export interface PlanContextOptions {
@@ -74,13 +74,7 @@ export function buildPlanContext(o: PlanContextOptions): PlanContext {
     manager,
     log,
     clock,
-    caches: {
-      dedicatedHsms: manager.informer<DedicatedHsm>(ResourceTypes.dedicatedHsms),
-      bindings: manager.informer<NtlsClientBinding>(ResourceTypes.bindings),
-      haGroups: manager.informer<HsmHaGroup>(ResourceTypes.haGroups),
-      grants: manager.informer<HsmGrant>(ResourceTypes.grants),
-      namespaces: manager.informer<KubeObject>(CoreTypes.namespaces),
-    },
+    caches: operatorCaches(manager),
     secrets: new SecretCache({ client, clock, log }),
     device: new PlanDevicePlane(undefined, () => ({ ok: false, why: 'no object' }), refused),
     guard,

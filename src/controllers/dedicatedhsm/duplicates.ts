@@ -1,7 +1,7 @@
 /**
  * One DedicatedHsm per Azure HSM, cluster-wide: when two objects (in any namespaces) name the same subscription,
- * resource group and ARM name, the older one (creationTimestamp, then uid) manages it and the other does nothing in
- * Azure (DuplicateResource), and is looked at again when the older one is gone (the watch in index.ts). Objects the
+ * resource group and ARM name, the one already managing it (its status records that resource) keeps it; else the
+ * older one (creationTimestamp, then uid) manages it. The other does nothing in Azure (DuplicateResource), and is looked at again when the older one is gone (the watch in index.ts). Objects the
  * tenancy policy keeps out of Azure do not count, so a namespace cannot hold back an HSM it may not touch. Pure but
  * for the claimants, which come from the operator's DedicatedHsm cache (an index on the ARM resource ID).
  */
@@ -26,8 +26,19 @@ export function armIdIndex(hsm: DedicatedHsm): string[] {
   return hsm.spec?.azure ? [armIdKey(hsm)] : [];
 }
 
-/** Older first: creationTimestamp, then uid. */
+/** Whether the object already manages the Azure HSM it names (created or adopted it: status.resourceId). */
+function manages(h: DedicatedHsm): boolean {
+  const id = h.status?.resourceId;
+  return id !== undefined && id.toLowerCase() === armIdKey(h);
+}
+
+/**
+ * Which of two claimants comes first: the one already managing the resource (a newer object, or one created in the
+ * same second that wins the uid tie-break, never displaces it), then the older (creationTimestamp, then uid).
+ */
 function older(a: DedicatedHsm, b: DedicatedHsm): boolean {
+  const ma = manages(a);
+  if (ma !== manages(b)) return ma;
   const ta = created(a);
   const tb = created(b);
   if (ta !== tb) return ta < tb;

@@ -64,6 +64,15 @@ describe('duplicates: the older manages the Azure HSM, the newer does nothing in
     expect(ownerOfResource(a, [c], undefined)).toBeUndefined();
   });
 
+  it('the object already managing the resource keeps it, whatever the creation order (a same-second tie never displaces it)', () => {
+    const w = world();
+    const a = claim(w, 'a', 'ns-a', '2026-01-01T00:00:00Z', 'uid-0001');
+    const b = claim(w, 'b', 'ns-a', '2026-01-01T00:00:00Z', 'uid-0002');
+    b.status = { ...(b.status ?? {}), resourceId: armIdKey(b).toUpperCase() };
+    expect(ownerOfResource(a, [a, b], undefined)).toBe(b);
+    expect(ownerOfResource(b, [a, b], undefined)).toBeUndefined();
+  });
+
   it('an older object the tenancy policy keeps out of Azure does not hold the resource (no squatting)', async () => {
     const policy = parseTenancyPolicy(`globalIdentity: onlyListed\nnamespaces: [{names: [platform], identity: operator, subscriptions: [{id: "00000000-0000-0000-0000-0000000000a1", resourceGroups: ["*"]}]}]`, NAMESPACE);
     const w = world({ tenancy: policy });
