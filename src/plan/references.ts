@@ -8,8 +8,8 @@
 import { HsmGrantDefinition, HsmHaGroupDefinition, NtlsClientBindingDefinition, reconcileMode, Annotations, type DedicatedHsm, type HsmGrant, type HsmHaGroup, type KindDefinition, type NtlsClientBinding } from '../api/index.js';
 import { resourceTypeOf } from '../cli/resources.js';
 import { ResourceTypes } from '../operator.js';
-import { bindingRequest } from '../controllers/ntlsclientbinding/ownership.js';
-import { decideGrant, hsmAddress, hsmAddressOfStatusKey, type GrantRequest, type HsmAddress } from '../controllers/shared/grants.js';
+import { requestsFor } from '../controllers/ntlsclientbinding/ownership.js';
+import { decideGrant, hsmAddress, hsmAddressOfStatusKey, labelRequired, type GrantRequest, type HsmAddress } from '../controllers/shared/grants.js';
 import { CoreTypes, type Condition, type KubeClient, type KubeObject } from '../runtime/index.js';
 import { immutableChanges, schemaErrors, withDefaults } from './admission.js';
 import type { Manifest } from './manifests.js';
@@ -120,7 +120,7 @@ function hsmUses(kind: RefKind, spec: unknown, namespace: string): HsmUse[] {
  * the grants, the namespace's labels and, for the client count, the other bindings; what plan may not read is said.
  */
 async function grantRefusal(i: RefPlanInput, name: string, existing: Obj | undefined, u: HsmUse): Promise<string | undefined> {
-  if (i.kind === 'HsmHaGroup' && u.partitions.length === 0) return `member on DedicatedHsm ${u.hsm.cacheKey}: name the partition by partitionLabel (grants admit partitions by label), not by serial.`;
+  if (i.kind === 'HsmHaGroup' && u.partitions.length === 0) return labelRequired(u.hsm);
   const changed = (i.grantsInChange ?? []).filter((g) => g.metadata.namespace === u.hsm.namespace);
   const live = (await i.client.list<HsmGrant>(ResourceTypes.grants, { namespace: u.hsm.namespace })).items;
   const grants = [...live.filter((g) => !changed.some((c) => c.metadata.name === g.metadata.name)), ...changed.map((g) => ({ ...g, spec: withDefaults(HsmGrantDefinition, g.spec) as HsmGrant['spec'] }))];
@@ -136,16 +136,9 @@ async function grantRefusal(i: RefPlanInput, name: string, existing: Obj | undef
     partitions: u.partitions,
     ...(u.clientName !== undefined ? { clientName: u.clientName } : {}),
   };
-  const others: GrantRequest[] = [];
-  if (i.kind === 'NtlsClientBinding') {
-    const all = await i.client.list<NtlsClientBinding>(resourceTypeOf('NtlsClientBinding'), {}).catch(() => undefined);
-    for (const o of all?.items ?? []) {
-      for (const t of o.spec.targets) {
-        const a = hsmAddress(o.metadata.namespace ?? '', t.dedicatedHsmRef);
-        if (a.cacheKey === u.hsm.cacheKey) others.push(bindingRequest(o, a, t.partitions));
-      }
-    }
-  }
+  // The client count, as the controller counts it; bindings plan may not list are not counted.
+  const all = i.kind === 'NtlsClientBinding' ? await i.client.list<NtlsClientBinding>(resourceTypeOf('NtlsClientBinding'), {}).catch(() => undefined) : undefined;
+  const others = requestsFor(all?.items ?? [], u.hsm, req.uid);
   const d = decideGrant(req, grants, labelsOf, others);
   return d.granted ? undefined : d.message;
 }

@@ -6,6 +6,7 @@
  */
 import type { DedicatedHsm, HsmHaGroup } from '../../api/index.js';
 import { objectKey, specOrMetadataChanged, watchOf } from '../../runtime/index.js';
+import { grantWatches } from '../shared/grant-watches.js';
 import { hsmAddress } from '../shared/grants.js';
 import type { OperatorContext } from '../shared/index.js';
 import { createReconciler, newMemory } from './reconciler.js';
@@ -34,8 +35,7 @@ export function registerHsmHaGroupController(ctx: OperatorContext): void {
       watchOf(ctx.caches.dedicatedHsms, (h) => groups.byIndex(BY_HSM, objectKey(h)).map(objectKey), (a, b) => memberFacts(a) !== memberFacts(b)),
       watchOf(ctx.secrets.informer, ctx.secrets.mapTo(CONTROLLER_NAME)),
       // Grants admit and refuse members in other namespaces (by selector too: a namespace's labels).
-      watchOf(ctx.caches.grants, (g) => (g.spec?.dedicatedHsms ?? []).flatMap((n) => groups.byIndex(BY_HSM, `${g.metadata.namespace ?? ''}/${n}`)).map(objectKey), specOrMetadataChanged),
-      watchOf(ctx.caches.namespaces, (n) => groups.list(n.metadata?.name ?? '').map(objectKey), (a, b) => JSON.stringify(a.metadata?.labels ?? {}) !== JSON.stringify(b.metadata?.labels ?? {})),
+      ...grantWatches(ctx, groups, BY_HSM),
       // Client-wide settings: a sibling's spec change can start or end a settings conflict.
       watchOf(
         groups,

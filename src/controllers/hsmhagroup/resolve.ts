@@ -5,7 +5,7 @@
  */
 import type { DedicatedHsm, HsmHaGroup } from '../../api/index.js';
 import { DeviceAbortedError } from '../../luna/index.js';
-import { grantFor, hsmAddress, type GrantRequest, type HsmAddress } from '../shared/grants.js';
+import { grantFor, hsmAddress, labelRequired, type GrantRequest, type HsmAddress } from '../shared/grants.js';
 import { applianceAccess, describeDeviceError, withAppliance, type OperatorContext, type SecretReads } from '../shared/index.js';
 import type { MemberStatus } from './health.js';
 import type { DeclaredMember } from './members.js';
@@ -59,7 +59,7 @@ export async function resolveMembers(
 function memberRefused(ctx: OperatorContext, group: HsmHaGroup, addr: HsmAddress, m: HsmHaGroup['spec']['members'][number]): string | undefined {
   if (!addr.crossNamespace) return undefined;
   if (!m.partitionLabel) {
-    return `member on DedicatedHsm ${addr.cacheKey}: name the partition by partitionLabel (grants admit partitions by label), not by serial.`;
+    return labelRequired(addr);
   }
   const d = grantFor(ctx, haRequest(group, addr, m.partitionLabel), []);
   return d.granted ? undefined : d.message;

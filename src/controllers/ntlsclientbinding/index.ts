@@ -6,7 +6,8 @@
 import { objectKey, specOrMetadataChanged, watchOf } from '../../runtime/index.js';
 import type { OperatorContext } from '../shared/index.js';
 import { CONTROLLER_NAME, NtlsClientBindingReconciler } from './reconciler.js';
-import { BY_DEDICATED_HSM, dedicatedHsmChangeMatters, grantedHsmKeys, referencedHsmKeys } from './watches.js';
+import { grantWatches } from '../shared/grant-watches.js';
+import { BY_DEDICATED_HSM, dedicatedHsmChangeMatters, referencedHsmKeys } from './watches.js';
 
 export { CONTROLLER_NAME, NtlsClientBindingReconciler, NtlsClientBindingType } from './reconciler.js';
 
@@ -31,8 +32,7 @@ export function registerNtlsClientBindingController(ctx: OperatorContext, specTi
       // The certificate Secret, the generated and output Secrets, the appliance credentials: whatever a pass read.
       watchOf(ctx.secrets.informer, ctx.secrets.mapTo(CONTROLLER_NAME)),
       // Grants admit and refuse bindings of other namespaces; a namespace's labels may match a grant's selector.
-      watchOf(ctx.caches.grants, (g) => grantedHsmKeys(g).flatMap((k) => bindings.byIndex(BY_DEDICATED_HSM, k)).map(objectKey), specOrMetadataChanged),
-      watchOf(ctx.caches.namespaces, (n) => bindings.list(n.metadata?.name ?? '').map(objectKey), (a, b) => JSON.stringify(a.metadata?.labels ?? {}) !== JSON.stringify(b.metadata?.labels ?? {})),
+      ...grantWatches(ctx, bindings, BY_DEDICATED_HSM),
     ],
     concurrency: NTLS_BINDING_CONCURRENCY,
     reconciler: (key, rc) => reconciler.reconcile(key, rc),

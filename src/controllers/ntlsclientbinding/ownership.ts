@@ -7,7 +7,7 @@
  */
 import { Annotations, type NtlsClientBinding } from '../../api/index.js';
 import { fingerprintMatches, type CertificateFacts } from '../../pki/index.js';
-import type { GrantRequest, HsmAddress } from '../shared/grants.js';
+import { hsmAddress, type GrantRequest, type HsmAddress } from '../shared/grants.js';
 import type { ObservedClient } from './drift.js';
 import type { TargetStatus } from './status.js';
 
@@ -52,4 +52,20 @@ export function bindingRequest(b: NtlsClientBinding, hsm: HsmAddress, partitions
     partitions,
     clientName: b.spec.clientName,
   };
+}
+
+/**
+ * The requests of `bindings` for the HSM at `hsm` (each target naming it), for the grants' client count; deleting
+ * bindings and `except` (the uid of the binding being judged) left out. The controller and `plan` both count so.
+ */
+export function requestsFor(bindings: Iterable<NtlsClientBinding>, hsm: HsmAddress, except?: string): GrantRequest[] {
+  const out: GrantRequest[] = [];
+  for (const o of bindings) {
+    if (o.metadata.uid === except || o.metadata.deletionTimestamp) continue;
+    for (const t of o.spec.targets) {
+      const a = hsmAddress(o.metadata.namespace ?? '', t.dedicatedHsmRef);
+      if (a.cacheKey === hsm.cacheKey) out.push(bindingRequest(o, a, t.partitions));
+    }
+  }
+  return out;
 }

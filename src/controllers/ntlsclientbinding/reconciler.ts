@@ -30,7 +30,7 @@ import {
 } from '../../runtime/index.js';
 import { advertisedHost, applianceAccess, withAppliance } from '../shared/appliance.js';
 import { grantFor, hsmAddress, hsmAddressOfStatusKey, partitionGranted, type GrantRequest, type HsmAddress } from '../shared/grants.js';
-import { bindingRequest, ownedBefore, ownership } from './ownership.js';
+import { bindingRequest, ownedBefore, ownership, requestsFor } from './ownership.js';
 import type { Pass} from '../shared/pass.js';
 import { type PendingEvent } from '../shared/pass.js';
 import { reconcilerFor, type CleanupOutcome, type Step } from '../shared/skeleton.js';
@@ -512,17 +512,7 @@ export class NtlsClientBindingReconciler {
 
   /** The other bindings' uses of this HSM (any namespace), for the grants' client count. */
   private otherRequests(b: NtlsClientBinding, addr: HsmAddress): GrantRequest[] {
-    if (!addr.crossNamespace) return [];
-    const out: GrantRequest[] = [];
-    for (const o of this.ctx.caches.bindings.byIndex(BY_DEDICATED_HSM, addr.cacheKey)) {
-      if (o.metadata.uid === b.metadata.uid || o.metadata.deletionTimestamp) continue;
-      const ns = o.metadata.namespace ?? '';
-      for (const t of o.spec.targets) {
-        const a = hsmAddress(ns, t.dedicatedHsmRef);
-        if (a.cacheKey === addr.cacheKey) out.push(bindingRequest(o, a, t.partitions));
-      }
-    }
-    return out;
+    return addr.crossNamespace ? requestsFor(this.ctx.caches.bindings.byIndex(BY_DEDICATED_HSM, addr.cacheKey), addr, b.metadata.uid) : [];
   }
 
   private grantedPartition(addr: HsmAddress, grantName: string, label: string): boolean {

@@ -4,7 +4,7 @@
  * its spec, its deletion, its address (re-deployed), its NTLS server certificate, its host key or whether its
  * appliance is reachable. Routine status writes of the DedicatedHsm controller do not wake every binding.
  */
-import type { DedicatedHsm, HsmGrant, NtlsClientBinding } from '../../api/index.js';
+import type { DedicatedHsm, NtlsClientBinding } from '../../api/index.js';
 import { hsmAddress, hsmAddressOfStatusKey } from '../shared/grants.js';
 import { getCondition } from '../../runtime/index.js';
 
@@ -18,12 +18,6 @@ export function referencedHsmKeys(b: NtlsClientBinding): string[] {
     ...(b.status?.targets ?? []).map((t) => hsmAddressOfStatusKey(ns, t.dedicatedHsm).cacheKey),
   ]);
   return [...keys];
-}
-
-/** The bindings an HsmGrant change may admit or refuse: those naming one of its HSMs (old and new are both mapped). */
-export function grantedHsmKeys(g: HsmGrant): string[] {
-  const ns = g.metadata.namespace ?? '';
-  return (g.spec?.dedicatedHsms ?? []).map((n) => `${ns}/${n}`);
 }
 
 export function dedicatedHsmChangeMatters(old: DedicatedHsm, cur: DedicatedHsm): boolean {

@@ -33,6 +33,11 @@ export function hsmAddressOfStatusKey(ownNamespace: string, statusKey: string): 
   return slash < 0 ? hsmAddress(ownNamespace, { name: statusKey }) : hsmAddress(ownNamespace, { namespace: statusKey.slice(0, slash), name: statusKey.slice(slash + 1) });
 }
 
+/** Grants admit partitions by label: an HA group member across namespaces named by serial is refused with this. */
+export function labelRequired(hsm: HsmAddress): string {
+  return `member on DedicatedHsm ${hsm.cacheKey}: name the partition by partitionLabel (grants admit partitions by label), not by serial.`;
+}
+
 /** One use of an HSM asked for by an object: who asks, for which partitions, under which client name. */
 export interface GrantRequest {
   kind: GrantableKind;
