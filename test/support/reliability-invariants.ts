@@ -88,8 +88,14 @@ export function haGroupViolations(world: World, expected: ReadonlyMap<string, re
   }
   for (const label of groups.keys()) if (!expected.has(label)) out.push(`LunaCM: unexpected group ${label}`);
   const c = world.lunacm.counters.commands.byName;
-  if ((c['hagroup creategroup'] ?? 0) !== expected.size) out.push(`LunaCM: ${c['hagroup creategroup'] ?? 0} creategroup command(s) for ${expected.size} group(s)`);
-  if ((c['hagroup addmember'] ?? 0) !== members) out.push(`LunaCM: ${c['hagroup addmember'] ?? 0} addmember command(s) for ${members} added member(s)`);
+  const creates = c['hagroup creategroup'] ?? 0;
+  const adds = c['hagroup addmember'] ?? 0;
+  // A command the operator was killed in before it typed the group password at LunaCM's prompt ran nothing (LunaCM
+  // ends it: "No password was entered"); every other one must have made exactly one group or member.
+  const abandoned = world.lunacm.counters.groupPassword.unanswered;
+  if (creates < expected.size || adds < members || creates + adds - abandoned !== expected.size + members) {
+    out.push(`LunaCM: ${creates} creategroup and ${adds} addmember command(s), ${abandoned} abandoned at the password prompt, for ${expected.size} group(s) and ${members} added member(s)`);
+  }
   if ((c['hagroup deletegroup'] ?? 0) + (c['hagroup removemember'] ?? 0) !== 0) out.push('LunaCM: a group or member was removed');
   return out;
 }
